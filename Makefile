@@ -1,0 +1,37 @@
+# Everything a developer or CI does is a target here; `make help` lists them.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+# No telemetry or error reports leave the machine (and this machine has no internet).
+export RASA_TELEMETRY_ENABLED := false
+VENV := .venv/bin
+.DEFAULT_GOAL := help
+
+.PHONY: help install run test lint bench-cases bench-nlu bench-bot bench-web
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+install: ## create .venv from uv.lock (installs uv with pip when missing)
+	@scripts/bootstrap.sh
+
+run: install ## start the whole service on the embedded default (SQLite, no Telegram token needed)
+	@$(VENV)/python scripts/run.py
+
+test: install ## run the whole test suite (CI=true: PostgreSQL/Redis tests fail instead of skip)
+	@scripts/ensure_chromium.sh
+	@$(VENV)/python -m pytest -q
+
+lint: install ## ruff
+	@$(VENV)/ruff check .
+
+bench-cases: install ## case-domain throughput on SQLite and PostgreSQL
+	@$(VENV)/python scripts/bench_cases.py
+
+bench-nlu: install ## NLU: training and load time, parse latency in-process and over HTTP at 1/8/32 clients
+	@$(VENV)/python scripts/bench_nlu.py
+
+bench-bot: install ## Telegram gateway: 20 residents in parallel via a local Bot API server (p50/p95, turns/s, RSS)
+	@$(VENV)/python scripts/bench_bot.py
+
+bench-web: install ## web console page render times (median/p95) with the demo data; target < 300 ms
+	@$(VENV)/python scripts/bench_web.py
