@@ -1,0 +1,89 @@
+"""``minsheng`` — the admin command line (Chinese-friendly output).
+
+    minsheng db upgrade                 apply the migrations (and default routing rules)
+    minsheng seed demo                  the demo district with ~3 months of cases
+    minsheng grid import FILE           grid tree from YAML or CSV (format: grid import -h)
+    minsheng staff add|list             staff members
+    minsheng cases list [--state …]     cases, newest first
+    minsheng report [--from] [--to]     the 7621 report [--json]
+    minsheng scheduler run [--once]     overdue escalation and the rating window
+    minsheng user …  /  minsheng nlu …  console logins / NLU tooling (their own modules)
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from minsheng import cli_commands as commands
+from minsheng.enums import CaseState, Category, Channel, StaffRole
+from minsheng.grid_import import __doc__ as GRID_FORMAT
+
+# Subcommands owned by other modules, handed the rest of the command line.
+DELEGATED = {"nlu": "nlu.cli", "user": "minsheng.users"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minsheng", description="民生说事 管理命令",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__)
+    sub = parser.add_subparsers(dest="group", required=True)
+
+    db = sub.add_parser("db", help="数据库").add_subparsers(dest="command", required=True)
+    db.add_parser("upgrade", help="升级数据库结构到最新版本")
+
+    seed = sub.add_parser("seed", help="示例数据").add_subparsers(dest="command", required=True)
+    seed.add_parser("demo", help="示例街道、社区、网格、人员和约三个月的工单（可重复运行）")
+
+    grid = sub.add_parser("grid", help="网格").add_subparsers(dest="command", required=True)
+    grid_import = grid.add_parser("import", help="导入网格（YAML 或 CSV）", description=GRID_FORMAT,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    grid_import.add_argument("file")
+
+    staff = sub.add_parser("staff", help="工作人员").add_subparsers(dest="command", required=True)
+    add = staff.add_parser("add", help="登记工作人员")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", required=True, choices=[r.value for r in StaffRole])
+    add.add_argument("--grid", required=True, help="网格编码")
+    add.add_argument("--telegram-id", type=int)
+    add.add_argument("--phone", help="值班电话")
+    add.add_argument("--public-name", help="公示牌上的称呼")
+    staff.add_parser("list", help="列出工作人员")
+
+    case_cmd = sub.add_parser("cases", help="工单").add_subparsers(dest="command", required=True)
+    listing = case_cmd.add_parser("list", help="列出工单（最新在前）")
+    listing.add_argument("--state", choices=[s.value for s in CaseState])
+    listing.add_argument("--category", choices=[c.value for c in Category])
+    listing.add_argument("--channel", choices=[c.value for c in Channel])
+    listing.add_argument("--grid", help="网格编码（含下级）")
+    listing.add_argument("--overdue", action="store_true", help="只看超时工单")
+    listing.add_argument("--limit", type=int, default=50)
+
+    report = sub.add_parser("report", help="7621 统计报告")
+    report.add_argument("--from", dest="date_from", type=commands.parse_date,
+                        help="开始日期 YYYY-MM-DD（默认：结束日期前 90 天）")
+    report.add_argument("--to", dest="date_to", type=commands.parse_date,
+                        help="结束日期 YYYY-MM-DD（默认：今天）")
+    report.add_argument("--json", action="store_true", help="输出 JSON")
+
+    sched = sub.add_parser("scheduler", help="定时任务").add_subparsers(dest="command",
+                                                                    required=True)
+    run = sched.add_parser("run", help="超时督办与评价提醒")
+    run.add_argument("--once", action="store_true", help="只扫描一次")
+    run.add_argument("--interval", type=float, default=60.0, help="扫描间隔（秒）")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:
+        return importlib.import_module(DELEGATED[argv[0]]).main(argv[1:]) or 0
+    args = build_parser().parse_args(argv)
+    from minsheng.settings import load_settings
+
+    settings = load_settings()
+    return commands.run(args, settings)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

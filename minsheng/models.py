@@ -1,0 +1,298 @@
+"""Persistent entities of the case domain (SQLAlchemy 1.4, 2.0 style).
+
+Schema changes go through Alembic (``minsheng/migrations``); ``create_all`` is for tests only.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+from minsheng.enums import (
+    ActorType,
+    Category,
+    CaseState,
+    Channel,
+    EscalationLevel,
+    FeedbackRoute,
+    GridLevel,
+    Handling,
+    Rating,
+    StaffRole,
+)
+
+Base = declarative_base()
+
+
+def _enum(cls):
+    # Stored as plain strings (no native PG enum) so adding a value needs no type migration.
+    return Enum(cls, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
+
+
+class Grid(Base):
+    """A node of the grid tree: district → street → community → grid → micro_grid."""
+
+    __tablename__ = "grids"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(32), unique=True, nullable=False)  # 网格编码
+    name = Column(String(100), nullable=False)
+    level = Column(_enum(GridLevel), nullable=False)
+    parent_id = Column(Integer, ForeignKey("grids.id"), index=True)
+    xiaoqu = Column(JSON, nullable=False, default=list)  # 小区 names covered
+    buildings = Column(JSON, nullable=False, default=list)  # "小区:楼栋" or "楼栋" covered
+    polygon = Column(JSON)  # [[lat, lon], ...] optional
+    lat = Column(Float)
+    lon = Column(Float)
+
+    parent = relationship("Grid", remote_side=[id], backref="children")
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(50), nullable=False)
+    public_name = Column(String(50), nullable=False)  # as shown on the 公示牌
+    role = Column(_enum(StaffRole), nullable=False)
+    grid_id = Column(Integer, ForeignKey("grids.id"), nullable=False, index=True)
+    telegram_user_id = Column(BigInteger, unique=True)
+    duty_phone = Column(String(20))
+    on_duty = Column(Boolean, nullable=False, default=True)
+    active = Column(Boolean, nullable=False, default=True)
+
+    grid = relationship("Grid")
+
+
+class Resident(Base):
+    __tablename__ = "residents"
+    id = Column(Integer, primary_key=True)
+    display_name = Column(String(100))
+    phone = Column(String(20))  # stored in full, always shown masked
+    created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+
+    identities = relationship("ResidentIdentity", back_populates="resident")
+
+
+class ResidentIdentity(Base):
+    """One identity per channel (a Telegram user id, a web-chat session id, a phone)."""
+
+    __tablename__ = "resident_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id = Column(Integer, primary_key=True)
+    resident_id = Column(Integer, ForeignKey("residents.id"), nullable=False, index=True)
+    channel = Column(_enum(Channel), nullable=False)
+    external_id = Column(String(100), nullable=False)
+
+    resident = relationship("Resident", back_populates="identities")
+
+
+class CaseCounter(Base):
+    """Daily sequence for case numbers MS-YYYYMMDD-NNNN (row-locked when incremented)."""
+
+    __tablename__ = "case_counters"
+    day = Column(String(8), primary_key=True)
+    last = Column(Integer, nullable=False, default=0)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_state_category", "state", "category"),
+        Index("ix_cases_accepted_at", "accepted_at"),
+    )
+    id = Column(Integer, primary_key=True)
+    case_no = Column(String(20), unique=True, nullable=False)
+    idempotency_key = Column(String(200), unique=True)
+    category = Column(_enum(Category), nullable=False)
+    description = Column(Text, nullable=False)
+    xiaoqu = Column(String(100))
+    building = Column(String(50))
+    unit = Column(String(50))
+    room = Column(String(50))
+    address = Column(String(300))  # the place as the resident wrote it
+    lat = Column(Float)
+    lon = Column(Float)
+    channel = Column(_enum(Channel), nullable=False)
+    urgent = Column(Boolean, nullable=False, default=False)
+    state = Column(_enum(CaseState), nullable=False, default=CaseState.new)
+    handling = Column(_enum(Handling))
+    level = Column(_enum(EscalationLevel), nullable=False, default=EscalationLevel.grid)
+    grid_id = Column(Integer, ForeignKey("grids.id"), index=True)
+    assignee_id = Column(Integer, ForeignKey("staff.id"), index=True)
+    resident_id = Column(Integer, ForeignKey("residents.id"), index=True)
+    phone = Column(String(20))
+    merged_into_id = Column(Integer, ForeignKey("cases.id"))
+    accepted_at = Column(DateTime, nullable=False)
+    ack_deadline = Column(DateTime)
+    resolve_deadline = Column(DateTime)
+    acknowledged_at = Column(DateTime)
+    resolved_at = Column(DateTime)
+    resolved_on_time = Column(Boolean)
+    closed_at = Column(DateTime)
+    rating_reminded_at = Column(DateTime)
+    version = Column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    grid = relationship("Grid")
+    assignee = relationship("Staff")
+    resident = relationship("Resident")
+    events = relationship("CaseEvent", order_by="CaseEvent.id", back_populates="case")
+    photos = relationship("CasePhoto", order_by="CasePhoto.id")
+    rating = relationship("CaseRating", uselist=False, back_populates="case",
+                          order_by="CaseRating.id.desc()")
+
+
+class CaseFollower(Base):
+    """Residents attached to a case besides its reporter (duplicates merged into it)."""
+
+    __tablename__ = "case_followers"
+    __table_args__ = (UniqueConstraint("case_id", "resident_id"),)
+    id = Column(Integer, primary_key=True)
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
+    resident_id = Column(Integer, ForeignKey("residents.id"), nullable=False)
+
+
+class CasePhoto(Base):
+    __tablename__ = "case_photos"
+    id = Column(Integer, primary_key=True)
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
+    path = Column(String(300), nullable=False)
+    added_by = Column(_enum(ActorType), nullable=False)
+    added_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+
+
+class CaseEvent(Base):
+    """Append-only audit trail: one row per change (who, when, from, to, note)."""
+
+    __tablename__ = "case_events"
+    id = Column(Integer, primary_key=True)
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
+    at = Column(DateTime, nullable=False)
+    actor_type = Column(_enum(ActorType), nullable=False)
+    actor_id = Column(Integer)
+    action = Column(String(32), nullable=False)
+    from_state = Column(_enum(CaseState))
+    to_state = Column(_enum(CaseState))
+    note = Column(Text)
+    data = Column(JSON)
+
+    case = relationship("Case", back_populates="events")
+
+
+class CaseRating(Base):
+    __tablename__ = "case_ratings"
+    id = Column(Integer, primary_key=True)
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
+    value = Column(_enum(Rating), nullable=False)
+    route = Column(_enum(FeedbackRoute), nullable=False)
+    comment = Column(Text)
+    recorded_by_staff_id = Column(Integer, ForeignKey("staff.id"))
+    at = Column(DateTime, nullable=False)
+
+    case = relationship("Case", back_populates="rating")
+
+
+class TimeLimit(Base):
+    """Configurable time limits; rows override the defaults of DESIGN.md."""
+
+    __tablename__ = "time_limits"
+    __table_args__ = (UniqueConstraint("category", "urgent"),)
+    id = Column(Integer, primary_key=True)
+    category = Column(_enum(Category), nullable=False)
+    urgent = Column(Boolean, nullable=False, default=False)
+    ack_minutes = Column(Integer, nullable=False)
+    resolve_minutes = Column(Integer, nullable=False)
+
+
+class RoutingRule(Base):
+    """Category rules: inform (add) or replace the assignee with staff of a role."""
+
+    __tablename__ = "routing_rules"
+    id = Column(Integer, primary_key=True)
+    category = Column(_enum(Category), nullable=False, index=True)
+    action = Column(String(16), nullable=False)  # "inform" | "replace"
+    staff_role = Column(_enum(StaffRole), nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+
+
+class OutboxMessage(Base):
+    """Notifications to send; a failed send stays here and is retried, never lost."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)
+    id = Column(Integer, primary_key=True)
+    dedupe_key = Column(String(200), unique=True)
+    channel = Column(_enum(Channel), nullable=False)
+    recipient = Column(String(100), nullable=False)  # chat id, or staff:<id> / resident:<id>
+    kind = Column(String(32), nullable=False)
+    text = Column(Text, nullable=False)
+    payload = Column(JSON)  # buttons, case_no, …
+    created_at = Column(DateTime, nullable=False)
+    next_attempt_at = Column(DateTime, nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
+    sent_at = Column(DateTime)
+    failed_at = Column(DateTime)  # gave up after too many attempts (still visible)
+    last_error = Column(Text)
+
+
+class InboundMessage(Base):
+    """Every inbound channel update, stored before it is processed (dedupe by update id)."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id = Column(Integer, primary_key=True)
+    channel = Column(_enum(Channel), nullable=False)
+    external_id = Column(String(64), nullable=False)  # Telegram update_id, web message id
+    sender = Column(String(100))
+    payload = Column(JSON, nullable=False)
+    received_at = Column(DateTime, nullable=False)
+    processed_at = Column(DateTime)
+    attempts = Column(Integer, nullable=False, default=0)
+    last_error = Column(Text)
+
+
+class NluMessage(Base):
+    """A resident message the classifier read: prediction, confidence, later correction."""
+
+    __tablename__ = "nlu_messages"
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False)
+    channel = Column(_enum(Channel))
+    sender = Column(String(100))
+    text = Column(Text, nullable=False)
+    predicted_label = Column(String(40), nullable=False)
+    confidence = Column(Float, nullable=False)
+    corrected_label = Column(String(40))
+    corrected_by = Column(String(100))  # "resident" or "staff:<id>"
+    corrected_at = Column(DateTime)
+    case_id = Column(Integer, ForeignKey("cases.id"))
+    exported_at = Column(DateTime)
+
+
+class WebUser(Base):
+    """A console login: admin, street, community or grid staff (scope follows the grid)."""
+
+    __tablename__ = "web_users"
+    id = Column(Integer, primary_key=True)
+    username = Column(String(50), unique=True, nullable=False)
+    password_hash = Column(String(200), nullable=False)
+    role = Column(String(16), nullable=False)  # admin | street | community | grid
+    grid_id = Column(Integer, ForeignKey("grids.id"))  # scope; None for admin
+    staff_id = Column(Integer, ForeignKey("staff.id"))
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(DateTime, nullable=False, default=datetime.utcnow)

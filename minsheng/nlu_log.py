@@ -1,0 +1,97 @@
+"""The classifier's reading of each resident message, and staff corrections of it.
+
+Feeds NLU retraining: ``export_review`` picks the messages worth a human look
+(low confidence, or corrected later). No Rasa import. Callers commit the unit of work.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+
+from minsheng.enums import Channel
+from minsheng.models import NluMessage
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    id: int
+    predicted: str
+    confidence: float
+    corrected: str | None
+    text: str
+
+
+def _now() -> datetime:
+    return datetime.utcnow()
+
+
+def record_prediction(
+    uow,
+    channel: str | Channel | None,
+    sender: str | None,
+    text: str,
+    label: str,
+    confidence: float,
+    case_id: int | None = None,
+) -> NluMessage:
+    message = NluMessage(
+        at=_now(),
+        channel=Channel(channel) if channel else None,
+        sender=sender,
+        text=text,
+        predicted_label=label,
+        confidence=float(confidence),
+        case_id=case_id,
+    )
+    uow.session.add(message)
+    uow.session.flush()
+    return message
+
+
+def record_correction(
+    uow,
+    label: str,
+    by: str,
+    *,
+    message_id: int | None = None,
+    case_id: int | None = None,
+) -> int:
+    """Set the corrected label of one message (by id) or of the messages of a case.
+
+    Returns the number of rows changed; a correction to the predicted label is still
+    recorded (it confirms the prediction).
+    """
+    if (message_id is None) == (case_id is None):
+        raise ValueError("give exactly one of message_id and case_id")
+    condition = NluMessage.id == message_id if message_id is not None else NluMessage.case_id == case_id
+    result = uow.session.execute(
+        update(NluMessage)
+        .where(condition)
+        .values(corrected_label=label, corrected_by=by, corrected_at=_now(), exported_at=None)
+    )
+    return result.rowcount or 0
+
+
+def export_review(uow, threshold: float, *, mark_exported: bool = True) -> list[ReviewRow]:
+    """Messages below the confidence threshold or corrected to another label, not yet exported."""
+    rows = uow.session.execute(
+        select(NluMessage)
+        .where(NluMessage.exported_at.is_(None))
+        .where(
+            or_(
+                NluMessage.confidence < threshold,
+                (NluMessage.corrected_label.is_not(None))
+                & (NluMessage.corrected_label != NluMessage.predicted_label),
+            )
+        )
+        .order_by(NluMessage.id)
+    ).scalars().all()
+    if mark_exported and rows:
+        now = _now()
+        for row in rows:
+            row.exported_at = now
+    return [
+        ReviewRow(r.id, r.predicted_label, r.confidence, r.corrected_label, r.text) for r in rows
+    ]

@@ -1,0 +1,166 @@
+"""Opening a case: idempotent, duplicate-aware, routed and assigned in one unit of work."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from minsheng.clock import DEFAULT_TIMEZONE, utcnow
+from minsheng.enums import OPEN_STATES, ActorType, CaseState, Category, Channel
+from minsheng.errors import InvalidInput
+from minsheng.models import Case, CaseFollower, CasePhoto, Grid, Resident, Staff
+from minsheng.places import Place, normalize_building, normalize_xiaoqu
+
+from . import limits, notify, routing
+from .common import ensure_resident, record
+from .contract import NewCase, OpenResult
+from .numbering import next_case_no
+
+MAX_DESCRIPTION = 4000
+
+
+def _result(session: Session, case: Case, created: bool, merged: bool = False) -> OpenResult:
+    grid = session.get(Grid, case.grid_id) if case.grid_id else None
+    owner = session.get(Staff, case.assignee_id) if case.assignee_id else None
+    return OpenResult(
+        case_no=case.case_no, created=created, merged_into=case.case_no if merged else None,
+        grid_name=grid.name if grid else None,
+        assignee_name=owner.public_name if owner else None,
+        assignee_phone=owner.duty_phone if owner else None,
+        resolve_deadline=case.resolve_deadline, ack_deadline=case.ack_deadline,
+        category=Category(case.category))
+
+
+def _normal_place(report: NewCase) -> Place | None:
+    place = report.place
+    if place is None or place.is_empty:
+        return None
+    building = (normalize_building(place.building) or place.building) if place.building else None
+    return Place(place.xiaoqu, building, place.unit, place.room)
+
+
+def find_duplicate(session: Session, category: Category, place: Place | None) -> Case | None:
+    """The oldest open case of the same category at the same 小区+楼栋 (and 单元 if both say)."""
+    if place is None or not (place.xiaoqu and place.building):
+        return None
+    candidates = session.execute(select(Case).where(
+        Case.category == category, Case.building == place.building,
+        Case.state.in_(list(OPEN_STATES))).order_by(Case.id)).scalars()
+    estate = normalize_xiaoqu(place.xiaoqu)
+    for case in candidates:
+        if case.xiaoqu and normalize_xiaoqu(case.xiaoqu) == estate and (
+                not (case.unit and place.unit) or case.unit == place.unit):
+            return case
+    return None
+
+
+def _attach(uow, target: Case, report: NewCase, resident: Resident | None, now) -> bool:
+    """Attach a duplicate report to ``target``; False if this report was attached before."""
+    session = uow.session
+    already = any(e.action == "follow" and (e.data or {}).get("key") == report.idempotency_key
+                  for e in target.events) if report.idempotency_key else False
+    if resident is not None and resident.id != target.resident_id:
+        exists = session.execute(select(CaseFollower.id).where(
+            CaseFollower.case_id == target.id, CaseFollower.resident_id == resident.id)).first()
+        if exists:
+            already = True
+        else:
+            session.add(CaseFollower(case_id=target.id, resident_id=resident.id))
+    if already:
+        return False
+    for path in report.photos:
+        session.add(CasePhoto(case_id=target.id, path=path, added_by=ActorType.resident,
+                              added_at=now))
+    record(session, target, "follow", now, actor_type=ActorType.resident,
+           actor_id=resident.id if resident else None, note=report.description,
+           data={"key": report.idempotency_key, "channel": str(report.channel)})
+    owner = session.get(Staff, target.assignee_id) if target.assignee_id else None
+    notify.tell_staff(uow, owner, "case_follow",
+                      f"又有居民反映同一问题：{report.description[:100]}", target, now)
+    return True
+
+
+def _validate(report: NewCase) -> None:
+    if not (report.description or "").strip():
+        raise InvalidInput("请描述一下遇到的问题。")
+    try:
+        Category(report.category)
+        Channel(report.channel)
+    except ValueError as error:
+        raise InvalidInput("问题类别或渠道无效。") from error
+
+
+def _by_key(session: Session, key: str | None) -> Case | None:
+    if not key:
+        return None
+    return session.execute(select(Case).where(Case.idempotency_key == key)).scalar_one_or_none()
+
+
+def open_case(uow, report: NewCase, *, now=None, settings=None) -> OpenResult:
+    """new → routed → assigned, with an event for each step and the assignee notified."""
+    _validate(report)
+    session, now = uow.session, now or utcnow()
+    tz = settings.timezone if settings is not None else DEFAULT_TIMEZONE
+    existing = _by_key(session, report.idempotency_key)
+    if existing is not None:
+        return _result(session, existing, created=False)
+    category, place = Category(report.category), _normal_place(report)
+    resident = ensure_resident(session, report.resident, report.phone) if report.resident else None
+    duplicate = None if report.urgent else find_duplicate(session, category, place)
+    if duplicate is not None:
+        _attach(uow, duplicate, report, resident, now)
+        uow.commit()
+        return _result(session, duplicate, created=False, merged=True)
+    ack_deadline, resolve_deadline = limits.deadlines(session, category, report.urgent, now)
+    case = Case(
+        case_no=next_case_no(session, now, tz), idempotency_key=report.idempotency_key,
+        category=category, description=report.description.strip()[:MAX_DESCRIPTION],
+        xiaoqu=place.xiaoqu if place else None, building=place.building if place else None,
+        unit=place.unit if place else None, room=place.room if place else None,
+        address=report.address or (place.text() if place else None),
+        lat=report.lat, lon=report.lon, channel=Channel(report.channel),
+        urgent=bool(report.urgent), state=CaseState.new, handling=report.handling,
+        resident_id=resident.id if resident else None,
+        phone=report.phone or (resident.phone if resident else None),
+        accepted_at=now, ack_deadline=ack_deadline, resolve_deadline=resolve_deadline)
+    try:
+        with session.begin_nested():  # a concurrent twin with the same key loses here
+            session.add(case)
+            session.flush()
+    except IntegrityError:
+        twin = _by_key(session, report.idempotency_key)
+        if twin is None:
+            raise
+        return _result(session, twin, created=False)
+    _route_and_assign(uow, case, report, place, now)
+    uow.commit()
+    return _result(session, case, created=True)
+
+
+def _route_and_assign(uow, case: Case, report: NewCase, place: Place | None, now) -> None:
+    session = uow.session
+    for path in report.photos:
+        session.add(CasePhoto(case_id=case.id, path=path, added_by=ActorType.resident,
+                              added_at=now))
+    opened = record(session, case, "open", now, actor_type=ActorType.resident
+                    if case.resident_id else ActorType.system, actor_id=case.resident_id,
+                    note=f"渠道：{case.channel}")
+    opened.from_state = None
+    found = routing.route(uow, place, report.lat, report.lon, case.category)
+    case.grid_id = found.grid.id if found.grid else None
+    record(session, case, "route", now, actor_type=ActorType.system,
+           note=found.grid.name if found.grid else "未匹配网格",
+           data={"matched_by": found.matched_by,
+                 "grid_code": found.grid.code if found.grid else None,
+                 "informed": [m.id for m in found.informed]})
+    if found.assignee is None:
+        return  # nobody registered anywhere: stays 受理, visible in the console
+    case.assignee_id, case.level = found.assignee.id, found.level
+    record(session, case, "assign", now, actor_type=ActorType.system,
+           note=found.assignee.public_name, to_state=CaseState.assigned,
+           data={"staff_id": found.assignee.id, "level": str(found.level)})
+    summary = notify.case_summary(case)
+    notify.tell_staff(uow, found.assignee, "case_assigned", f"您有新派单：{summary}", case, now)
+    for member in found.informed:
+        notify.tell_staff(uow, member, "case_inform",
+                          f"知会：{summary}（承办人：{found.assignee.public_name}）", case, now)

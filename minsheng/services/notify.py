@@ -1,0 +1,62 @@
+"""Who is told what: outbox messages to staff (Telegram) and to the case's residents."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from minsheng.enums import CATEGORY_LABELS, Category, Channel
+from minsheng.models import Case, CaseFollower, ResidentIdentity, Staff
+
+from . import outbox
+
+# Residents can only be reached on the online channels; hotline or visit reporters are
+# called back by staff (the offline feedback route).
+ONLINE_CHANNELS = (Channel.telegram, Channel.web)
+
+
+def case_summary(case: Case) -> str:
+    place = case.address or "".join(p for p in (case.xiaoqu, case.building, case.unit) if p)
+    urgent = "【紧急】" if case.urgent else ""
+    return (f"{urgent}工单 {case.case_no}｜{CATEGORY_LABELS[Category(case.category)]}"
+            f"｜{place or '地点未填'}")
+
+
+def tell_staff(uow, staff: Staff | None, kind: str, text: str, case: Case,
+               now: datetime, dedupe_key: str | None = None) -> bool:
+    """Queue a Telegram message with the case card; False if the person has no Telegram."""
+    if staff is None or not staff.telegram_user_id or not staff.active:
+        return False
+    outbox.enqueue(uow, Channel.telegram, f"staff:{staff.id}", kind, text,
+                   payload={"case_no": case.case_no}, dedupe_key=dedupe_key, now=now)
+    return True
+
+
+def resident_ids(uow, case: Case) -> list[int]:
+    """The reporter first, then followers."""
+    ids = [case.resident_id] if case.resident_id else []
+    followers = uow.session.execute(select(CaseFollower.resident_id).where(
+        CaseFollower.case_id == case.id).order_by(CaseFollower.id)).scalars()
+    return ids + [r for r in followers if r not in ids]
+
+
+def online_channel(uow, resident_id: int) -> Channel | None:
+    channels = set(uow.session.execute(select(ResidentIdentity.channel).where(
+        ResidentIdentity.resident_id == resident_id)).scalars())
+    return next((Channel(c) for c in ONLINE_CHANNELS if c in channels), None)
+
+
+def tell_residents(uow, case: Case, kind: str, text: str, now: datetime,
+                   payload: dict | None = None, dedupe_prefix: str | None = None) -> int:
+    """Queue a message to the reporter and followers reachable online; returns how many."""
+    sent = 0
+    for resident_id in resident_ids(uow, case):
+        channel = online_channel(uow, resident_id)
+        if channel is None:
+            continue
+        key = f"{dedupe_prefix}:{resident_id}" if dedupe_prefix else None
+        outbox.enqueue(uow, channel, f"resident:{resident_id}", kind, text,
+                       payload={"case_no": case.case_no, **(payload or {})},
+                       dedupe_key=key, now=now)
+        sent += 1
+    return sent

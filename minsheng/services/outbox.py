@@ -1,0 +1,94 @@
+"""The notification outbox: written in the same transaction as the change it reports,
+sent later by a gateway, retried with back-off, never silently lost.
+
+These functions do not commit: they are parts of a caller's unit of work.
+Recipients are "staff:<id>" or "resident:<id>"; the gateway resolves them to chat ids.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from minsheng.clock import utcnow
+from minsheng.enums import Channel
+from minsheng.models import OutboxMessage
+
+MAX_ATTEMPTS = 8
+BASE_BACKOFF_SECONDS = 30
+MAX_BACKOFF_SECONDS = 3600
+# A claimed row is not handed to another sender until this lease runs out, so a sender
+# that died mid-send is retried instead of the row staying claimed forever.
+CLAIM_LEASE_SECONDS = 120
+
+
+def _session(uow) -> Session:
+    return uow.session
+
+
+def enqueue(uow, channel: Channel, recipient: str, kind: str, text: str,
+            payload: dict | None = None, dedupe_key: str | None = None,
+            now: datetime | None = None) -> OutboxMessage:
+    """Queue one message; with ``dedupe_key`` the same message is only queued once."""
+    session = _session(uow)
+    if dedupe_key:
+        existing = session.execute(select(OutboxMessage).where(
+            OutboxMessage.dedupe_key == dedupe_key)).scalar_one_or_none()
+        if existing is not None:
+            return existing
+    now = now or utcnow()
+    message = OutboxMessage(channel=Channel(channel), recipient=recipient, kind=kind, text=text,
+                            payload=payload or {}, dedupe_key=dedupe_key, created_at=now,
+                            next_attempt_at=now, attempts=0)
+    session.add(message)
+    return message
+
+
+def claim_due(uow, now: datetime, limit: int = 50) -> list[OutboxMessage]:
+    """Rows due for sending, leased to this sender; SKIP LOCKED keeps hosts apart."""
+    session = _session(uow)
+    rows = list(session.execute(
+        select(OutboxMessage).where(
+            OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None),
+            OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
+        .with_for_update(skip_locked=True)).scalars())
+    for row in rows:
+        row.attempts = (row.attempts or 0) + 1
+        row.next_attempt_at = now + timedelta(seconds=CLAIM_LEASE_SECONDS)
+    session.flush()
+    return rows
+
+
+def mark_sent(uow, message_id: int, now: datetime | None = None) -> None:
+    row = _session(uow).get(OutboxMessage, message_id)
+    if row is not None and row.sent_at is None:
+        row.sent_at = now or utcnow()
+        row.last_error = None
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 60 s, 120 s … capped at an hour."""
+    seconds = BASE_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, MAX_BACKOFF_SECONDS))
+
+
+def mark_failed(uow, message_id: int, error: str, now: datetime | None = None,
+                max_attempts: int = MAX_ATTEMPTS) -> None:
+    """Record the error; retry later, or give up after ``max_attempts`` (row stays visible)."""
+    row = _session(uow).get(OutboxMessage, message_id)
+    if row is None or row.sent_at is not None:
+        return
+    now = now or utcnow()
+    row.last_error = str(error)[:2000]
+    if (row.attempts or 0) >= max_attempts:
+        row.failed_at = now
+    else:
+        row.next_attempt_at = now + backoff(row.attempts or 1)
+
+
+def pending(uow) -> list[OutboxMessage]:
+    """Unsent rows, oldest first (for consoles and tests)."""
+    return list(_session(uow).execute(select(OutboxMessage).where(
+        OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id)).scalars())

@@ -1,0 +1,62 @@
+"""One validated settings object, built once at start-up and passed in.
+
+Values come from environment variables prefixed ``MINSHENG_`` or from a ``.env`` file.
+Nothing here reads the environment at import time.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseSettings, Field, validator
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "token", "xxx"}
+
+
+class Settings(BaseSettings):
+    database_url: str = "sqlite:///var/minsheng.db"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str = "minsheng-local-rasa-token"
+    action_server_url: str = "http://127.0.0.1:5055/webhook"
+    models_dir: Path = Path("models")
+    photos_dir: Path = Path("var/photos")
+    nlu_confidence_threshold: float = 0.55
+    # The conventional name TELEGRAM_BOT_TOKEN is accepted too.
+    telegram_bot_token: str | None = Field(
+        None, env=["MINSHENG_TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_TOKEN"]
+    )
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    web_secret_key: str = "minsheng-local-dev-key-please-override"
+    timezone: str = "Asia/Shanghai"
+    rating_reminder_days: int = 3
+    rating_close_days: int = 7
+
+    class Config:
+        env_prefix = "MINSHENG_"
+        env_file = ".env"
+        env_file_encoding = "utf-8"
+
+    @validator("nlu_confidence_threshold")
+    def _threshold_is_a_probability(cls, value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError("must be between 0 and 1")
+        return value
+
+    @validator("rasa_token", "web_secret_key")
+    def _no_placeholder_secret(cls, value: str) -> str:
+        if value.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("placeholder secret refused; set a real value")
+        return value
+
+    @validator("telegram_bot_token")
+    def _telegram_token_shape(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if ":" not in value or value.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("expected a Bot API token like 123456:ABC…")
+        return value
+
+
+def load_settings(**overrides) -> Settings:
+    """Build and validate the settings once; callers pass the result along."""
+    return Settings(**overrides)

@@ -1,0 +1,127 @@
+"""The ``minsheng`` command line on a real SQLite file."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from minsheng import cli
+from minsheng.db import Database
+from minsheng.demo_cases import seed_cases
+from minsheng.models import Case, CaseEvent, CaseRating, Grid, RoutingRule, Staff
+
+NOW = datetime(2026, 11, 22, 4, 0)
+
+
+@pytest.fixture
+def url(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("MINSHENG_DATABASE_URL", url)
+    assert cli.main(["db", "upgrade"]) == 0
+    return url
+
+
+def counts(url):
+    database = Database(url)
+    with database.uow() as uow:
+        result = [uow.session.execute(select(func.count(m.id))).scalar()
+                  for m in (Grid, Staff, Case, CaseEvent, CaseRating, RoutingRule)]
+    database.dispose()
+    return result
+
+
+def test_demo_district_and_history_seed_twice_without_doubling(url, capsys):
+    from minsheng.cli_commands import seed_demo
+    from minsheng.settings import load_settings
+
+    database = Database(url)
+    settings = load_settings(database_url=url, _env_file=None)
+    seed_demo(database, settings, reports=40)  # a short history: the full one takes longer
+    first = counts(url)
+    seed_demo(database, settings, reports=40)
+    assert counts(url) == first
+    grids, staff, cases_, events, ratings, rules = first
+    assert grids == 22 and staff == 14 and rules == 2
+    assert cases_ >= 38 and events > 5 * cases_ and ratings > cases_ / 2
+    database.dispose()
+    capsys.readouterr()
+    assert cli.main(["report", "--from", "2000-01-01", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["overall"]["accepted"] >= 38
+
+
+def test_report_prints_the_headline_and_json(url, capsys):
+    database = Database(url)
+    from minsheng.demo_district import grid_rows, seed_staff
+    from minsheng.grid_import import import_grids
+
+    with database.uow() as uow:
+        import_grids(uow, grid_rows())
+    with database.uow() as uow:
+        seed_staff(uow)
+        uow.commit()
+    seed_cases(database, NOW, reports=30)
+    database.dispose()
+    capsys.readouterr()
+    assert cli.main(["report", "--from", "2026-08-01", "--to", "2026-11-30"]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[1].startswith("受理 ") and "办结率" in text and "按网格" in text
+    assert cli.main(["report", "--from", "2026-08-01", "--to", "2026-11-30", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["overall"]["accepted"] >= 28 and 0.9 <= data["overall"]["closure_rate"] <= 1
+    assert cli.main(["cases", "list", "--limit", "5"]) == 0
+    assert capsys.readouterr().out.count("MS-") == 5
+    assert cli.main(["scheduler", "run", "--once"]) == 0
+    assert "超时督办" in capsys.readouterr().out
+
+
+def test_grid_import_yaml_and_csv_then_staff(url, tmp_path, capsys):
+    yaml_file = tmp_path / "grids.yaml"
+    yaml_file.write_text(
+        "grids:\n"
+        "  - {code: G1, name: 第一网格, level: grid, parent: C1, xiaoqu: [幸福里],\n"
+        "     buildings: ['幸福里:1号楼', '幸福里:2号楼']}\n"
+        "  - {code: C1, name: 幸福社区, level: community}\n", encoding="utf-8")
+    assert cli.main(["grid", "import", str(yaml_file)]) == 0
+    csv_file = tmp_path / "grids.csv"
+    csv_file.write_text("code,name,level,parent_code,xiaoqu,buildings,lat,lon\n"
+                        "G2,第二网格,grid,C1,阳光花园,阳光花园:1号楼；阳光花园:2号楼,38.1,114.5\n"
+                        "G1,第一网格（改名）,grid,C1,幸福里,幸福里:1号楼,,\n", encoding="utf-8")
+    assert cli.main(["grid", "import", str(csv_file)]) == 0
+    assert "新增 1 个网格，更新 1 个" in capsys.readouterr().out
+    assert cli.main(["staff", "add", "--name", "王芳", "--role", "grid_worker", "--grid", "G2",
+                     "--telegram-id", "5001", "--phone", "0311-1", "--public-name", "王网格员"]) == 0
+    assert cli.main(["staff", "add", "--name", "李", "--role", "grid_worker", "--grid", "X9"]) == 1
+    assert cli.main(["staff", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "没有网格编码 X9" in out and "王芳（王网格员）" in out and "G2 第二网格" in out
+    database = Database(url)
+    with database.uow() as uow:
+        g1 = uow.session.execute(select(Grid).where(Grid.code == "G1")).scalar_one()
+        assert g1.name == "第一网格（改名）" and g1.buildings == ["幸福里:1号楼"]
+        assert g1.parent.code == "C1"
+    database.dispose()
+
+
+def test_a_broken_grid_file_is_refused_whole(url, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,name,level,parent_code\nA,甲,grid,\nB,乙,village,\n", encoding="utf-8")
+    assert cli.main(["grid", "import", str(bad)]) == 1
+    assert "第 2 行" in capsys.readouterr().out
+    assert counts(url)[0] == 0
+
+
+def test_nlu_and_user_subcommands_are_delegated(monkeypatch):
+    seen = {}
+
+    class Fake:
+        @staticmethod
+        def main(argv):
+            seen["argv"] = argv
+            return 0
+
+    monkeypatch.setattr(cli.importlib, "import_module",
+                        lambda name: seen.setdefault("module", name) and Fake)
+    assert cli.main(["nlu", "eval", "--set", "x"]) == 0
+    assert seen == {"module": "nlu.cli", "argv": ["eval", "--set", "x"]}
