@@ -1,0 +1,53 @@
+"""The trained model: quality floors on the evaluation sets, valid data, sample parses."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nlu.evaluation import default_eval_sets, predict, read_eval_tsv, score_predictions
+
+ROOT = Path(__file__).resolve().parents[2]
+FLOORS = json.loads((ROOT / "nlu" / "quality_floor.json").read_text(encoding="utf-8"))
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("eval_set", sorted(FLOORS["macro_f1"]))
+def test_macro_f1_does_not_fall_below_the_floor_kept_in_the_repo(parser, eval_set):
+    sets = default_eval_sets()
+    if eval_set not in sets:
+        if os.environ.get("CI") == "true":  # CI must measure the model, never skip it
+            pytest.fail(f"evaluation set {eval_set} not found (set MINSHENG_BENCHMARKS_DIR)")
+        pytest.skip(f"{eval_set} is not on this machine")
+    report = score_predictions(predict(parser, read_eval_tsv(sets[eval_set])))
+    assert report.macro_f1 >= FLOORS["macro_f1"][eval_set], report.per_class
+
+
+def test_rasa_data_validate_passes():
+    rasa = Path(sys.executable).with_name("rasa")
+    result = subprocess.run(
+        [str(rasa), "data", "validate", "--domain", "domain.yml", "--data", "data",
+         "--config", "config.yml"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("楼道里有人私拉电线给电动车充电，很危险", "report_safety_hazard"),
+    ("小区垃圾好几天没人清运了，臭死了", "report_sanitation"),
+    ("你好", "greet"),
+    ("谢谢你们", "thanks"),
+])
+def test_hand_written_messages_get_the_right_intent(parser, text, intent):
+    assert parser.parse(text)["intent"]["name"] == intent
+
+
+def test_parse_output_carries_normalised_entities(parser):
+    result = parser.parse("幸福里小区三号楼2单元502室楼道堆满杂物，电话138 1234 5678")
+    entities = {e["entity"]: e["value"] for e in result["entities"]}
+    assert entities == {"xiaoqu": "幸福里小区", "building": "3号楼", "unit": "2单元",
+                        "room": "502", "phone": "13812345678"}
