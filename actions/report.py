@@ -1,0 +1,194 @@
+"""The report journey's questions with buttons, the summary, opening the case, cancel."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import common
+from actions.common import SKIPPED
+from minsheng.enums import Category
+
+REPORT_SLOTS = ["description", "description_key", "description_log_id", "category",
+                "category_predicted", "category_confidence", "category_candidates",
+                "place", "xiaoqu", "building", "unit", "room", "lat", "lon", "photos",
+                "photos_done", "phone", "confirm"]
+OTHER_FORM_SLOTS = ["case_no", "info_text", "info_photo", "withdraw_confirm",
+                    "rating", "rating_comment"]
+
+
+def payload(intent: str, **entities: Any) -> str:
+    return f"/{intent}{json.dumps(entities, ensure_ascii=False)}" if entities else f"/{intent}"
+
+
+def category_buttons(order: list[str] | None) -> list[dict[str, str]]:
+    codes = [c for c in (order or []) if c in Category.__members__]
+    codes += [c.value for c in Category if c.value not in codes]
+    return [{"title": Category(c).label, "payload": payload("choose_category", category=c)}
+            for c in codes]
+
+
+def reset_report() -> list:
+    return [SlotSet(slot, None) for slot in REPORT_SLOTS]
+
+
+class ActionAskCategory(Action):
+    def name(self) -> str:
+        return "action_ask_report_form_category"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
+        guess = tracker.get_slot("category_predicted")
+        if guess in Category.__members__ and tracker.get_slot("category_confidence"):
+            text = f"这件事我猜是「{Category(guess).label}」类，对吗？请点选正确的类别："
+        else:
+            text = "这件事属于哪一类？请点选最接近的："
+        dispatcher.utter_message(
+            text=text, buttons=category_buttons(tracker.get_slot("category_candidates"))
+        )
+        return []
+
+
+class ActionAskPhotos(Action):
+    def name(self) -> str:
+        return "action_ask_report_form_photos_done"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
+        count = len(tracker.get_slot("photos") or [])
+        if count:
+            dispatcher.utter_message(
+                text=f"照片收到了（共 {count} 张），还可以继续发；发完请点「完成」。",
+                buttons=[{"title": "完成", "payload": "/affirm"}],
+            )
+        else:
+            dispatcher.utter_message(
+                text="有现场照片吗？直接发过来就行（随手拍）；没有就点「跳过」。",
+                buttons=[{"title": "跳过", "payload": "/skip"}],
+            )
+        return []
+
+
+def summary(tracker: Tracker) -> str:
+    category = tracker.get_slot("category")
+    phone = tracker.get_slot("phone")
+    lines = [
+        "请核对一下：",
+        f"问题：{tracker.get_slot('description')}",
+        f"类别：{Category(category).label if category in Category.__members__ else '未选'}",
+        f"地点：{tracker.get_slot('place')}",
+        f"照片：{len(tracker.get_slot('photos') or [])} 张",
+        f"电话：{'不留' if phone in (None, SKIPPED) else phone[:3] + '****' + phone[-4:]}",
+    ]
+    return "\n".join(lines)
+
+
+class ActionAskConfirm(Action):
+    def name(self) -> str:
+        return "action_ask_report_form_confirm"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
+        buttons = [{"title": "确认提交", "payload": "/affirm"}]
+        for field, title in [("category", "改类别"), ("place", "改地点"), ("photos", "改照片"),
+                             ("phone", "改电话"), ("description", "改描述")]:
+            buttons.append({"title": title, "payload": payload("change_field", field=field)})
+        buttons.append({"title": "不报了", "payload": "/cancel"})
+        dispatcher.utter_message(text=summary(tracker), buttons=buttons)
+        return []
+
+
+class ActionOpenCase(Action):
+    def name(self) -> str:
+        return "action_open_case"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
+        if tracker.get_slot("confirm") is not True:
+            dispatcher.utter_message(response="utter_report_discarded")
+            return reset_report()
+        from minsheng.services import cases
+
+        try:
+            with common.unit_of_work() as uow:
+                result = cases.open_case(uow, new_case(tracker), settings=common.settings())
+                uow.commit()
+        except Exception as error:  # noqa: BLE001 - told to the resident
+            common.utter_error(dispatcher, error)
+            return [SlotSet("confirm", None), ActiveLoop("report_form"),
+                    SlotSet("requested_slot", "confirm")]
+        utter_opened(dispatcher, result)
+        return reset_report() + [SlotSet("last_case_no", result.merged_into or result.case_no)]
+
+
+def new_case(tracker: Tracker, urgent: bool = False):
+    from minsheng.services.cases import NewCase
+
+    from minsheng.places import Place
+
+    resident = common.resident_of(tracker)
+    parts = {k: tracker.get_slot(k) for k in ("xiaoqu", "building", "unit", "room")}
+    phone = tracker.get_slot("phone")
+    key = tracker.get_slot("description_key") or common.message_key(tracker)
+    return NewCase(
+        channel=resident.channel,
+        idempotency_key=f"{tracker.sender_id}:{key}",
+        description=tracker.get_slot("description"),
+        category=Category(tracker.get_slot("category")),
+        place=Place(**parts) if any(parts.values()) else None,
+        address=tracker.get_slot("place"),
+        lat=tracker.get_slot("lat"),
+        lon=tracker.get_slot("lon"),
+        phone=None if phone in (None, SKIPPED) else phone,
+        resident=resident,
+        urgent=urgent,
+        photos=list(tracker.get_slot("photos") or []),
+    )
+
+
+def utter_opened(dispatcher: CollectingDispatcher, result) -> None:
+    if result.merged_into:
+        dispatcher.utter_message(response="utter_case_merged", case_no=result.merged_into)
+        return
+    who = result.assignee_name or "社区值班人员"
+    lines = [
+        f"已受理！工单号 {result.case_no}",
+        f"类别：{Category(result.category).label}",
+        f"承办网格：{result.grid_name or '社区服务台'}",
+        f"网格员：{who}" + (f"（{result.assignee_phone}）" if result.assignee_phone else ""),
+        f"办理时限：{common.format_deadline(result.resolve_deadline)}",
+        "有进展会第一时间告诉您，随时发「我的工单」查看。",
+    ]
+    dispatcher.utter_message(text="\n".join(lines))
+
+
+class ActionCancel(Action):
+    """Cancel whatever is being filled in; who the resident is stays known."""
+
+    def name(self) -> str:
+        return "action_cancel"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
+        if not tracker.active_loop.get("name"):
+            dispatcher.utter_message(response="utter_nothing_to_cancel")
+            return [ActiveLoop(None), SlotSet("requested_slot", None)]
+        dispatcher.utter_message(response="utter_report_cancelled")
+        return ([ActiveLoop(None), SlotSet("requested_slot", None)] + reset_report()
+                + [SlotSet(slot, None) for slot in OTHER_FORM_SLOTS])
+
+
+class ActionTriage(Action):
+    """A message the classifier is unsure about: a report to ask about, or not one at all."""
+
+    def name(self) -> str:
+        return "action_triage"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
+        from nlu.decision import decide_category
+
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        decision = decide_category(ranking, common.settings().nlu_confidence_threshold)
+        if decision.ask_with_buttons or decision.category:
+            return [SlotSet("looks_like_report", True)]
+        dispatcher.utter_message(response="utter_out_of_scope")
+        return [SlotSet("looks_like_report", False)]
+

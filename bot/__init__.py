@@ -1,0 +1,1 @@
+"""Telegram gateway: python-telegram-bot in front of Rasa and the case services."""

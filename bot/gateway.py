@@ -1,0 +1,115 @@
+"""The gateway's shared runtime: settings, database, Rasa, stores, in-flight updates.
+
+One instance per application, kept in ``application.bot_data["gateway"]``; handlers get
+it with ``gateway_of(context)``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.buttons import OfferedButtons
+from bot.inbound import InboundStore, StoredUpdate
+from bot.rasa_client import RasaClient
+from minsheng.db import Database
+from minsheng.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GatewayOptions:
+    """Tunables; the defaults suit production, tests shorten the intervals."""
+
+    max_rasa_text: int = 1500  # longer texts are stored in full, trimmed for Rasa
+    max_photo_mb: int = 10
+    concurrent_updates: int = 64
+    overall_max_rate: float = 30.0  # Telegram: ~30 messages/s per bot
+    per_chat_interval: float = 1.0  # Telegram: ~1 message/s per chat (outbox pacing)
+    outbox_interval: float = 1.0
+    outbox_batch: int = 50
+    retry_interval: float = 5.0
+    stale_after: float = 60.0  # stored but unfinished this long ago → retried
+    max_attempts: int = 20
+    rasa_timeout: float = 30.0
+
+
+class Gateway:
+    def __init__(self, settings: Settings, db: Database, options: GatewayOptions) -> None:
+        self.settings = settings
+        self.db = db
+        self.options = options
+        self.rasa = RasaClient(settings.rasa_url, settings.rasa_token, options.rasa_timeout)
+        self.inbound = InboundStore(db)
+        self.buttons = OfferedButtons()
+        self.photos_dir = Path(settings.photos_dir)
+        self._claims: dict[int, StoredUpdate] = {}
+        self._deferred: dict[int, str] = {}
+        self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    @property
+    def in_flight_ids(self):
+        """A live view of the update ids being processed right now."""
+        return self._claims.keys()
+
+    async def claim(self, update: Update) -> bool:
+        """Store ``update`` (once) and claim it; False if done before or in flight."""
+        update_id = update.update_id
+        if update_id in self._claims:
+            log.info("update %s is already being processed; skipped", update_id)
+            return False
+        self._claims[update_id] = StoredUpdate(update_id, {}, False, 0)  # hold the claim
+        try:
+            stored = await asyncio.to_thread(self.inbound.save, update.to_dict())
+        except BaseException:
+            del self._claims[update_id]
+            raise
+        if stored.processed:
+            del self._claims[update_id]
+            log.info("update %s was delivered again; already processed, skipped", update_id)
+            return False
+        self._claims[update_id] = stored
+        return True
+
+    async def finish(self, update: Update) -> None:
+        """Record the outcome of a claimed update: processed, or kept for retry."""
+        update_id = update.update_id
+        error = self._deferred.pop(update_id, None)
+        try:
+            if error is None:
+                await asyncio.to_thread(self.inbound.mark_processed, update_id)
+            else:
+                await asyncio.to_thread(self.inbound.mark_failed, update_id, error)
+        finally:
+            self._claims.pop(update_id, None)
+
+    def defer(self, update: Update, error: str) -> None:
+        """Keep ``update`` unprocessed so the retry loop answers it later."""
+        self._deferred[update.update_id] = error
+
+    def is_first_failure(self, update: Update) -> bool:
+        stored = self._claims.get(update.update_id)
+        return stored is not None and stored.attempts == 0
+
+    def chat_lock(self, chat_id: int) -> asyncio.Lock:
+        """One turn at a time per chat, in arrival order."""
+        lock = self._chat_locks.get(chat_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._chat_locks[chat_id] = lock
+        return lock
+
+    async def close(self) -> None:
+        await self.rasa.close()
+
+
+def gateway_of(context: ContextTypes.DEFAULT_TYPE) -> Gateway:
+    return context.bot_data["gateway"]

@@ -1,0 +1,190 @@
+"""Everything the gateway says, and how Rasa's answers become Telegram messages.
+
+Rasa's texts and every user-supplied string are sent without a parse mode, or escaped
+with ``html.escape`` when a message uses HTML (staff case cards).
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone as dt_timezone
+from zoneinfo import ZoneInfo
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+from minsheng.enums import CATEGORY_LABELS, STATE_LABELS, CaseState, Category
+
+TELEGRAM_TEXT_LIMIT = 4096
+
+HELP = (
+    "我可以帮您：\n"
+    "· 反映问题：直接描述，例如「3号楼楼道堆满杂物」\n"
+    "· 发送照片、位置、联系电话，补充情况\n"
+    "· 查询进度：「我的工单」\n"
+    "· 撤回工单、对办结结果评价\n"
+    "命令：/start 开始  /help 帮助  /cancel 取消当前操作"
+)
+BUSY = "系统繁忙，请稍后再试。我们已记下您的消息，恢复后会第一时间答复您。"
+# Rasa took the turn but produced no reply (e.g. the action server was down): it cannot be
+# replayed without doubling the turn, so the resident is asked to send it again.
+NO_REPLY = "抱歉，这条消息暂时没有处理成功（系统部分服务不可用），请稍后再发一次。"
+EMPTY_MESSAGE = "没有收到文字内容。请用文字描述您遇到的问题，或发送照片、位置。"
+UNSUPPORTED = (
+    "暂时只能接收文字、照片、位置和联系电话（贴纸、语音、视频等暂不支持）。"
+    "请用文字描述您遇到的问题。"
+)
+PHOTO_TOO_LARGE = "照片太大（超过 {limit} MB），请压缩后再发送。"
+PHOTO_FAILED = "照片没有收到完整，请重新发送一次。"
+BUTTON_EXPIRED = "这个按钮已失效，请直接输入您的回答，或重新发送问题。"
+NOT_STAFF = "此功能仅供登记在册的网格员使用。"
+NOT_YOUR_CASE = "您无权处理该工单，操作未执行。"
+UNKNOWN_BUTTON = "无法识别的操作，已忽略。"
+NO_OPEN_TASKS = "您当前没有待办工单。"
+TEXT_TRIMMED_NOTE = "（内容较长，已完整保存）"
+NOT_PRIVATE_CHAT = "请私聊我反映问题。"
+
+
+def escape(text: object) -> str:
+    """Escape a user-supplied value for ``parse_mode=HTML``."""
+    return html.escape(str(text), quote=False)
+
+
+def split_for_telegram(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
+    """Split a long text at line breaks into pieces Telegram accepts."""
+    if len(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut if cut > limit // 2 else limit
+        pieces.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message to send: text or photo, with an optional keyboard."""
+
+    text: str = ""
+    photo: str | None = None
+    markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None = None
+
+
+def inline_keyboard(buttons: list[tuple[str, str]], per_row: int = 2) -> InlineKeyboardMarkup:
+    """``(title, callback_data)`` pairs as an inline keyboard, ``per_row`` to a row."""
+    rows = [
+        [InlineKeyboardButton(title, callback_data=data) for title, data in buttons[i:i + per_row]]
+        for i in range(0, len(buttons), per_row)
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def request_keyboard(custom: dict) -> ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+    """Rasa ``custom`` → a reply keyboard asking for location / contact, or removing it.
+
+    Understood keys: ``request_location`` (bool or button title), ``request_contact``
+    (bool or button title), ``remove_keyboard`` (bool).
+    """
+    if custom.get("remove_keyboard"):
+        return ReplyKeyboardRemove()
+    buttons = []
+    if custom.get("request_location"):
+        title = custom["request_location"]
+        buttons.append(KeyboardButton(title if isinstance(title, str) else "📍 发送位置",
+                                      request_location=True))
+    if custom.get("request_contact"):
+        title = custom["request_contact"]
+        buttons.append(KeyboardButton(title if isinstance(title, str) else "📞 发送手机号",
+                                      request_contact=True))
+    if not buttons:
+        return None
+    return ReplyKeyboardMarkup([buttons], resize_keyboard=True, one_time_keyboard=True)
+
+
+def choice_made(original_text: str, title: str) -> str:
+    """The text of a message after the resident pressed one of its buttons."""
+    return f"{original_text}\n\n👉 已选择：{title}"
+
+
+# -- staff -------------------------------------------------------------------------------
+MAX_TASK_CARDS = 10
+STAFF_BUTTONS_BY_STATE = {
+    "new": ("ack", "escalate", "return"),
+    "assigned": ("ack", "escalate", "return"),
+    "reopened": ("ack", "escalate", "return"),
+    "acknowledged": ("progress", "resolve", "escalate"),
+    "in_progress": ("progress", "resolve", "escalate"),
+}
+STAFF_BUTTON_TITLES = {"ack": "签收", "progress": "进展", "resolve": "办结",
+                       "escalate": "上报", "return": "退回"}
+
+
+def _code(value: object) -> str:
+    return str(getattr(value, "value", value))
+
+
+def local_time(moment: datetime | None, timezone: str) -> str:
+    """A stored UTC time as local 'MM-DD HH:MM'."""
+    if moment is None:
+        return "—"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt_timezone.utc)
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
+
+
+def case_card(case, timezone: str) -> str:
+    """A case for staff, HTML; every resident-supplied field escaped."""
+    state = _code(case.state)
+    category = _code(case.category)
+    lines = [
+        f"<b>工单 {escape(case.case_no)}</b>" + ("（紧急）" if case.urgent else ""),
+        f"类别：{escape(CATEGORY_LABELS.get(Category(category), category))}",
+        f"状态：{escape(STATE_LABELS.get(CaseState(state), state))}",
+        f"地点：{escape(case.address or '—')}",
+        f"描述：{escape(case.description)}",
+        f"电话：{escape(case.phone or '—')}",
+        (f"签收时限：{local_time(case.ack_deadline, timezone)}　"
+         f"办结时限：{local_time(case.resolve_deadline, timezone)}"),
+    ]
+    return "\n".join(lines)
+
+
+def staff_keyboard(case) -> InlineKeyboardMarkup | None:
+    """The actions that make sense in the case's state, as ``s:<action>:<case_no>``."""
+    actions = STAFF_BUTTONS_BY_STATE.get(_code(case.state), ())
+    if not actions:
+        return None
+    return inline_keyboard([(STAFF_BUTTON_TITLES[a], f"s:{a}:{case.case_no}") for a in actions],
+                           per_row=3)
+
+
+def task_list(cases, timezone: str) -> str:
+    lines = [f"<b>您有 {len(cases)} 件待办工单</b>"]
+    for case in cases:
+        state = _code(case.state)
+        lines.append(
+            f"· {escape(case.case_no)} {escape(STATE_LABELS.get(CaseState(state), state))}"
+            f"，办结时限 {local_time(case.resolve_deadline, timezone)}"
+        )
+    if len(cases) > MAX_TASK_CARDS:
+        lines.append(f"（以下显示前 {MAX_TASK_CARDS} 件的处理卡片）")
+    return "\n".join(lines)
+
+
+def note_prompt(what: str, case_no: str) -> str:
+    """The first line is parsed back from the staff member's reply (see staff.PROMPT)."""
+    return f"✍️ {what}｜{case_no}\n请直接回复本条消息，写下{what}。"
+
+
+def action_done(label: str, case_no: str) -> str:
+    return f"已{label}：{case_no}"

@@ -1,0 +1,230 @@
+"""Grid staff (网格员): case cards, 签收 / 进展 / 办结 / 上报 / 退回, and /tasks.
+
+Staff are known by their numeric Telegram user id (``minsheng staff add``). Every button
+press is checked against the database: the presser must be staff and allowed to act on
+that case; anything else is refused and logged.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+
+from minsheng.errors import DomainError
+from minsheng.services import access, cases
+from minsheng.services import staff as staff_service
+from telegram import ForceReply, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
+
+from bot import render
+from bot.gateway import gateway_of
+from bot.resident import answer_quietly
+from minsheng.db import Database
+
+log = logging.getLogger(__name__)
+
+PREFIX = "s:"
+ACTION_LABELS = {"ack": "签收", "progress": "进展", "resolve": "办结",
+                 "escalate": "上报", "return": "退回"}
+NOTE_ACTIONS = {"progress": "进展说明", "resolve": "办结说明"}
+CALLBACK = re.compile(r"^s:(ack|progress|resolve|escalate|return):(MS-\d{8}-\d{4,6})$")
+# First line of a note prompt the bot sent: "✍️ 办结说明｜MS-20261122-0007".
+PROMPT = re.compile(r"^✍️ (进展说明|办结说明)｜(MS-\d{8}-\d{4,6})")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to tell the staff member after an action."""
+
+    text: str
+    card: object | None = None  # the case view to redraw
+
+
+# -- who may do what ---------------------------------------------------------------------
+def find_staff_id(db: Database, telegram_user_id: int) -> int | None:
+    with db.uow() as uow:
+        member = staff_service.find_by_telegram(uow, telegram_user_id)
+        return member.id if member is not None else None
+
+
+def may_act(db: Database, telegram_user_id: int, case_no: str) -> int | None:
+    """The staff id if this user is staff and may act on ``case_no``; else None."""
+    with db.uow() as uow:
+        member = staff_service.find_by_telegram(uow, telegram_user_id)
+        if member is None:
+            return None
+        try:
+            allowed = access.staff_may_act(uow, member.id, case_no)
+        except DomainError:
+            return None
+        return member.id if allowed else None
+
+
+def prompt_of(message: Message | None, bot_id: int) -> tuple[str, str] | None:
+    """(action, case_no) if ``message`` is a note prompt this bot sent."""
+    if message is None or message.from_user is None or message.from_user.id != bot_id:
+        return None
+    match = PROMPT.match(message.text or "")
+    if match is None:
+        return None
+    action = "progress" if match.group(1) == NOTE_ACTIONS["progress"] else "resolve"
+    return action, match.group(2)
+
+
+class _NoteReply(filters.MessageFilter):
+    """A text replying to one of the bot's note prompts."""
+
+    def filter(self, message: Message) -> bool:
+        replied = message.reply_to_message
+        return bool(message.text and replied and replied.text
+                    and PROMPT.match(replied.text))
+
+
+NOTE_REPLY = _NoteReply(name="staff.NOTE_REPLY")
+
+
+def is_staff_request(update: Update) -> bool:
+    if update.callback_query is not None:
+        return (update.callback_query.data or "").startswith(PREFIX)
+    message = update.message
+    if message is None:
+        return False
+    if NOTE_REPLY.check_update(update):
+        return True
+    return bool(message.text and re.match(r"^/tasks(@\w+)?(\s|$)", message.text))
+
+
+# -- handlers ----------------------------------------------------------------------------
+async def require_staff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Group −1: refuse staff functions to anyone not registered as staff."""
+    if not is_staff_request(update):
+        return
+    user = update.effective_user
+    staff_id = await asyncio.to_thread(find_staff_id, gateway_of(context).db, user.id)
+    if staff_id is not None:
+        return
+    log.warning("refused staff request from non-staff user %s: %r", user.id,
+                update.callback_query.data if update.callback_query else
+                update.effective_message.text)
+    if update.callback_query is not None:
+        await answer_quietly(update.callback_query, render.NOT_STAFF)
+    else:
+        await update.effective_message.reply_text(render.NOT_STAFF)
+    raise ApplicationHandlerStop
+
+
+async def tasks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/tasks: the staff member's open cases with deadlines, each as a card."""
+    gateway = gateway_of(context)
+    views = await asyncio.to_thread(open_cases, gateway.db, update.effective_user.id,
+                                    gateway.settings.timezone)
+    message = update.effective_message
+    if not views:
+        await message.reply_text(render.NO_OPEN_TASKS)
+        return
+    await message.reply_text(render.task_list(views, gateway.settings.timezone),
+                             parse_mode=ParseMode.HTML)
+    for view in views[:render.MAX_TASK_CARDS]:
+        await message.reply_text(render.case_card(view, gateway.settings.timezone),
+                                 parse_mode=ParseMode.HTML,
+                                 reply_markup=render.staff_keyboard(view))
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """签收 / 进展 / 办结 / 上报 / 退回 pressed on a case card."""
+    query = update.callback_query
+    await answer_quietly(query)
+    gateway = gateway_of(context)
+    user_id = query.from_user.id
+    match = CALLBACK.match(query.data or "")
+    case_no = match.group(2) if match else None
+    staff_id = await asyncio.to_thread(may_act, gateway.db, user_id, case_no) if match else None
+    if staff_id is None:
+        log.warning("refused staff callback %r from user %s: forged or not their case",
+                    query.data, user_id)
+        await context.bot.send_message(user_id, render.NOT_YOUR_CASE)
+        return
+    action = match.group(1)
+    if action in NOTE_ACTIONS:
+        await context.bot.send_message(
+            user_id, render.note_prompt(NOTE_ACTIONS[action], case_no),
+            reply_markup=ForceReply(selective=True, input_field_placeholder="请输入说明"))
+        return
+    outcome = await asyncio.to_thread(act, gateway.db, staff_id, action, case_no, None)
+    await report(update, context, outcome)
+
+
+async def note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A reply to a 进展/办结 prompt: record the note on the case."""
+    gateway = gateway_of(context)
+    message = update.effective_message
+    prompt = prompt_of(message.reply_to_message, context.bot.id)
+    if prompt is None:
+        await message.reply_text(render.NOT_YOUR_CASE)
+        return
+    action, case_no = prompt
+    staff_id = await asyncio.to_thread(may_act, gateway.db, update.effective_user.id, case_no)
+    if staff_id is None:
+        log.warning("refused %s note on %s from user %s", action, case_no,
+                    update.effective_user.id)
+        await message.reply_text(render.NOT_YOUR_CASE)
+        return
+    outcome = await asyncio.to_thread(act, gateway.db, staff_id, action, case_no,
+                                      message.text.strip())
+    await report(update, context, outcome)
+
+
+async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Callback data that is neither a staff nor a resident button: refused."""
+    query = update.callback_query
+    await answer_quietly(query, render.UNKNOWN_BUTTON)
+    log.warning("refused unknown callback %r from user %s", query.data, query.from_user.id)
+
+
+async def report(update: Update, context: ContextTypes.DEFAULT_TYPE, outcome: Outcome) -> None:
+    """Tell the staff member what happened; redraw the card when it changed."""
+    gateway = gateway_of(context)
+    chat_id = update.effective_chat.id
+    query = update.callback_query
+    if outcome.card is not None and query is not None and query.message is not None:
+        try:
+            await query.edit_message_text(
+                render.case_card(outcome.card, gateway.settings.timezone),
+                parse_mode=ParseMode.HTML, reply_markup=render.staff_keyboard(outcome.card))
+        except BadRequest as error:  # e.g. "message is not modified" on a repeated press
+            log.info("case card for %s not redrawn: %s", outcome.card.case_no, error)
+    await context.bot.send_message(chat_id, outcome.text)
+
+
+# -- the case services -------------------------------------------------------------------
+def act(db: Database, staff_id: int, action: str, case_no: str, note: str | None) -> Outcome:
+    """Run one staff action in its own unit of work; domain errors become the answer."""
+    label = ACTION_LABELS[action]
+    with db.uow() as uow:
+        try:
+            if action == "ack":
+                cases.acknowledge(uow, case_no, staff_id)
+            elif action == "progress":
+                cases.add_progress(uow, case_no, staff_id, note or "")
+            elif action == "resolve":
+                cases.resolve(uow, case_no, staff_id, note or "")
+            elif action == "escalate":
+                cases.escalate(uow, case_no, staff_id, "网格员上报")
+            elif action == "return":
+                cases.return_case(uow, case_no, staff_id, "非本网格事项，申请改派")
+            uow.commit()
+        except DomainError as error:
+            return Outcome(f"{label}未完成：{error}")
+        view = cases.get_case(uow, case_no)
+    return Outcome(render.action_done(label, case_no), view)
+
+
+def open_cases(db: Database, telegram_user_id: int, timezone: str) -> list:
+    with db.uow() as uow:
+        member = staff_service.find_by_telegram(uow, telegram_user_id)
+        if member is None:
+            return []
+        return list(cases.open_cases_of_staff(uow, member.id))

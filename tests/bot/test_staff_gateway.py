@@ -1,0 +1,180 @@
+"""Grid staff through the real gateway: cards, buttons checked against the database,
+notes by ForceReply, the rating started through Rasa, and the outbox retrying."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select, update
+
+from minsheng.enums import Channel
+from minsheng.models import CaseEvent, OutboxMessage
+from tests.bot.seed import (
+    CASE_NO,
+    OTHER_CASE_NO,
+    OTHER_WORKER_TG,
+    RESIDENT_TG,
+    WORKER_TG,
+    case_state,
+    seed_cases,
+)
+from tests.botapi import updates
+from tests.botapi.fake_rasa import FakeRasa
+from tests.botapi.server import BotApiServer
+
+# The gateway imports the case services (minsheng/services), merged separately.
+
+
+@pytest.fixture
+def seeded(db):
+    return seed_cases(db)
+
+
+async def wait_until(condition, timeout: float = 5.0, step: float = 0.02):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (value := condition()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(step)
+    return value
+
+
+def events_of(db, case_no_: str) -> list[str]:
+    from minsheng.models import Case
+
+    with db.uow() as uow:
+        return list(uow.session.execute(
+            select(CaseEvent.action).join(Case, Case.id == CaseEvent.case_id)
+            .where(Case.case_no == case_no_).order_by(CaseEvent.id)).scalars())
+
+
+def outbox_rows(db, **where) -> list[SimpleNamespace]:
+    with db.uow() as uow:
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        for key, value in where.items():
+            query = query.where(getattr(OutboxMessage, key) == value)
+        return [SimpleNamespace(id=r.id, kind=r.kind, recipient=r.recipient,
+                                attempts=r.attempts, sent_at=r.sent_at,
+                                last_error=r.last_error, payload=r.payload)
+                for r in uow.session.execute(query).scalars()]
+
+
+def button(call, title: str) -> str:
+    [data] = [b["callback_data"] for b in call.buttons if b["text"] == title]
+    return data
+
+
+async def press(bot_api: BotApiServer, user_id: int, data: str, message=None) -> None:
+    await bot_api.push(updates.callback_update(user_id, data, message))
+
+
+async def test_tasks_lists_the_workers_open_cases_with_deadlines_and_buttons(
+        gateway, bot_api: BotApiServer, seeded, rasa: FakeRasa):
+    await bot_api.push(updates.message_update(WORKER_TG, "/tasks"))
+    summary, card = await bot_api.wait_for_messages(WORKER_TG, count=2)
+    assert CASE_NO in summary.text and "办结时限" in summary.text
+    assert OTHER_CASE_NO not in summary.text  # another worker's case
+    assert [b["text"] for b in card.buttons] == ["签收", "上报", "退回"]
+    assert card.params["parse_mode"] == "HTML"
+    # the resident's text is escaped for HTML, the phone is masked
+    assert "&lt;b&gt;快来&lt;/b&gt; &amp;" in card.text
+    assert "13800138000" not in card.text
+    assert rasa.received == []
+
+
+async def test_staff_acknowledge_by_button_changes_the_case_and_redraws_the_card(
+        gateway, bot_api: BotApiServer, db, seeded):
+    await bot_api.push(updates.message_update(WORKER_TG, "/tasks"))
+    _, card = await bot_api.wait_for_messages(WORKER_TG, count=2)
+    await press(bot_api, WORKER_TG, button(card, "签收"), updates.sent_message(card.result))
+    [edited] = await bot_api.wait_for(lambda calls: [c for c in calls
+                                                     if c.method == "editMessageText"])
+    assert case_state(db, CASE_NO) == "acknowledged"
+    assert [b["text"] for b in edited.buttons] == ["进展", "办结", "上报"]
+    assert bot_api.calls_of("answerCallbackQuery")
+    # pressing 签收 again (an old card) changes nothing
+    await press(bot_api, WORKER_TG, button(card, "签收"), updates.sent_message(card.result))
+    await bot_api.wait_for_messages(WORKER_TG, count=4)
+    assert events_of(db, CASE_NO).count("acknowledge") == 1
+
+
+async def test_resolving_with_a_note_starts_the_rating_through_rasa(
+        gateway, bot_api: BotApiServer, rasa: FakeRasa, db, seeded):
+    await press(bot_api, WORKER_TG, f"s:ack:{CASE_NO}")
+    await wait_until(lambda: case_state(db, CASE_NO) == "acknowledged")
+    await press(bot_api, WORKER_TG, f"s:resolve:{CASE_NO}")
+    prompt = await bot_api.wait_for(lambda calls: next(
+        (c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
+         and (c.params.get("reply_markup") or {}).get("force_reply")), None))
+    assert CASE_NO in prompt.text
+    await bot_api.push(updates.reply_update(WORKER_TG, "杂物已清理干净",
+                                            updates.sent_message(prompt.result)))
+    await wait_until(lambda: case_state(db, CASE_NO) == "resolved")
+    # the domain queued a rating request; the gateway asks Rasa to start the rating …
+    await wait_until(lambda: rasa.triggered)
+    assert rasa.triggered[0]["name"] == "start_rating"
+    assert rasa.triggered[0]["entities"] == {"case_no": CASE_NO}
+    assert rasa.triggered[0]["sender"] == f"telegram:{RESIDENT_TG}"
+    # … and delivers its question with the rating buttons to the resident
+    [question] = await bot_api.wait_for_messages(RESIDENT_TG)
+    assert [b["text"] for b in question.buttons] == ["满意", "基本满意", "不满意"]
+    await wait_until(lambda: all(r.sent_at for r in outbox_rows(db, kind="rating_request")))
+
+
+async def test_a_forged_case_number_is_refused_and_changes_nothing(
+        gateway, bot_api: BotApiServer, db, seeded, caplog):
+    await press(bot_api, WORKER_TG, "s:ack:MS-20261122-9999")
+    await press(bot_api, WORKER_TG, "s:resolve:MS-2026'; DROP TABLE cases;--")
+    [first, second] = await bot_api.wait_for_messages(WORKER_TG, count=2)
+    assert "无权" in first.text and "无权" in second.text
+    assert "refused staff callback" in caplog.text
+    assert case_state(db, CASE_NO) == "assigned"
+
+
+async def test_another_workers_case_is_refused(gateway, bot_api: BotApiServer, db, seeded):
+    await press(bot_api, WORKER_TG, f"s:ack:{OTHER_CASE_NO}")
+    [reply] = await bot_api.wait_for_messages(WORKER_TG)
+    assert "无权" in reply.text
+    assert case_state(db, OTHER_CASE_NO) == "assigned"
+    # its own worker may
+    await press(bot_api, OTHER_WORKER_TG, f"s:ack:{OTHER_CASE_NO}")
+    await wait_until(lambda: case_state(db, OTHER_CASE_NO) == "acknowledged")
+
+
+async def test_a_non_staff_user_pressing_staff_buttons_is_refused(
+        gateway, bot_api: BotApiServer, rasa: FakeRasa, db, seeded, caplog):
+    await press(bot_api, RESIDENT_TG, f"s:ack:{CASE_NO}")
+    [answer] = await bot_api.wait_for(lambda calls: [
+        c for c in calls if c.method == "answerCallbackQuery" and c.params.get("text")])
+    assert "网格员" in answer.params["text"]
+    await bot_api.push(updates.message_update(RESIDENT_TG, "/tasks"))
+    [reply] = await bot_api.wait_for_messages(RESIDENT_TG)
+    assert "网格员" in reply.text
+    assert case_state(db, CASE_NO) == "assigned"
+    assert rasa.received == []
+    assert "non-staff user" in caplog.text
+
+
+async def test_a_failed_outbox_send_is_retried_and_delivered_once(
+        gateway, bot_api: BotApiServer, db, seeded):
+    bot_api.fail("sendMessage", times=1, error_code=502, description="Bad Gateway")
+    now = datetime.utcnow()
+    with db.uow() as uow:
+        uow.session.add(OutboxMessage(
+            channel=Channel.telegram, recipient=f"staff:{seeded.worker_id}",
+            kind="case_assigned", text="您有新派单", payload={"case_no": CASE_NO},
+            created_at=now, next_attempt_at=now))
+        uow.commit()
+    [failed] = await wait_until(lambda: [r for r in outbox_rows(db) if r.last_error])
+    assert failed.sent_at is None and failed.attempts >= 1
+    # the retry would come after a back-off; bring it forward instead of sleeping
+    with db.uow() as uow:
+        uow.session.execute(update(OutboxMessage).values(next_attempt_at=datetime.utcnow()))
+        uow.commit()
+    await wait_until(lambda: [r for r in outbox_rows(db) if r.sent_at])
+    [card] = await bot_api.wait_for_messages(WORKER_TG)
+    assert "您有新派单" in card.text and CASE_NO in card.text
+    assert [b["text"] for b in card.buttons] == ["签收", "上报", "退回"]
+    assert len(bot_api.sent_to(WORKER_TG)) == 1

@@ -1,0 +1,1 @@
+"""A small Bot API server of our own, for testing the gateway without Telegram."""

@@ -1,0 +1,262 @@
+"""Real processes for the end-to-end tests: Rasa, the action server, the gateway, the CLI.
+
+Every process runs from the repository root with its output in a log file; a failing test
+prints the tails of all logs. The local Bot API server (tests/botapi/server.py) runs in a
+thread with its own event loop, so the synchronous tests can push updates and read calls.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.botapi import updates
+from tests.botapi.server import BotApiServer, Call
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CASE_NO = re.compile(r"MS-\d{8}-\d{4,6}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str,
+               interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Service:
+    """One real process; ``start`` + ``wait_ready``, ``stop``; output in ``log_path``."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path,
+                 ready_url: str | None = None,
+                 ready_check: Callable[[bytes], bool] | None = None) -> None:
+        self.name, self.argv, self.env = name, argv, env
+        self.ready_url, self.ready_check = ready_url, ready_check
+        self.log_path = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.ready_after: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> Service:
+        assert not self.running, f"{self.name} is already running"
+        log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 - the child owns it
+        log.write(f"\n===== start {' '.join(self.argv)}\n")
+        log.flush()
+        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        self.started_at = time.monotonic()
+        return self
+
+    def wait_ready(self, timeout: float) -> float:
+        """Wait for the ready URL; returns the seconds since start."""
+        assert self.ready_url is not None
+
+        def ready() -> bool:
+            if self.proc is None or self.proc.poll() is not None:
+                code = None if self.proc is None else self.proc.returncode
+                raise AssertionError(f"{self.name} exited (code {code}) while starting:\n"
+                                     + self.tail())
+            try:
+                with urllib.request.urlopen(self.ready_url, timeout=2) as response:
+                    body = response.read()
+                return self.ready_check(body) if self.ready_check else True
+            except Exception:  # noqa: BLE001 - not up yet
+                return False
+
+        try:
+            wait_until(ready, timeout, f"{self.name} at {self.ready_url}", interval=0.5)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{self.tail()}") from None
+        self.ready_after = time.monotonic() - self.started_at
+        return self.ready_after
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+    def tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return f"[{self.name}] (no log)"
+        return "\n".join(f"[{self.name}] {line}" for line in text.splitlines()[-lines:])
+
+
+def minsheng_cli(env: dict[str, str], *args: str, check: bool = True) -> str:
+    """``minsheng …`` as a subprocess on the test's database; returns stdout."""
+    result = subprocess.run([str(BIN / "minsheng"), *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"minsheng {' '.join(args)} failed ({result.returncode}):\n"
+                             f"{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def report_json(env: dict[str, str]) -> dict:
+    out = minsheng_cli(env, "report", "--json")
+    return json.loads(out[out.index("{"):])
+
+
+def base_env(**values: str) -> dict[str, str]:
+    """The environment of every child: ours, minus MINSHENG_* / Telegram from outside."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MINSHENG_") and k not in ("TELEGRAM_BOT_TOKEN", "CI")}
+    env.update(PYTHONUNBUFFERED="1", SQLALCHEMY_SILENCE_UBER_WARNING="1",
+               PYTHONPATH=str(ROOT), **values)
+    return env
+
+
+def action_server(env: dict[str, str], port: int, log_dir: Path) -> Service:
+    return Service("actions", [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
+                               "-p", str(port)], env, log_dir,
+                   ready_url=f"http://127.0.0.1:{port}/health")
+
+
+def rasa_server(env: dict[str, str], port: int, token: str, model: Path, endpoints: Path,
+                log_dir: Path) -> Service:
+    def model_loaded(body: bytes) -> bool:
+        return bool(json.loads(body).get("model_file"))
+
+    return Service("rasa", [str(BIN / "rasa"), "run", "--enable-api", "--auth-token", token,
+                            "-i", "127.0.0.1", "-p", str(port), "-m", str(model),
+                            "--endpoints", str(endpoints), "--credentials",
+                            str(ROOT / "credentials.yml")], env, log_dir,
+                   ready_url=f"http://127.0.0.1:{port}/status?token={token}",
+                   ready_check=model_loaded)
+
+
+def rasa_budget() -> float:
+    """Seconds Rasa may take to load a model (20–40 s here; more under load)."""
+    return float(os.environ.get("MINSHENG_E2E_RASA_TIMEOUT", "180"))
+
+
+def rest_turn(rasa_url: str, sender: str, text: str, metadata: dict | None = None,
+              timeout: float = 60) -> list[dict]:
+    """One turn over Rasa's REST channel."""
+    body = json.dumps({"sender": sender, "message": text,
+                       "metadata": metadata or {}}).encode()
+    request = urllib.request.Request(f"{rasa_url}/webhooks/rest/webhook", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+class ThreadedBotApi:
+    """tests/botapi/server.py in a thread of its own, with synchronous helpers."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="bot-api",
+                                        daemon=True)
+        self._thread.start()
+        self.server: BotApiServer = self._run(self._start())
+
+    async def _start(self) -> BotApiServer:
+        return await BotApiServer().start()
+
+    def _run(self, coroutine, timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        try:
+            self._run(self.server.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def token(self) -> str:
+        return self.server.token
+
+    # -- what a Telegram user does ---------------------------------------------------
+    def push(self, update: dict) -> int:
+        return self._run(self.server.push(update))
+
+    def send_text(self, user_id: int, text: str) -> int:
+        return self.push(updates.message_update(user_id, text))
+
+    def press(self, user_id: int, message: Call, title: str) -> int:
+        """Press the inline button titled ``title`` on a message the bot sent."""
+        button = next((b for b in message.buttons if b.get("text") == title), None)
+        assert button is not None, (f"no button {title!r} on {message.text[:80]!r}: "
+                                    f"{[b.get('text') for b in message.buttons]}")
+        return self.push(updates.callback_update(user_id, button["callback_data"],
+                                                 updates.sent_message(message.result)))
+
+    def reply_to(self, user_id: int, message: Call, text: str) -> int:
+        return self.push(updates.reply_update(user_id, text,
+                                              updates.sent_message(message.result)))
+
+    # -- what the bot did ------------------------------------------------------------
+    def calls(self) -> list[Call]:
+        return list(self.server.calls)
+
+    def sent_to(self, chat_id: int,
+                methods: tuple[str, ...] = ("sendMessage", "sendPhoto")) -> list[Call]:
+        return [c for c in self.calls() if not c.failed
+                and c.method in methods and c.chat_id == chat_id]
+
+    def wait_sent(self, chat_id: int, after: int, timeout: float,
+                  match: Callable[[Call], bool] = lambda call: True,
+                  what: str = "a message",
+                  methods: tuple[str, ...] = ("sendMessage", "sendPhoto")) -> Call:
+        """The first message to ``chat_id`` past index ``after`` that ``match``es."""
+        def found() -> Call | None:
+            return next((c for c in self.sent_to(chat_id, methods)[after:] if match(c)), None)
+
+        try:
+            return wait_until(found, timeout, f"{what} to chat {chat_id}")
+        except AssertionError as error:
+            seen = [c.text[:100] for c in self.sent_to(chat_id)]
+            raise AssertionError(f"{error}; the bot sent it: {seen}") from None
+
+    def wait_quiet(self, chat_id: int, quiet: float = 1.5, timeout: float = 60) -> list[Call]:
+        """Wait until nothing new went to ``chat_id`` for ``quiet`` seconds."""
+        deadline = time.monotonic() + timeout
+        count, since = len(self.sent_to(chat_id)), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = len(self.sent_to(chat_id))
+            if now != count:
+                count, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                break
+        return self.sent_to(chat_id)
