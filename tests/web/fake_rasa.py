@@ -1,0 +1,102 @@
+"""A small stand-in for the Rasa server the web chat talks to (stdlib HTTP, in a thread).
+
+REST channel: any typed text is summarised and confirmed with two buttons; ``/affirm``
+calls ``on_confirm(sender, text, photos)`` — the test's stand-in for the action server —
+and answers with the case number it returns. ``/model/parse`` ranks categories by keyword.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+KEYWORDS = {"垃圾": "sanitation", "楼道": "clutter", "飞线": "safety_hazard", "路灯": "livelihood",
+            "吵架": "dispute", "偷": "public_order", "违建": "illegal_construction"}
+CONFIRM = [{"title": "确认提交", "payload": "/affirm"}, {"title": "取消", "payload": "/deny"}]
+
+
+@dataclass
+class FakeRasa:
+    token: str = "web-test-rasa-token"
+    on_confirm: Callable[[str, str, list[str]], str] | None = None
+    received: list[dict] = field(default_factory=list)
+    parsed: list[str] = field(default_factory=list)
+    _pending: dict[str, dict] = field(default_factory=dict)
+    _server: ThreadingHTTPServer | None = None
+
+    def start(self) -> FakeRasa:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("content-length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                url = urlparse(self.path)
+                if url.path == "/webhooks/rest/webhook":
+                    self._send(200, fake.reply(body))
+                elif url.path == "/model/parse":
+                    if parse_qs(url.query).get("token") != [fake.token]:
+                        self._send(401, {"status": "failure"})
+                    else:
+                        self._send(200, fake.parse(body.get("text", "")))
+                else:
+                    self._send(404, {})
+
+            def _send(self, status: int, data) -> None:
+                raw = json.dumps(data, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def messages_from(self, sender: str) -> list[str]:
+        return [m["message"] for m in self.received if m["sender"] == sender]
+
+    def reply(self, body: dict) -> list[dict]:
+        self.received.append(body)
+        sender, text = body["sender"], body["message"]
+        pending = self._pending.setdefault(sender, {"text": None, "photos": []})
+        out = {"recipient_id": sender}
+        photo = re.match(r'^/send_photo(\{.*\})$', text)
+        if photo:
+            pending["photos"].append(json.loads(photo.group(1))["photo"])
+            return [{**out, "text": "照片已收到。"}]
+        if text == "/affirm" and pending["text"] and self.on_confirm:
+            case_no = self.on_confirm(sender, pending["text"], pending["photos"])
+            self._pending.pop(sender)
+            return [{**out, "text": f"已受理，工单号 {case_no}，我们会尽快处理。"}]
+        if text == "/deny":
+            self._pending.pop(sender)
+            return [{**out, "text": "好的，已取消。"}]
+        pending["text"] = text
+        return [{**out, "text": f"您反映的是：{text}"},
+                {**out, "text": "确认提交吗？", "buttons": CONFIRM}]
+
+    def parse(self, text: str) -> dict:
+        self.parsed.append(text)
+        hits = [cat for word, cat in KEYWORDS.items() if word in text]
+        ranking = [{"name": f"report_{c}", "confidence": 0.9 / len(hits)} for c in hits]
+        ranking.append({"name": "out_of_scope", "confidence": 0.1 if hits else 0.8})
+        return {"text": text, "intent": ranking[0], "intent_ranking": ranking, "entities": []}

@@ -1,0 +1,79 @@
+"""The NLU page: review queue, relabel, background training job, promote and roll back."""
+import time
+
+import pytest
+
+from minsheng import nlu_log
+from nlu import registry
+from tests.web.conftest import login, post
+
+
+@pytest.fixture
+def queue(db):
+    with db.uow() as uow:
+        low = nlu_log.record_prediction(uow, "web", "web:x", "楼下<b>烧烤</b>油烟很大", "sanitation", 0.31)
+        sure = nlu_log.record_prediction(uow, "web", "web:y", "垃圾三天没人收", "sanitation", 0.97)
+        uow.commit()
+        return low.id, sure.id
+
+
+def test_only_admins_see_the_nlu_page(client, queue):
+    login(client, "community")
+    assert client.get("/nlu").status_code == 403
+
+
+def test_the_review_queue_lists_low_confidence_messages_escaped(client, queue):
+    login(client, "admin")
+    page = client.get("/nlu").text
+    assert "楼下&lt;b&gt;烧烤&lt;/b&gt;油烟很大" in page
+    assert "<b>烧烤</b>" not in page
+    assert "垃圾三天没人收" not in page  # confident and uncorrected: not for review
+
+
+def test_relabelling_records_a_staff_correction(client, queue, db):
+    low, _ = queue
+    login(client, "admin")
+    response = post(client, "/nlu/relabel", {"message_id": low, "label": "dispute"})
+    assert response.status_code == 303
+    with db.uow() as uow:
+        rows = nlu_log.export_review(uow, 0.55, mark_exported=False)
+    assert [(r.id, r.corrected) for r in rows] == [(low, "dispute")]
+
+
+def test_an_unknown_label_is_refused(client, queue, db):
+    low, _ = queue
+    login(client, "admin")
+    response = post(client, "/nlu/relabel", {"message_id": low, "label": "weather"})
+    assert "error=" in response.headers["location"]
+    with db.uow() as uow:
+        assert nlu_log.export_review(uow, 0.55, mark_exported=False)[0].corrected is None
+
+
+def test_training_without_corrections_finishes_with_nothing_to_learn(client, queue, app):
+    login(client, "admin")
+    post(client, "/nlu/train")
+    deadline = time.monotonic() + 10
+    while app.state.training.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job = client.get("/nlu/job").json()
+    assert job["stage"] == "nothing" and not job["running"]
+
+
+def test_rollback_makes_the_previous_model_current(client, settings):
+    models = settings.models_dir
+    models.mkdir(parents=True)
+    for name in ("minsheng-a.tar.gz", "minsheng-b.tar.gz"):
+        (models / name).write_bytes(b"x")
+        registry.promote(models, name)
+    login(client, "admin")
+    response = post(client, "/nlu/rollback")
+    assert response.status_code == 303
+    assert registry.load_registry(models).current == "minsheng-a.tar.gz"
+    assert "error" not in response.headers["location"]
+
+
+def test_promote_refuses_a_model_the_registry_does_not_know(client, settings):
+    login(client, "admin")
+    response = post(client, "/nlu/promote", {"model": "../../etc/passwd"})
+    assert "error=" in response.headers["location"]
+    assert registry.load_registry(settings.models_dir).current is None

@@ -1,0 +1,1 @@
+"""The web console, the resident web chat and the JSON API (FastAPI, server-rendered)."""

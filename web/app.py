@@ -1,0 +1,109 @@
+"""The web application: console, resident chat and JSON API — ``create_app`` is the factory.
+
+Run with ``uvicorn web.app:create_app --factory`` (``make run`` does it on :8000).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from minsheng.db import Database
+from minsheng.enums import CATEGORY_LABELS, CHANNEL_LABELS, RATING_LABELS, STATE_LABELS
+from minsheng.settings import Settings, load_settings
+from nlu.evaluation import default_eval_sets
+from nlu.learning import NLU_DIR
+from web import admin, api, auth, cases, chat, dashboard, intake, nlu
+from web.csrf import FormCSRFMiddleware, csrf_token
+from web.deps import LoginRequired, render
+from web.uploads import MAX_UPLOAD_BYTES
+
+HERE = Path(__file__).resolve().parent
+STOCK_DETAILS = {"Not Found": "页面不存在", "Method Not Allowed": "不支持这种请求方式"}
+DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+def _templates(settings: Settings) -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    tz = ZoneInfo(settings.timezone)
+
+    def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        if value is None:
+            return ""
+        if value.tzinfo is None:  # stored naive in UTC
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(tz).strftime(fmt)
+
+    def label(value, labels: dict) -> str:
+        return labels.get(value, str(value) if value is not None else "")
+
+    env = templates.env
+    env.filters["local"] = local
+    env.filters["category"] = lambda v: label(v, CATEGORY_LABELS)
+    env.filters["channel"] = lambda v: label(v, CHANNEL_LABELS)
+    env.filters["state"] = lambda v: label(v, STATE_LABELS)
+    env.filters["rating"] = lambda v: label(v, RATING_LABELS)
+    env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.1f}%"
+    env.globals["csrf_token"] = csrf_token
+    env.globals["CATEGORY_LABELS"] = CATEGORY_LABELS
+    env.globals["CHANNEL_LABELS"] = CHANNEL_LABELS
+    env.globals["STATE_LABELS"] = STATE_LABELS
+    env.globals["RATING_LABELS"] = RATING_LABELS
+    return templates
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    app = FastAPI(title="民生说事 API", version="1", docs_url="/docs", redoc_url=None,
+                  openapi_url="/openapi.json")
+    app.state.settings = settings
+    app.state.db = Database(settings.database_url)
+    app.state.templates = _templates(settings)
+    app.state.training = None  # the NLU training job, when one runs (web.nlu_job)
+    app.state.nlu_dir = NLU_DIR  # where relabelled examples are learned into
+    app.state.eval_sets = default_eval_sets
+
+    app.add_middleware(FormCSRFMiddleware, secret=settings.web_secret_key,
+                       max_body=MAX_UPLOAD_BYTES + 256 * 1024)
+    app.add_middleware(SessionMiddleware, secret_key=settings.web_secret_key,
+                       session_cookie="minsheng_session", max_age=12 * 3600, same_site="lax")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.url.path.startswith(DOCS_PATHS):
+            response.headers.setdefault("Content-Security-Policy", CSP)
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, _exc: LoginRequired):
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "请先登录"}, status_code=401)
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        if request.url.path.startswith(("/api/", "/chat/")) or "json" in request.headers.get(
+            "accept", ""
+        ):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                                headers=getattr(exc, "headers", None))
+        detail = STOCK_DETAILS.get(exc.detail, exc.detail)
+        return render(request, "error.html", status_code=exc.status_code,
+                      status=exc.status_code, detail=detail)
+
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    for module in (auth, chat, intake, cases, dashboard, admin, nlu, api):
+        app.include_router(module.router)
+    return app
