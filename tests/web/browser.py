@@ -96,6 +96,13 @@ class Browser:
         WebDriverWait(self.driver, timeout).until(
             EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
 
+    def wait_any_text(self, css: str, texts: tuple[str, ...], timeout: float = 15) -> str:
+        """Wait until the element shows one of ``texts``; returns the one it showed."""
+        def shown(driver):
+            text = driver.find_element(By.CSS_SELECTOR, css).text
+            return next((t for t in texts if t in text), False)
+        return WebDriverWait(self.driver, timeout).until(shown)
+
     def login(self, username: str, password: str, expect_success: bool = True) -> None:
         self.open("/login")
         self.find("#username").send_keys(username)
