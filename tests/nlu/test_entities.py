@@ -81,28 +81,3 @@ def test_the_normaliser_sets_lemmas_from_the_message_text():
     message = Message(data={"text": text, TOKENS_NAMES["text"]: tokens})
     NumberShapeNormaliser().process([message])
     assert [t.lemma for t in tokens] == ["0", "号楼", "电话", PHONE_SHAPE, PHONE_SHAPE, PHONE_SHAPE]
-
-
-def test_length_buckets_separate_short_answers_from_letters():
-    from nlu.components import length_bucket
-
-    assert length_bucket("3号楼") == 0
-    assert length_bucket("幸福里小区三号楼二单元") == 1
-    assert length_bucket("我" * 200) == 5
-    assert length_bucket("我" * 300) == 6
-
-
-def test_sentence_counts_are_scaled_to_unit_length_and_sequence_features_kept():
-    import scipy.sparse
-    from rasa.shared.nlu.training_data.features import Features
-    from rasa.shared.nlu.training_data.message import Message
-
-    from nlu.components import SentenceFeatureNormaliser
-
-    message = Message(data={"text": "x"})
-    message.add_features(Features(scipy.sparse.coo_matrix([[3.0, 4.0, 0.0]]), "sentence", "text", "cv"))
-    message.add_features(Features(scipy.sparse.coo_matrix([[2.0, 0.0, 0.0]]), "sequence", "text", "cv"))
-    SentenceFeatureNormaliser().process([message])
-    sentence, sequence = message.features
-    assert sentence.features.toarray().round(6).tolist() == [[0.6, 0.8, 0.0]]
-    assert sequence.features.toarray().tolist() == [[2.0, 0.0, 0.0]]
