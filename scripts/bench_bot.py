@@ -44,16 +44,29 @@ def rss_kib(pid: int) -> tuple[int, int]:
 
 async def resident(server: BotApiServer, user_id: int, turns: int, think: float,
                    latencies: list[float], lost: list[int]) -> None:
-    for turn in range(1, turns + 1):
+    for _ in range(turns):
         await asyncio.sleep(random.uniform(0, 2 * think))
+        # A real Rasa may answer a turn with several messages: the reply to this turn is
+        # the first message sent after the update was queued.
+        before = len(server.sent_to(user_id))
         started = time.monotonic()
         await server.push(updates.message_update(user_id, random.choice(MESSAGES)))
         try:
-            replies = await server.wait_for_messages(user_id, count=turn, timeout=30)
+            replies = await server.wait_for_messages(user_id, count=before + 1, timeout=30)
         except AssertionError:
             lost.append(user_id)
             return
-        latencies.append(replies[turn - 1].at - started)
+        latencies.append(replies[before].at - started)
+        await _until_quiet(server, user_id)
+
+
+async def _until_quiet(server: BotApiServer, user_id: int, quiet: float = 0.3) -> None:
+    """Wait until the bot has finished the turn's messages, as a resident reads them all,
+    so a late message of this turn is never taken for the reply to the next."""
+    count = -1
+    while count != len(server.sent_to(user_id)):
+        count = len(server.sent_to(user_id))
+        await asyncio.sleep(quiet)
 
 
 def percentile(values: list[float], share: float) -> float:
