@@ -104,8 +104,11 @@ async def bench(args: argparse.Namespace) -> None:
         latencies: list[float] = []
         lost: list[int] = []
         started = time.monotonic()
+        # Fresh user ids each run: a real Rasa keeps trackers, and residents replayed
+        # from an earlier run would carry (and reload) that run's whole conversation.
+        first_id = random.randrange(10**6, 10**9)
         await asyncio.gather(*(
-            resident(server, 10_000 + n, args.turns, args.think, latencies, lost)
+            resident(server, first_id + n, args.turns, args.think, latencies, lost)
             for n in range(args.residents)))
         elapsed = time.monotonic() - started
         rss_after, rss_peak = rss_kib(gateway.pid)
