@@ -51,3 +51,44 @@ def test_without_a_trained_model_it_leaves_messages_unclassified(tmp_path):
     classifier = TfidfIntentClassifier.load(config, storage, Resource("never-trained"), _context())
     [message] = classifier.process(_tokenised(["你好"]))
     assert message.get("intent") is None
+
+
+def test_letters_blend_naive_bayes_and_short_lines_use_logistic_regression_alone(tmp_path):
+    import numpy as np
+
+    storage = LocalModelStorage(tmp_path)
+    config = {**TfidfIntentClassifier.get_default_config(), "char_min_df": 1,
+              "naive_bayes_weight": 0.7, "naive_bayes_min_chars": 12}
+    classifier = TfidfIntentClassifier.create(config, storage, Resource("blend"), _context())
+    training = [m for intent, texts in EXAMPLES.items() for m in _tokenised(texts, intent)]
+    classifier.train(TrainingData(training))
+    loaded = TfidfIntentClassifier.load(config, storage, Resource("blend"), _context())
+
+    short, letter = _tokenised(["垃圾没人清", "尊敬的领导：我们小区的垃圾桶满了好几天没人清运，楼道门口也堆满了纸箱"])
+    matrix = loaded.models["features"].transform([loaded._document(m) for m in (short, letter)])
+    logistic = loaded.models["logistic"].predict_proba(matrix)
+    naive_bayes = loaded.models["naive_bayes"].predict_proba(matrix)
+    mean = logistic[1] ** 0.3 * naive_bayes[1] ** 0.7
+    assert not np.allclose(logistic[1], naive_bayes[1])  # else the blend would not show
+    posteriors = loaded.posteriors([short, letter])
+    assert np.allclose(posteriors[0], logistic[0])
+    assert np.allclose(posteriors[1], mean / mean.sum())
+
+
+def test_a_model_saved_before_the_blend_still_loads_and_ranks(tmp_path):
+    import joblib
+    from sklearn.pipeline import make_pipeline
+
+    storage = LocalModelStorage(tmp_path)
+    config = {**TfidfIntentClassifier.get_default_config(), "char_min_df": 1,
+              "naive_bayes_weight": 0.7}
+    classifier = TfidfIntentClassifier.create(config, storage, Resource("old"), _context())
+    training = [m for intent, texts in EXAMPLES.items() for m in _tokenised(texts, intent)]
+    classifier.train(TrainingData(training))
+    old_format = make_pipeline(classifier.models["features"], classifier.models["logistic"])
+    with storage.write_to(Resource("old")) as directory:
+        joblib.dump(old_format, directory / "tfidf_intent.joblib")
+
+    loaded = TfidfIntentClassifier.load(config, storage, Resource("old"), _context())
+    [message] = loaded.process(_tokenised(["尊敬的领导：我们楼道里堆满杂物，门口也堆了好多纸箱子"]))
+    assert message.get("intent")["name"] == "report_clutter"
