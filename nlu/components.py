@@ -112,6 +112,16 @@ def _split_on_spaces(text: str) -> List[str]:
     return text.split(" ")
 
 
+def _store_weights_column_major(models: Dict[str, Any]) -> None:
+    """Scoring multiplies a sparse row by the transposed weights; row-major weights make
+    scipy copy all of them (27 MB) on every parse: 4 ms instead of 0.04 ms."""
+    import numpy as np
+
+    for name, attribute in (("logistic", "coef_"), ("naive_bayes", "feature_log_prob_")):
+        if name in models:
+            setattr(models[name], attribute, np.asfortranarray(getattr(models[name], attribute)))
+
+
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
 )
@@ -154,6 +164,8 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         self._model_storage = model_storage
         self._resource = resource
         self.models = models  # {"features": …, "logistic": …, "naive_bayes": …}
+        if models:
+            _store_weights_column_major(models)
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage,
@@ -193,6 +205,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         naive_bayes = ComplementNB(alpha=self.config["naive_bayes_alpha"])
         self.models = {"features": features, "logistic": logistic.fit(matrix, intents),
                        "naive_bayes": naive_bayes.fit(matrix, intents)}
+        _store_weights_column_major(self.models)
         self.persist()
         return self._resource
 

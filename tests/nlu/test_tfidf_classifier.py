@@ -36,6 +36,9 @@ def test_it_trains_persists_loads_and_ranks_every_intent(tmp_path):
     classifier.train(TrainingData(training))
 
     loaded = TfidfIntentClassifier.load(config, storage, resource, _context())
+    # column-major weights: a parse must not copy them (see _store_weights_column_major)
+    assert loaded.models["logistic"].coef_.flags.f_contiguous
+    assert loaded.models["naive_bayes"].feature_log_prob_.flags.f_contiguous
     messages = loaded.process(_tokenised(["三号楼垃圾没人清运", "楼道堆满了杂物", "你好啊"]))
     assert [m.get("intent")["name"] for m in messages] == [
         "report_sanitation", "report_clutter", "greet"]
