@@ -38,6 +38,7 @@ def test_rasa_data_validate_passes():
 
 @pytest.mark.parametrize("text, intent", [
     ("楼道里有人私拉电线给电动车充电，很危险", "report_safety_hazard"),
+    ("幸福里小区3号楼楼道有人飞线充电", "report_safety_hazard"),  # README's first walk-through
     ("小区垃圾好几天没人清运了，臭死了", "report_sanitation"),
     ("你好", "greet"),
     ("谢谢你们", "thanks"),
