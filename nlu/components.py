@@ -233,6 +233,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
     def posteriors(self, messages: List[Message]) -> Any:
         """Intent probabilities per message, columns in ``self.models["logistic"].classes_``."""
         import numpy as np
+        from scipy.special import softmax
 
         matrix = self.models["features"].transform([self._document(m) for m in messages])
         scores = self.models["logistic"].predict_log_proba(matrix)
@@ -242,9 +243,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         if weight > 0 and letters.any() and "naive_bayes" in self.models:
             naive_bayes = self.models["naive_bayes"].predict_log_proba(matrix[letters])
             scores[letters] = (1 - weight) * scores[letters] + weight * naive_bayes
-        scores -= scores.max(axis=1, keepdims=True)  # renormalise the geometric mean
-        probabilities = np.exp(scores)
-        return probabilities / probabilities.sum(axis=1, keepdims=True)
+        return softmax(scores, axis=1)  # renormalises the geometric mean
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self.models is None:
