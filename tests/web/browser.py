@@ -11,6 +11,7 @@ from pathlib import Path
 
 import uvicorn
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -101,7 +102,9 @@ class Browser:
         def shown(driver):
             text = driver.find_element(By.CSS_SELECTOR, css).text
             return next((t for t in texts if t in text), False)
-        return WebDriverWait(self.driver, timeout).until(shown)
+        # The page re-renders while it polls: an element found a moment ago can be gone.
+        return WebDriverWait(self.driver, timeout,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(shown)
 
     def login(self, username: str, password: str, expect_success: bool = True) -> None:
         self.open("/login")
