@@ -42,6 +42,12 @@ def test_rasa_data_validate_passes():
     ("小区垃圾好几天没人清运了，臭死了", "report_sanitation"),
     ("你好", "greet"),
     ("谢谢你们", "thanks"),
+    # the livelihood line (data/nlu/policy_questions.yml): a department's matter is out of
+    # scope, the community's own help and a broken public service are livelihood
+    ("请问灵活就业人员的医保断了几个月，还能补缴吗", "out_of_scope"),
+    ("孩子明年上小学，非户籍的要准备哪些材料", "out_of_scope"),
+    ("我妈今年八十了，社区的高龄补贴要去哪里申请", "report_livelihood"),
+    ("我们楼的电梯又坏了，老人下不了楼", "report_livelihood"),
 ])
 def test_hand_written_messages_get_the_right_intent(parser, text, intent):
     assert parser.parse(text)["intent"]["name"] == intent

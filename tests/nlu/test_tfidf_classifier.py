@@ -95,3 +95,27 @@ def test_a_model_saved_before_the_blend_still_loads_and_ranks(tmp_path):
     loaded = TfidfIntentClassifier.load(config, storage, Resource("old"), _context())
     [message] = loaded.process(_tokenised(["尊敬的领导：我们楼道里堆满杂物，门口也堆了好多纸箱子"]))
     assert message.get("intent")["name"] == "report_clutter"
+
+
+def test_a_letter_needs_more_evidence_to_be_out_of_scope_and_a_short_line_does_not(tmp_path):
+    import numpy as np
+
+    storage = LocalModelStorage(tmp_path)
+    plain = {**TfidfIntentClassifier.get_default_config(), "char_min_df": 1,
+             "naive_bayes_weight": 0.7, "naive_bayes_min_chars": 12}
+    examples = {**EXAMPLES, "out_of_scope": ["今天天气怎么样", "推荐个好看的电影", "股票能买吗", "附近哪家饭馆好吃"]}
+    classifier = TfidfIntentClassifier.create(plain, storage, Resource("penalty"), _context())
+    classifier.train(TrainingData(
+        [m for intent, texts in examples.items() for m in _tokenised(texts, intent)]))
+    penalised = {**plain, "letter_out_of_scope_penalty": 1.0}
+    without = TfidfIntentClassifier.load(plain, storage, Resource("penalty"), _context())
+    with_penalty = TfidfIntentClassifier.load(penalised, storage, Resource("penalty"), _context())
+
+    messages = _tokenised(["推荐个电影", "尊敬的领导：想问问今天天气怎么样，附近哪家饭馆好吃，推荐个电影"])
+    before, after = without.posteriors(messages), with_penalty.posteriors(messages)
+    assert np.allclose(before[0], after[0])  # a short line is untouched
+    column = list(with_penalty.models["logistic"].classes_).index("out_of_scope")
+    shift = np.log(after[1]) - np.log(before[1])
+    others = np.delete(shift, column)
+    assert np.allclose(others, others[0])  # every other intent keeps its odds against the rest
+    assert np.isclose(shift[column], others[0] - 1.0)
