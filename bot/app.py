@@ -143,7 +143,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update):
         gateway: Gateway = context.bot_data["gateway"]
-        gateway.defer(update, repr(context.error))
+        await gateway.defer(update, repr(context.error))
         chat = update.effective_chat
         if chat and chat.type == "private" and gateway.is_first_failure(update):
             try:

@@ -82,18 +82,24 @@ class Gateway:
     async def finish(self, update: Update) -> None:
         """Record the outcome of a claimed update: processed, or kept for retry."""
         update_id = update.update_id
-        error = self._deferred.pop(update_id, None)
+        deferred = self._deferred.pop(update_id, None) is not None
         try:
-            if error is None:
+            if not deferred:  # a deferred update was recorded as failed by defer()
                 await asyncio.to_thread(self.inbound.mark_processed, update_id)
-            else:
-                await asyncio.to_thread(self.inbound.mark_failed, update_id, error)
         finally:
             self._claims.pop(update_id, None)
 
-    def defer(self, update: Update, error: str) -> None:
-        """Keep ``update`` unprocessed so the retry loop answers it later."""
+    async def defer(self, update: Update, error: str) -> None:
+        """Keep ``update`` unprocessed so the retry loop answers it later.
+
+        The failure is written at once, before the resident is told: the chat's next
+        message waits on the chat lock, and it must find this failure or the resident is
+        told a second time.
+        """
+        if update.update_id in self._deferred:
+            return
         self._deferred[update.update_id] = error
+        await asyncio.to_thread(self.inbound.mark_failed, update.update_id, error)
 
     def is_first_failure(self, update: Update) -> bool:
         stored = self._claims.get(update.update_id)

@@ -179,7 +179,7 @@ async def keep_for_retry(update: Update, context: ContextTypes.DEFAULT_TYPE,
                          gateway: Gateway, error: str) -> None:
     """Rasa is down: the update stays unprocessed; the resident is told once."""
     log.warning("Rasa unavailable for update %s: %s", update.update_id, error)
-    gateway.defer(update, error)
+    await gateway.defer(update, error)
     if not gateway.is_first_failure(update):
         return
     sender = sender_id(update.effective_user.id)
