@@ -221,3 +221,22 @@ async def test_when_rasa_is_down_the_resident_is_told_once_and_answered_when_it_
     assert [c.text for c in replies[1:]] == ["收到：井盖丢了", "收到：在东门口"]
     assert rasa.texts_from(f"telegram:{RESIDENT}") == ["井盖丢了", "在东门口"]
     await wait_until(lambda: all(r.processed_at for r in inbound_rows(db)))
+
+
+async def test_a_deferred_update_is_recorded_failed_before_the_resident_is_told(settings, db,
+                                                                                options):
+    from bot.gateway import Gateway
+
+    gateway = Gateway(settings, db, options)
+    update = Update.de_json({"update_id": 700001, **updates.message_update(RESIDENT, "井盖丢了")},
+                            None)
+    assert await gateway.claim(update)
+    await gateway.defer(update, "RasaUnavailable: down")
+    # written now, not at finish(): the chat's next message must see it (told once)
+    [row] = inbound_rows(db)
+    assert row.attempts == 1 and row.processed_at is None and "down" in row.last_error
+    await gateway.defer(update, "a second error for the same turn")
+    await gateway.finish(update)
+    [row] = inbound_rows(db)
+    assert row.attempts == 1 and row.processed_at is None
+    await gateway.close()
