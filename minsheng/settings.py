@@ -9,14 +9,24 @@ from pathlib import Path
 
 from pydantic import BaseSettings, Field, validator
 
+from minsheng.local_secrets import GENERATED, read_or_create
+
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "token", "xxx"}
+# Defaults that were once committed to this repository: anyone can read them, so they are
+# refused like placeholders wherever they are still configured.
+PUBLISHED_SECRETS = {"minsheng-local-rasa-token", "minsheng-local-dev-key-please-override"}
+MIN_SECRET_LENGTH = 16
 
 
 class Settings(BaseSettings):
     database_url: str = "sqlite:///var/minsheng.db"
     redis_url: str = "redis://127.0.0.1:6379/0"
     rasa_url: str = "http://127.0.0.1:5005"
-    rasa_token: str = "minsheng-local-rasa-token"
+    # The three secrets: None here means "made on first run in secrets_dir" (load_settings).
+    rasa_token: str | None = None
+    action_token: str | None = None
+    web_secret_key: str | None = None
+    secrets_dir: Path = Path("var/secrets")
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     models_dir: Path = Path("models")
     photos_dir: Path = Path("var/photos")
@@ -26,7 +36,6 @@ class Settings(BaseSettings):
         None, env=["MINSHENG_TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_TOKEN"]
     )
     telegram_base_url: str = "https://api.telegram.org/bot"
-    web_secret_key: str = "minsheng-local-dev-key-please-override"
     timezone: str = "Asia/Shanghai"
     rating_reminder_days: int = 3
     rating_close_days: int = 7
@@ -42,10 +51,15 @@ class Settings(BaseSettings):
             raise ValueError("must be between 0 and 1")
         return value
 
-    @validator("rasa_token", "web_secret_key")
-    def _no_placeholder_secret(cls, value: str) -> str:
-        if value.strip().lower() in PLACEHOLDER_SECRETS:
-            raise ValueError("placeholder secret refused; set a real value")
+    @validator(*GENERATED)
+    def _no_placeholder_secret(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.strip().lower() in PLACEHOLDER_SECRETS | PUBLISHED_SECRETS:
+            raise ValueError("placeholder or published secret refused; set a real value "
+                             "or leave it unset to have one made in var/secrets")
+        if len(value) < MIN_SECRET_LENGTH:
+            raise ValueError(f"too short: use at least {MIN_SECRET_LENGTH} characters")
         return value
 
     @validator("telegram_bot_token")
@@ -58,5 +72,13 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides) -> Settings:
-    """Build and validate the settings once; callers pass the result along."""
-    return Settings(**overrides)
+    """Build and validate the settings once; callers pass the result along.
+
+    A secret not configured is read from (or made in) ``secrets_dir``, so that no process
+    ever runs on a value anyone could know.
+    """
+    settings = Settings(**overrides)
+    for name in GENERATED:
+        if getattr(settings, name) is None:
+            setattr(settings, name, read_or_create(settings.secrets_dir, name))
+    return settings

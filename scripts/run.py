@@ -101,8 +101,10 @@ def main() -> int:
     _first_admin(settings)
     model = _current_model()
 
+    # Rasa fills endpoints.yml's action-server header from the environment; the other
+    # processes read the same secrets from var/secrets themselves.
     env = dict(os.environ, PYTHONUNBUFFERED="1", SQLALCHEMY_SILENCE_UBER_WARNING="1",
-               RASA_TELEMETRY_ENABLED="false")
+               RASA_TELEMETRY_ENABLED="false", MINSHENG_ACTION_TOKEN=settings.action_token)
     procs: list[tuple[str, subprocess.Popen]] = []
 
     def stop_all(*_args) -> None:
@@ -117,7 +119,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, lambda *a: (stop_all(), sys.exit(0)))
     try:
-        actions = _start("actions", [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
+        actions = _start("actions", [str(BIN / "python"), "-m", "actions.server",
                                      "--port", "5055"], env)
         procs.append(("actions", actions))
         rasa = _start("rasa", [str(BIN / "rasa"), "run", "--enable-api", "-i", "127.0.0.1",

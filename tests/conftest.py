@@ -72,3 +72,9 @@ def db(sqlite_url: str):
     database = Database(sqlite_url)
     yield database
     database.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _secrets_outside_the_checkout(tmp_path_factory):
+    """Secrets a test does not set are made in a temporary folder, never in the checkout's var/."""
+    os.environ["MINSHENG_SECRETS_DIR"] = str(tmp_path_factory.mktemp("secrets"))

@@ -31,7 +31,7 @@ def echo_reply(message: dict) -> list[dict]:
 
 @dataclass
 class FakeRasa:
-    token: str = "test-rasa-token"
+    token: str = "test-rasa-token-7621"
     reply: Reply = echo_reply
     latency: Callable[[], float] = lambda: 0.0
     received: list[dict] = field(default_factory=list)

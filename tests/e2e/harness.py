@@ -26,6 +26,9 @@ from tests.botapi.server import BotApiServer, Call
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+# The e2e processes share these instead of making secrets in the checkout's var/.
+E2E_ACTION_TOKEN = "e2e-action-token-7621-0123"
+E2E_WEB_SECRET = "e2e-web-secret-key-7621-0123"
 CASE_NO = re.compile(r"MS-\d{8}-\d{4,6}")
 
 
@@ -136,13 +139,15 @@ def base_env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("MINSHENG_") and k not in ("TELEGRAM_BOT_TOKEN", "CI")}
     env.update(PYTHONUNBUFFERED="1", SQLALCHEMY_SILENCE_UBER_WARNING="1",
-               PYTHONPATH=str(ROOT), **values)
+               PYTHONPATH=str(ROOT), MINSHENG_ACTION_TOKEN=E2E_ACTION_TOKEN,
+               MINSHENG_WEB_SECRET_KEY=E2E_WEB_SECRET)
+    env.update(values)
     return env
 
 
 def action_server(env: dict[str, str], port: int, log_dir: Path) -> Service:
-    return Service("actions", [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
-                               "-p", str(port)], env, log_dir,
+    return Service("actions", [str(BIN / "python"), "-m", "actions.server", "-p", str(port)],
+                   env, log_dir,
                    ready_url=f"http://127.0.0.1:{port}/health")
 
 

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot import render
 from tests.botapi.server import Call
 from tests.e2e.harness import (
     CASE_NO,
+    ROOT,
     Service,
     ThreadedBotApi,
     action_server,
@@ -115,10 +117,11 @@ def stack(tmp_path_factory, served_model):
                      "--role", "grid_worker", "--grid", "130105001001001",
                      "--telegram-id", str(STAFF_TG), "--phone", "0311-86010001")
         endpoints = tmp / "endpoints.yml"
-        endpoints.write_text(
-            f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
-            f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n'
-            f'  db: "{tmp / "rasa_trackers.db"}"\n', encoding="utf-8")
+        # The shipped endpoints.yml (with its action-token header), on this test's ports.
+        shipped = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+        shipped["action_endpoint"]["url"] = f"http://127.0.0.1:{actions_port}/webhook"
+        shipped["tracker_store"]["db"] = str(tmp / "rasa_trackers.db")
+        endpoints.write_text(yaml.safe_dump(shipped), encoding="utf-8")
         actions = action_server(env, actions_port, tmp)
         rasa = rasa_server(env, rasa_port, RASA_TOKEN, served_model, endpoints, tmp)
         gateway = Service("gateway", [sys.executable, "-m", "bot"], env, tmp)
