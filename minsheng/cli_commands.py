@@ -126,20 +126,11 @@ def report(database: Database, settings, args) -> int:
 
 
 def scheduler_run(database: Database, settings, args) -> int:
-    from minsheng.services import scheduler
+    from minsheng import scheduler_loop
 
-    while True:
-        now = utcnow()
-        with database.uow() as uow:
-            overdue = scheduler.scan_overdue(uow, now)
-        with database.uow() as uow:
-            ratings = scheduler.scan_ratings(uow, now, settings)
-        stamp = _local(now, getattr(settings, "timezone", DEFAULT_TIMEZONE))
-        print(f"[{stamp}] 超时督办 {len(overdue.escalated)} 件，评价提醒 "
-              f"{len(ratings.reminded)} 件，自动关闭 {len(ratings.closed)} 件", flush=True)
-        if args.once:
-            return 0
-        time.sleep(args.interval)
+    timezone = getattr(settings, "timezone", DEFAULT_TIMEZONE)
+    return scheduler_loop.run(database, settings, args.interval, once=args.once,
+                              stamp=lambda now: _local(now, timezone))
 
 
 def run(args, settings) -> int:

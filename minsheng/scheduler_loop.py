@@ -1,0 +1,65 @@
+"""The scheduler process: scan, sleep, scan again — and survive its database going away.
+
+A failed tick (database down, locked, a bug in one scan) is logged and retried with
+exponential back-off, capped; the next successful tick resets it. The process never ends
+because of one error: the supervisor restarts crashed processes, but a database outage is
+not a crash, it is a wait.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from minsheng.clock import utcnow
+from minsheng.db import Database
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF_SECONDS = 60.0
+
+
+def backoff_seconds(interval: float, failures: int) -> float:
+    """interval, 2×, 4× … after consecutive failures, never more than a minute."""
+    return min(interval * 2 ** max(failures - 1, 0), max(MAX_BACKOFF_SECONDS, interval))
+
+
+def tick(database: Database, settings, now: datetime) -> str:
+    """One pass of every scan; returns the line the log prints."""
+    from minsheng.services import scheduler
+
+    with database.uow() as uow:
+        overdue = scheduler.scan_overdue(uow, now)
+    with database.uow() as uow:
+        ratings = scheduler.scan_ratings(uow, now, settings)
+    return (f"超时督办 {len(overdue.escalated)} 件，评价提醒 {len(ratings.reminded)} 件，"
+            f"自动关闭 {len(ratings.closed)} 件")
+
+
+def run(database: Database, settings, interval: float, once: bool = False,
+        stamp: Callable[[datetime], str] = str, sleep: Callable[[float], None] = time.sleep,
+        max_ticks: int | None = None) -> int:
+    """Tick every ``interval`` seconds; on failure wait longer, then try again."""
+    failures, ticks = 0, 0
+    while max_ticks is None or ticks < max_ticks:
+        ticks += 1
+        now = utcnow()
+        try:
+            line = tick(database, settings, now)
+        except Exception as error:  # noqa: BLE001 - any failure of a tick is waited out
+            failures += 1
+            wait = backoff_seconds(interval, failures)
+            log.warning("scheduler tick failed (%s in a row): %s; next try in %.0f s",
+                        failures, error, wait, exc_info=failures == 1)
+            print(f"[{stamp(now)}] 定时任务失败（连续 {failures} 次）：{type(error).__name__}；"
+                  f"{wait:.0f} 秒后重试", flush=True)
+            if once:
+                return 1
+            sleep(wait)
+            continue
+        failures = 0
+        print(f"[{stamp(now)}] {line}", flush=True)
+        if once:
+            return 0
+        sleep(interval)
+    return 0
