@@ -46,7 +46,7 @@ def run(database: Database, settings, interval: float, once: bool = False,
         now = utcnow()
         try:
             line = tick(database, settings, now)
-        except Exception as error:  # noqa: BLE001 - any failure of a tick is waited out
+        except Exception as error:
             failures += 1
             wait = backoff_seconds(interval, failures)
             log.warning("scheduler tick failed (%s in a row): %s; next try in %.0f s",

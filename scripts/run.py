@@ -1,9 +1,10 @@
 """Start the whole service on the embedded default: `make run`.
 
 Prepares the SQLite database (migrations; demo district on first start), makes sure a
-trained model exists, then runs the processes of DESIGN.md side by side and stops them
-together: action server :5055, Rasa :5005 (REST channel, token-protected API), the
-scheduler, the web console :8000 and — when a Telegram token is configured — the gateway.
+trained model exists, then runs the processes of DESIGN.md under supervisord
+(minsheng/processes.py): action server :5055, Rasa :5005 (REST channel, token-protected
+API), the scheduler, the web console :8000 and — when a Telegram token is configured — the
+gateway. A process that crashes is restarted; the others keep serving. Ctrl-C stops all.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -20,40 +20,26 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
-from minsheng.settings import load_settings  # noqa: E402
+from minsheng import processes
+from minsheng.settings import load_settings
 
 
 def _minsheng(*args: str) -> None:
     subprocess.run([str(BIN / "minsheng"), *args], cwd=ROOT, check=True)
 
 
-def _wait_http(url: str, name: str, proc: subprocess.Popen, timeout: float) -> None:
+def _wait_http(url: str, name: str, supervisor: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{name} exited with code {proc.returncode} while starting")
+        if supervisor.poll() is not None:
+            raise SystemExit(f"supervisord exited with code {supervisor.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
-        except Exception:
+        except Exception:  # noqa: BLE001 - not up yet
             time.sleep(0.5)
-    raise SystemExit(f"{name} did not answer at {url} within {timeout:.0f} s")
-
-
-def _pump(name: str, proc: subprocess.Popen) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        sys.stdout.write(f"[{name}] {line}")
-        sys.stdout.flush()
-
-
-def _start(name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )
-    threading.Thread(target=_pump, args=(name, proc), daemon=True).start()
-    return proc
+    raise SystemExit(f"{name} did not answer at {url} within {timeout:.0f} s "
+                     f"(see var/log/{name}.log)")
 
 
 def _current_model() -> Path:
@@ -94,7 +80,7 @@ def _first_admin(settings) -> None:
 
 
 def main() -> int:
-    settings = load_settings()
+    settings = load_settings()  # makes the secrets in var/secrets on first run
     os.chdir(ROOT)
     _minsheng("db", "upgrade")
     _minsheng("seed", "demo")  # idempotent: a second run adds nothing
@@ -105,60 +91,44 @@ def main() -> int:
     # processes read the same secrets from var/secrets themselves.
     env = dict(os.environ, PYTHONUNBUFFERED="1", SQLALCHEMY_SILENCE_UBER_WARNING="1",
                RASA_TELEMETRY_ENABLED="false", MINSHENG_ACTION_TOKEN=settings.action_token)
-    procs: list[tuple[str, subprocess.Popen]] = []
+    progs = processes.programs(BIN, settings.rasa_token, model,
+                               gateway=bool(settings.telegram_bot_token))
+    conf = processes.write_conf(progs, ROOT, ROOT / "var")
+    supervisor = subprocess.Popen([str(BIN / "supervisord"), "-c", str(conf)], cwd=ROOT,
+                                  env=env, start_new_session=True)
 
-    def stop_all(*_args) -> None:
-        for _name, proc in reversed(procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for _name, proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+    def stop(*_args) -> None:
+        if supervisor.poll() is None:
+            supervisor.send_signal(signal.SIGTERM)  # supervisord stops every child first
+        try:
+            supervisor.wait(timeout=processes.STOP_SECONDS + 10)
+        except subprocess.TimeoutExpired:
+            os.killpg(supervisor.pid, signal.SIGKILL)
 
-    signal.signal(signal.SIGTERM, lambda *a: (stop_all(), sys.exit(0)))
+    signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
     try:
-        actions = _start("actions", [str(BIN / "python"), "-m", "actions.server",
-                                     "--port", "5055"], env)
-        procs.append(("actions", actions))
-        rasa = _start("rasa", [str(BIN / "rasa"), "run", "--enable-api", "-i", "127.0.0.1",
-                               "-p", "5005", "--auth-token", settings.rasa_token,
-                               "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-                               "-m", str(model)], env)
-        procs.append(("rasa", rasa))
-        procs.append(("scheduler", _start("scheduler", [str(BIN / "minsheng"), "scheduler",
-                                                        "run"], env)))
-        web = None
-        if (ROOT / "web" / "app.py").exists():
-            web = _start("web", [str(BIN / "uvicorn"), "web.app:create_app", "--factory", "--ws", "none",
-                                 "--host", "127.0.0.1", "--port", "8000"], env)
-            procs.append(("web", web))
-        _wait_http("http://127.0.0.1:5055/health", "action server", actions, 120)
-        _wait_http("http://127.0.0.1:5005/", "Rasa server", rasa, 300)
-        if settings.telegram_bot_token:
-            procs.append(("gateway", _start("gateway", [str(BIN / "python"), "-m", "bot"], env)))
-            print("Telegram 网关已启动（轮询模式）。", flush=True)
-        else:
-            print(
-                "\n民生说事已启动（嵌入式默认：SQLite，无 Telegram token）。\n"
-                + ("  网页控制台：http://127.0.0.1:8000/ （管理员账号见 var/first-admin.txt）\n"
-                   "  居民网页聊天：http://127.0.0.1:8000/chat\n" if web else "")
-                + "  在终端里和机器人聊天：.venv/bin/python scripts/chat.py\n"
-                "  接入 Telegram：在 .env 里写 TELEGRAM_BOT_TOKEN=… 后重新 make run\n"
-                "  按 Ctrl-C 停止。\n",
-                flush=True,
-            )
-        while True:
-            for name, proc in procs:
-                if proc.poll() is not None:
-                    print(f"{name} 已退出（代码 {proc.returncode}），正在停止其他进程。", flush=True)
-                    return 1
-            time.sleep(1)
+        for prog in progs:
+            if prog.ready_url:
+                _wait_http(prog.ready_url, prog.name, supervisor,
+                           300 if prog.name == "rasa" else 120)
+        print(
+            "\n民生说事已启动（嵌入式默认：SQLite"
+            + ("，Telegram 网关（轮询）" if settings.telegram_bot_token else "，无 Telegram token")
+            + "）。\n"
+            "  网页控制台：http://127.0.0.1:8000/ （管理员账号见 var/first-admin.txt）\n"
+            "  居民网页聊天：http://127.0.0.1:8000/chat\n"
+            "  在终端里和机器人聊天：.venv/bin/python scripts/chat.py\n"
+            "  进程由 supervisord 看护：崩溃的进程会自动重启，其他进程照常服务；\n"
+            "    状态 .venv/bin/supervisorctl -c var/supervisord.conf status，日志在 var/log/\n"
+            "  接入 Telegram：在 .env 里写 TELEGRAM_BOT_TOKEN=… 后重新 make run\n"
+            "  按 Ctrl-C 停止。\n",
+            flush=True,
+        )
+        return supervisor.wait()
     except KeyboardInterrupt:
         return 0
     finally:
-        stop_all()
+        stop()
 
 
 if __name__ == "__main__":

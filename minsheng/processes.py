@@ -1,0 +1,91 @@
+"""The processes of one host, and the supervisord configuration that keeps them running.
+
+`make run` (scripts/run.py) and the supervision tests build the configuration here, so
+what is tested is what runs. supervisord restarts a process that dies (immediately when it
+had been up, with a growing delay while it keeps failing to start) and leaves the others
+alone; its own log line says which process exited and how. Production hosts use the
+systemd units in deploy/systemd instead (DEPLOY.md), which do the same with Restart=.
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+# A process that dies within this many seconds of starting counts as "failed to start";
+# supervisord waits 1 s, 2 s, 3 s … between such attempts and gives up after this many.
+START_SECONDS = 3
+START_RETRIES = 30
+STOP_SECONDS = 15  # then SIGKILL to the whole process group
+
+
+@dataclass(frozen=True)
+class Ports:
+    actions: int = 5055
+    rasa: int = 5005
+    web: int = 8000
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    argv: list[str]
+    ready_url: str | None = None
+
+
+def programs(bin_dir: Path, rasa_token: str, model: Path | None, ports: Ports = Ports(),
+             gateway: bool = False, only: tuple[str, ...] | None = None) -> list[Program]:
+    """Every process of DESIGN.md's runtime table, listening on 127.0.0.1."""
+    found = [
+        Program("actions", [str(bin_dir / "python"), "-m", "actions.server",
+                            "--port", str(ports.actions)],
+                f"http://127.0.0.1:{ports.actions}/health"),
+        Program("web", [str(bin_dir / "uvicorn"), "web.app:create_app", "--factory",
+                        "--ws", "none", "--host", "127.0.0.1", "--port", str(ports.web)],
+                f"http://127.0.0.1:{ports.web}/login"),
+        Program("scheduler", [str(bin_dir / "minsheng"), "scheduler", "run"]),
+    ]
+    if model is not None:
+        found.append(Program(
+            "rasa", [str(bin_dir / "rasa"), "run", "--enable-api", "-i", "127.0.0.1",
+                     "-p", str(ports.rasa), "--auth-token", rasa_token,
+                     "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                     "-m", str(model)],
+            f"http://127.0.0.1:{ports.rasa}/"))
+    if gateway:
+        found.append(Program("gateway", [str(bin_dir / "python"), "-m", "bot"]))
+    return [p for p in found if only is None or p.name in only]
+
+
+def supervisord_conf(progs: list[Program], root: Path, run_dir: Path) -> str:
+    """supervisord.conf: children log to run_dir/log/<name>.log, supervisord to stdout."""
+    log_dir = run_dir / "log"
+    lines = [
+        "[supervisord]", "nodaemon=true", "logfile=/dev/stdout", "logfile_maxbytes=0",
+        "loglevel=info", f"pidfile={run_dir / 'supervisord.pid'}", f"directory={root}",
+        "",
+        "[unix_http_server]", f"file={run_dir / 'supervisor.sock'}", "chmod=0700", "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
+        "[supervisorctl]", f"serverurl=unix://{run_dir / 'supervisor.sock'}", "",
+    ]
+    for prog in progs:
+        lines += [
+            f"[program:{prog.name}]",
+            # supervisord expands %(...)s in its own values: escape a literal percent sign.
+            "command=" + " ".join(shlex.quote(a) for a in prog.argv).replace("%", "%%"),
+            f"directory={root}", "autostart=true", "autorestart=true",
+            f"startsecs={START_SECONDS}", f"startretries={START_RETRIES}",
+            f"stopwaitsecs={STOP_SECONDS}", "stopasgroup=true", "killasgroup=true",
+            "redirect_stderr=true", f"stdout_logfile={log_dir / (prog.name + '.log')}",
+            "stdout_logfile_maxbytes=10MB", "stdout_logfile_backups=3",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def write_conf(progs: list[Program], root: Path, run_dir: Path) -> Path:
+    (run_dir / "log").mkdir(parents=True, exist_ok=True)
+    path = run_dir / "supervisord.conf"
+    path.write_text(supervisord_conf(progs, root, run_dir), encoding="utf-8")
+    return path
