@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import common
 from actions.common import SKIPPED
 from minsheng.enums import Category
+from minsheng.privacy import mask_phone
 
 REPORT_SLOTS = ["description", "description_key", "description_log_id", "category",
                 "category_predicted", "category_confidence", "category_candidates",
@@ -79,7 +80,7 @@ def summary(tracker: Tracker) -> str:
         f"类别：{Category(category).label if category in Category.__members__ else '未选'}",
         f"地点：{tracker.get_slot('place')}",
         f"照片：{len(tracker.get_slot('photos') or [])} 张",
-        f"电话：{'不留' if phone in (None, SKIPPED) else phone[:3] + '****' + phone[-4:]}",
+        f"电话：{'不留' if phone in (None, SKIPPED) else mask_phone(phone)}",
     ]
     return "\n".join(lines)
 
@@ -121,9 +122,8 @@ class ActionOpenCase(Action):
 
 
 def new_case(tracker: Tracker, urgent: bool = False):
-    from minsheng.services.cases import NewCase
-
     from minsheng.places import Place
+    from minsheng.services.cases import NewCase
 
     resident = common.resident_of(tracker)
     parts = {k: tracker.get_slot(k) for k in ("xiaoqu", "building", "unit", "room")}

@@ -15,6 +15,7 @@ from rasa_sdk import endpoint
 from sanic import Sanic, response
 
 from actions import common
+from minsheng.privacy import install_log_redaction
 
 log = logging.getLogger(__name__)
 OPEN_PATHS = ("/health",)
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-p", "--port", type=int, default=5055)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    install_log_redaction()
     app = create_app(common.settings().action_token)
     app.run(args.host, args.port, workers=1, access_log=False, motd=False)
 

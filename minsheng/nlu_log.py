@@ -12,6 +12,7 @@ from sqlalchemy import or_, select, update
 
 from minsheng.enums import Channel
 from minsheng.models import NluMessage
+from minsheng.privacy import redact
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def record_prediction(
         at=_now(),
         channel=Channel(channel) if channel else None,
         sender=sender,
-        text=text,
+        text=redact(text),  # phone and ID numbers never reach the review queue
         predicted_label=label,
         confidence=float(confidence),
         case_id=case_id,
@@ -93,5 +94,7 @@ def export_review(uow, threshold: float, *, mark_exported: bool = True) -> list[
         for row in rows:
             row.exported_at = now
     return [
-        ReviewRow(r.id, r.predicted_label, r.confidence, r.corrected_label, r.text) for r in rows
+        # redact again: rows logged before masking existed are masked on the way out
+        ReviewRow(r.id, r.predicted_label, r.confidence, r.corrected_label, redact(r.text))
+        for r in rows
     ]

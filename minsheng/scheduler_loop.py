@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from minsheng import privacy
 from minsheng.clock import utcnow
 from minsheng.db import Database
 
@@ -32,8 +33,11 @@ def tick(database: Database, settings, now: datetime) -> str:
         overdue = scheduler.scan_overdue(uow, now)
     with database.uow() as uow:
         ratings = scheduler.scan_ratings(uow, now, settings)
+    with database.uow() as uow:
+        purged = privacy.purge_inbound(uow, now, settings.inbound_retention_days)
+        uow.commit()
     return (f"超时督办 {len(overdue.escalated)} 件，评价提醒 {len(ratings.reminded)} 件，"
-            f"自动关闭 {len(ratings.closed)} 件")
+            f"自动关闭 {len(ratings.closed)} 件，清除过期原始消息 {purged} 条")
 
 
 def run(database: Database, settings, interval: float, once: bool = False,

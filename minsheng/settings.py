@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     rating_reminder_days: int = 3
     rating_close_days: int = 7
+    # Raw inbound payloads (what residents sent, as the channel delivered it) are emptied
+    # this many days after they were processed (PIPL: keep no longer than needed).
+    inbound_retention_days: int = 30
 
     class Config:
         env_prefix = "MINSHENG_"

@@ -17,6 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from minsheng.db import Database
 from minsheng.enums import CATEGORY_LABELS, CHANNEL_LABELS, RATING_LABELS, STATE_LABELS
+from minsheng.privacy import install_log_redaction
 from minsheng.settings import Settings, load_settings
 from nlu.evaluation import default_eval_sets
 from nlu.learning import NLU_DIR
@@ -63,6 +64,7 @@ def _templates(settings: Settings) -> Jinja2Templates:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    install_log_redaction("", "uvicorn", "uvicorn.error", "uvicorn.access")
     app = FastAPI(title="民生说事 API", version="1", docs_url="/docs", redoc_url=None,
                   openapi_url="/openapi.json")
     app.state.settings = settings

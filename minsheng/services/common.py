@@ -145,13 +145,3 @@ def is_party(session: Session, case: Case, resident: Resident | None) -> bool:
     return session.execute(select(CaseFollower.id).where(
         CaseFollower.case_id == case.id, CaseFollower.resident_id == resident.id)).first() \
         is not None
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """'13812345678' → '138****5678'; short numbers keep only their last two digits."""
-    if not phone:
-        return None
-    digits = phone.strip()
-    if len(digits) >= 7:
-        return f"{digits[:3]}****{digits[-4:]}"
-    return "*" * max(len(digits) - 2, 0) + digits[-2:]

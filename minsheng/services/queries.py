@@ -19,8 +19,9 @@ from minsheng.enums import (
 )
 from minsheng.lifecycle import TRANSITIONS, UNACKNOWLEDGED
 from minsheng.models import Case, CaseFollower, CaseRating, Grid, Staff
+from minsheng.privacy import mask_phone
 
-from .common import find_resident, load_case, mask_phone
+from .common import find_resident, load_case
 from .contract import CaseView, Contact, EventView, PhotoView, RatingView, ResidentRef
 
 EXTRA_ACTION_LABELS = {"open": "受理", "follow": "同一问题又有反映", "overdue_ack": "超时未签收督办",

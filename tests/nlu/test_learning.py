@@ -109,3 +109,18 @@ def test_learning_skips_examples_already_in_any_nlu_file_and_repeats(tmp_path):
 
     examples = load_data(str(tmp_path / "learned.yml")).intent_examples
     assert sorted(m.get("text") for m in examples) == ["井盖丢了", "小区门口的共享单车堆成山"]
+
+
+def test_a_logged_forced_intent_with_quotes_and_tabs_round_trips_through_the_review_file(
+        tmp_path, database):
+    typed = '/report_clutter{"description": "楼道\t堆满 \\"杂物\\""}'
+    with database.uow() as uow:
+        record_prediction(uow, "telegram", "u1", typed, "clutter", 0.2)
+        uow.commit()
+        rows = export_review(uow, 0.55)
+    path = tmp_path / "review.tsv"
+    assert write_review_tsv(rows, path) == 1
+    header, line = path.read_text(encoding="utf-8").splitlines()
+    path.write_text(header + "\n" + line.replace("\t\tclutter", "\tclutter\tclutter", 1) + "\n",
+                    encoding="utf-8")
+    assert read_labelled_rows(path) == [(" ".join(typed.split()), "report_clutter")]
