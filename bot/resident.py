@@ -21,6 +21,7 @@ from bot import render
 from bot.gateway import Gateway, gateway_of
 from bot.inbound import RASA_UNAVAILABLE
 from bot.rasa_client import RasaUnavailable
+from minsheng.images import UploadError, check_image
 
 log = logging.getLogger(__name__)
 
@@ -278,8 +279,10 @@ async def save_photo(update: Update, context: ContextTypes.DEFAULT_TYPE,
         log.warning("photo download failed for update %s: %s", update.update_id, error)
         await message.reply_text(render.PHOTO_FAILED)
         return None
-    if len(content) > limit:
-        await message.reply_text(too_large)
+    try:
+        check_image(content, limit)  # a real photo, not a decompression bomb or a document
+    except UploadError as refused:
+        await message.reply_text(str(refused))
         return None
     await asyncio.to_thread(write_atomically, path, content)
     return path

@@ -89,3 +89,32 @@ def report(key: str | None = "msg-1", *, category: Category = Category.clutter,
                   "phone": "13812345678", "resident": who if who is not None else resident(1)}
     values.update(overrides)
     return NewCase(**values)
+
+
+def jpeg_bytes(width: int = 8, height: int = 6) -> bytes:
+    """A real, tiny JPEG photo."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 120, 40)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A few hundred bytes of PNG whose header claims ``width`` × ``height`` pixels."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (1, 1)).save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    ihdr = 8  # after the signature: length (4), b"IHDR" (4), then width and height
+    data[ihdr + 8:ihdr + 16] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr + 4:ihdr + 8 + 13]))
+    data[ihdr + 8 + 13:ihdr + 8 + 17] = struct.pack(">I", crc)
+    return bytes(data)

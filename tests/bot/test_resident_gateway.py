@@ -13,6 +13,7 @@ from minsheng.models import InboundMessage
 from tests.botapi import updates
 from tests.botapi.fake_rasa import FakeRasa
 from tests.botapi.server import BotApiServer
+from tests.factories import jpeg_bytes, png_bomb
 
 # The gateway imports the case services (minsheng/services), merged separately.
 
@@ -147,15 +148,25 @@ async def test_a_shared_location_and_contact_become_gateway_made_intents(
 
 async def test_a_photo_is_saved_under_the_photos_folder_and_sent_as_its_path(
         gateway, bot_api: BotApiServer, rasa: FakeRasa, settings):
-    bot_api.add_file("photo-1", b"\xff\xd8\xff fake jpeg")
-    await bot_api.push(updates.photo_update(RESIDENT, "photo-1", size=14))
+    bot_api.add_file("photo-1", jpeg_bytes())
+    await bot_api.push(updates.photo_update(RESIDENT, "photo-1", size=len(jpeg_bytes())))
     await bot_api.wait_for_messages(RESIDENT)
     [sent] = rasa.texts_from(f"telegram:{RESIDENT}")
     assert sent.startswith("/send_photo")
     path = json.loads(sent[len("/send_photo"):])["photo"]
     assert path.startswith(str(settings.photos_dir))
     assert path.endswith(".jpg")
-    assert Path(path).read_bytes() == b"\xff\xd8\xff fake jpeg"
+    assert Path(path).read_bytes() == jpeg_bytes()
+
+
+async def test_a_decompression_bomb_photo_is_refused_and_never_reaches_rasa(
+        gateway, bot_api: BotApiServer, rasa: FakeRasa, settings):
+    bot_api.add_file("bomb", png_bomb())
+    await bot_api.push(updates.photo_update(RESIDENT, "bomb", size=len(png_bomb())))
+    [reply] = await bot_api.wait_for_messages(RESIDENT)
+    assert "尺寸太大" in reply.text
+    assert rasa.received == []
+    assert not any(Path(settings.photos_dir).rglob("*.jpg"))
 
 
 async def test_a_photo_over_the_size_limit_is_refused_politely(
