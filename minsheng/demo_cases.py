@@ -14,7 +14,7 @@ from minsheng.enums import Category, Channel, FeedbackRoute, Rating
 from minsheng.errors import DomainError
 from minsheng.models import Case
 from minsheng.places import Place
-from minsheng.services import cases, scheduler
+from minsheng.services import cases, outbox, scheduler
 from minsheng.services.contract import NewCase, ResidentRef
 
 DAYS = 90
@@ -138,6 +138,7 @@ def seed_cases(database, now: datetime, settings=None, reports: int = REPORTS) -
         report = _report(rng, n, when)
         withdraw = rng.random() < 0.012
         with database.uow() as uow:
+            uow.session.info[outbox.SILENT] = True
             result = cases.open_case(uow, report, now=when, settings=settings)
             if not result.created:
                 continue  # seeded before (idempotent) or merged into an open case
@@ -154,6 +155,7 @@ def seed_cases(database, now: datetime, settings=None, reports: int = REPORTS) -
     day = start
     while day <= now:  # the rating window as the daily scheduler would have run it
         with database.uow() as uow:
+            uow.session.info[outbox.SILENT] = True
             scheduler.scan_ratings(uow, day, settings)
         day += timedelta(days=1)
     return created

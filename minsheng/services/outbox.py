@@ -21,6 +21,9 @@ MAX_BACKOFF_SECONDS = 3600
 # A claimed row is not handed to another sender until this lease runs out, so a sender
 # that died mid-send is retried instead of the row staying claimed forever.
 CLAIM_LEASE_SECONDS = 120
+# A unit of work whose session.info has this key set queues nothing: the demo seed runs the
+# real services for made-up residents and staff, whom no real channel may ever message.
+SILENT = "outbox_silent"
 
 
 def _session(uow) -> Session:
@@ -29,9 +32,11 @@ def _session(uow) -> Session:
 
 def enqueue(uow, channel: Channel, recipient: str, kind: str, text: str,
             payload: dict | None = None, dedupe_key: str | None = None,
-            now: datetime | None = None) -> OutboxMessage:
+            now: datetime | None = None) -> OutboxMessage | None:
     """Queue one message; with ``dedupe_key`` the same message is only queued once."""
     session = _session(uow)
+    if session.info.get(SILENT):
+        return None
     if dedupe_key:
         existing = session.execute(select(OutboxMessage).where(
             OutboxMessage.dedupe_key == dedupe_key)).scalar_one_or_none()

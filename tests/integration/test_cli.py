@@ -10,7 +10,15 @@ from sqlalchemy import func, select
 from minsheng import cli
 from minsheng.db import Database
 from minsheng.demo_cases import seed_cases
-from minsheng.models import Case, CaseEvent, CaseRating, Grid, RoutingRule, Staff
+from minsheng.models import (
+    Case,
+    CaseEvent,
+    CaseRating,
+    Grid,
+    OutboxMessage,
+    RoutingRule,
+    Staff,
+)
 
 NOW = datetime(2026, 11, 22, 4, 0)
 
@@ -49,6 +57,21 @@ def test_demo_district_and_history_seed_twice_without_doubling(url, capsys):
     capsys.readouterr()
     assert cli.main(["report", "--from", "2000-01-01", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["overall"]["accepted"] >= 38
+
+
+def test_the_demo_history_queues_no_message_to_anyone(url, capsys):
+    from minsheng.cli_commands import seed_demo
+    from minsheng.settings import load_settings
+
+    database = Database(url)
+    settings = load_settings(database_url=url, _env_file=None)
+    seed_demo(database, settings, reports=60)
+    with database.uow() as uow:
+        queued = uow.session.execute(select(func.count(OutboxMessage.id))).scalar()
+        rated = uow.session.execute(select(func.count(CaseRating.id))).scalar()
+    database.dispose()
+    assert rated > 10  # the history did run through resolutions and ratings …
+    assert queued == 0  # … without a single notice or rating prompt for made-up people
 
 
 def test_report_prints_the_headline_and_json(url, capsys):
