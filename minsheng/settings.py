@@ -21,6 +21,9 @@ MIN_SECRET_LENGTH = 16
 class Settings(BaseSettings):
     database_url: str = "sqlite:///var/minsheng.db"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Where login and chat attempt counters live: memory:// (one web process) or a
+    # redis:// URL shared by every web replica.
+    throttle_url: str = "memory://"
     rasa_url: str = "http://127.0.0.1:5005"
     # The three secrets: None here means "made on first run in secrets_dir" (load_settings).
     rasa_token: str | None = None

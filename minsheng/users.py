@@ -1,13 +1,17 @@
 """Console logins (``WebUser``): create, authenticate, and the grid scope each one sees.
 
 Roles: ``admin`` (everything), ``street`` / ``community`` / ``grid`` (the node they belong
-to and every node under it). Passwords are hashed with PBKDF2-SHA256 (passlib).
+to and every node under it). Passwords are hashed with Argon2id (pwdlib); a hash made by
+the earlier PBKDF2-SHA256 scheme (29,000 rounds) is still accepted once and replaced by an
+Argon2id hash at that login.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from passlib.hash import pbkdf2_sha256
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import select
 
 from minsheng.db import UnitOfWork
@@ -23,6 +27,10 @@ ROLE_LEVELS = {
     "grid": {GridLevel.grid, GridLevel.micro_grid},
 }
 MIN_PASSWORD = 8
+HASHER = PasswordHash((Argon2Hasher(),))
+LEGACY_PREFIX = "$pbkdf2-sha256$"
+# Verified against when the username does not exist, so both answers take as long.
+_DUMMY_HASH = HASHER.hash("timing-equaliser")
 
 
 class UserError(ValueError):
@@ -44,7 +52,15 @@ class UserView:
 
 
 def hash_password(password: str) -> str:
-    return pbkdf2_sha256.hash(password)
+    return HASHER.hash(password)
+
+
+def verify_password(password: str, stored: str) -> tuple[bool, str | None]:
+    """Whether ``password`` matches, and a new hash when ``stored`` should be replaced."""
+    if stored.startswith(LEGACY_PREFIX):
+        valid = pbkdf2_sha256.verify(password, stored)
+        return valid, hash_password(password) if valid else None
+    return HASHER.verify_and_update(password, stored)
 
 
 def _view(user: WebUser, grid: Grid | None) -> UserView:
@@ -84,15 +100,21 @@ def create_user(uow: UnitOfWork, username: str, password: str, role: str,
 
 
 def authenticate(uow: UnitOfWork, username: str, password: str) -> UserView | None:
-    """The active user with this name and password, else None (same answer for both)."""
+    """The active user with this name and password, else None (same answer for both).
+
+    A valid password under an outdated hash gets a new hash; the caller commits.
+    """
     user = uow.session.execute(
         select(WebUser).where(WebUser.username == (username or "").strip())
     ).scalar_one_or_none()
     if user is None or not user.active:
-        pbkdf2_sha256.hash("timing-equaliser")  # do not reveal which usernames exist
+        HASHER.verify(password or "", _DUMMY_HASH)  # do not reveal which usernames exist
         return None
-    if not pbkdf2_sha256.verify(password or "", user.password_hash):
+    valid, new_hash = verify_password(password or "", user.password_hash)
+    if not valid:
         return None
+    if new_hash:
+        user.password_hash = new_hash
     return get_user(uow, user.id)
 
 

@@ -2,18 +2,21 @@
 """Login and logout; the landing page."""
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from minsheng.db import UnitOfWork
+from minsheng.throttle import Counter
 from minsheng.users import authenticate, get_user
 from web.deps import render, uow
 
 router = APIRouter(include_in_schema=False)
-MAX_FAILURES = 5
-LOCK_SECONDS = 300
+# Failures counted per (username, address): guessing from elsewhere never locks the
+# rightful user out at their own address. Failures per address, whatever the username,
+# stop password spraying across accounts.
+PAIR_LIMIT, PAIR_WINDOW = 5, 300
+ADDRESS_LIMIT, ADDRESS_WINDOW = 20, 900
+TOO_MANY = "登录失败次数过多，请 5 分钟后再试"
 
 
 def _safe_next(target: str | None) -> str:
@@ -22,18 +25,17 @@ def _safe_next(target: str | None) -> str:
     return "/cases"
 
 
-def _failures(request: Request) -> dict[str, list[float]]:
-    store = getattr(request.app.state, "login_failures", None)
-    if store is None:
-        store = request.app.state.login_failures = {}
-    return store
+def _counters(request: Request) -> tuple[Counter, Counter]:
+    state = request.app.state
+    if getattr(state, "login_counters", None) is None:
+        url = state.settings.throttle_url
+        state.login_counters = (Counter(url, "login-pair", PAIR_WINDOW),
+                                Counter(url, "login-address", ADDRESS_WINDOW))
+    return state.login_counters
 
 
-def _locked(request: Request, username: str) -> bool:
-    now = time.monotonic()
-    recent = [t for t in _failures(request).get(username, []) if now - t < LOCK_SECONDS]
-    _failures(request)[username] = recent
-    return len(recent) >= MAX_FAILURES
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 @router.get("/")
@@ -52,15 +54,20 @@ def login_form(request: Request, next: str | None = None):
 def login(request: Request, username: str = Form(""), password: str = Form(""),
           next: str = Form("/cases"), unit: UnitOfWork = Depends(uow)):
     username = username.strip()
-    if _locked(request, username):
+    pairs, addresses = _counters(request)
+    address = _address(request)
+    pair = f"{username}|{address}"
+    if pairs.count(pair) >= PAIR_LIMIT or addresses.count(address) >= ADDRESS_LIMIT:
         return render(request, "login.html", status_code=429, next=_safe_next(next),
-                      username=username, error="登录失败次数过多，请 5 分钟后再试")
+                      username=username, error=TOO_MANY)
     user = authenticate(unit, username, password)
     if user is None:
-        _failures(request).setdefault(username, []).append(time.monotonic())
+        pairs.hit(pair)
+        addresses.hit(address)
         return render(request, "login.html", status_code=401, next=_safe_next(next),
                       username=username, error="用户名或密码错误")
-    _failures(request).pop(username, None)
+    unit.commit()  # a password hash upgraded at this login is kept
+    pairs.clear(pair)
     chat_sid = request.session.get("chat_sid")
     request.session.clear()
     if chat_sid:
