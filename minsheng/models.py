@@ -296,3 +296,32 @@ class WebUser(Base):
     staff_id = Column(Integer, ForeignKey("staff.id"))
     active = Column(Boolean, nullable=False, default=True)
     created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+
+
+class WebSession(Base):
+    """A console login session, kept on the server so that logout and a password change
+    end it everywhere, a copied cookie included. The cookie holds the token; only its
+    SHA-256 is stored."""
+
+    __tablename__ = "web_sessions"
+    id = Column(Integer, primary_key=True)
+    token_hash = Column(String(64), unique=True, nullable=False)
+    user_id = Column(Integer, ForeignKey("web_users.id"), nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False)
+    expires_at = Column(DateTime, nullable=False)
+    revoked_at = Column(DateTime)
+    address = Column(String(64))
+
+
+class AuditEntry(Base):
+    """Security-relevant events outside a case's own timeline: refused requests, logins,
+    sessions revoked, personal data viewed, exported or erased."""
+
+    __tablename__ = "audit_log"
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False, index=True)
+    action = Column(String(40), nullable=False)
+    actor = Column(String(100))  # "user:<id>", "resident:<id>", "cli", or None (anonymous)
+    target = Column(String(200))
+    detail = Column(Text)
+    address = Column(String(64))

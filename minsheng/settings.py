@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     # Where login and chat attempt counters live: memory:// (one web process) or a
     # redis:// URL shared by every web replica.
     throttle_url: str = "memory://"
+    # Served over HTTPS (behind a TLS proxy): cookies get the Secure flag.
+    web_https: bool = False
     rasa_url: str = "http://127.0.0.1:5005"
     # The three secrets: None here means "made on first run in secrets_dir" (load_settings).
     rasa_token: str | None = None

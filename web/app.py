@@ -4,6 +4,7 @@ Run with ``uvicorn web.app:create_app --factory`` (``make run`` does it on :8000
 """
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from minsheng import audit
 from minsheng.db import Database
 from minsheng.enums import CATEGORY_LABELS, CHANNEL_LABELS, RATING_LABELS, STATE_LABELS
 from minsheng.privacy import install_log_redaction
@@ -75,9 +77,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.eval_sets = default_eval_sets
 
     app.add_middleware(FormCSRFMiddleware, secret=settings.web_secret_key,
-                       max_body=MAX_UPLOAD_BYTES + 256 * 1024)
+                       max_body=MAX_UPLOAD_BYTES + 256 * 1024, cookie_secure=settings.web_https)
     app.add_middleware(SessionMiddleware, secret_key=settings.web_secret_key,
-                       session_cookie="minsheng_session", max_age=12 * 3600, same_site="lax")
+                       session_cookie="minsheng_session", max_age=12 * 3600, same_site="lax",
+                       https_only=settings.web_https)
+
+    @app.middleware("http")
+    async def audit_refusals(request: Request, call_next):
+        """Every refused request (403: a role, a scope, a CSRF check) goes to the audit log."""
+        response = await call_next(request)
+        if response.status_code == 403:
+            user = getattr(request.state, "user", None)
+            await asyncio.to_thread(
+                audit.record_now, app.state.db, "refused",
+                actor=f"user:{user.id}" if user else None,
+                target=f"{request.method} {request.url.path}",
+                address=request.client.host if request.client else None)
+        return response
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):

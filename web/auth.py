@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
+from minsheng import audit
 from minsheng.db import UnitOfWork
+from minsheng.sessions import open_session, revoke, session_user_id
 from minsheng.throttle import Counter
 from minsheng.users import authenticate, get_user
 from web.deps import render, uow
@@ -40,8 +42,8 @@ def _address(request: Request) -> str:
 
 @router.get("/")
 def home(request: Request, unit: UnitOfWork = Depends(uow)):
-    uid = request.session.get("uid")
-    user = get_user(unit, uid) if isinstance(uid, int) else None
+    uid = session_user_id(unit, request.session.get("sid"))
+    user = get_user(unit, uid) if uid is not None else None
     return render(request, "home.html", user=user)
 
 
@@ -58,25 +60,33 @@ def login(request: Request, username: str = Form(""), password: str = Form(""),
     address = _address(request)
     pair = f"{username}|{address}"
     if pairs.count(pair) >= PAIR_LIMIT or addresses.count(address) >= ADDRESS_LIMIT:
+        audit.record(unit, "login_throttled", target=username, address=address)
+        unit.commit()
         return render(request, "login.html", status_code=429, next=_safe_next(next),
                       username=username, error=TOO_MANY)
     user = authenticate(unit, username, password)
     if user is None:
         pairs.hit(pair)
         addresses.hit(address)
+        audit.record(unit, "login_failed", target=username, address=address)
+        unit.commit()
         return render(request, "login.html", status_code=401, next=_safe_next(next),
                       username=username, error="用户名或密码错误")
-    unit.commit()  # a password hash upgraded at this login is kept
+    token = open_session(unit, user.id, address)
+    audit.record(unit, "login", actor=f"user:{user.id}", address=address)
+    unit.commit()  # the session, and a password hash upgraded at this login
     pairs.clear(pair)
     chat_sid = request.session.get("chat_sid")
     request.session.clear()
     if chat_sid:
         request.session["chat_sid"] = chat_sid
-    request.session["uid"] = user.id
+    request.session["sid"] = token
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request):
-    request.session.pop("uid", None)
+def logout(request: Request, unit: UnitOfWork = Depends(uow)):
+    """Ends the session on the server too: a copy of the cookie opens nothing after this."""
+    revoke(unit, request.session.pop("sid", None))
+    unit.commit()
     return RedirectResponse("/login", status_code=303)

@@ -53,8 +53,10 @@ class FormCSRFMiddleware(CSRFMiddleware):
         new_token = scope.get("csrf_new_token")
         if new_token and message["type"] == "http.response.start":
             headers = MutableHeaders(scope=message)
+            secure = "; Secure" if self.cookie_secure else ""
             headers.append(
-                "set-cookie", f"{FIELD}={new_token}; Path=/; SameSite={self.cookie_samesite}"
+                "set-cookie",
+                f"{FIELD}={new_token}; Path=/; SameSite={self.cookie_samesite}{secure}",
             )
         await send(message)
 

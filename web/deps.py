@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
 
 from minsheng.db import UnitOfWork
+from minsheng.sessions import session_user_id
 from minsheng.users import UserView, get_user, scope_grid_ids
 
 OFFICE_ROLES = {"admin", "street", "community"}
@@ -24,10 +25,10 @@ def uow(request: Request) -> Iterator[UnitOfWork]:
 
 
 def current_user(request: Request, unit: UnitOfWork = Depends(uow)) -> UserView:
-    user_id = request.session.get("uid")
-    user = get_user(unit, user_id) if isinstance(user_id, int) else None
+    user_id = session_user_id(unit, request.session.get("sid"))
+    user = get_user(unit, user_id) if user_id is not None else None
     if user is None:
-        request.session.pop("uid", None)
+        request.session.pop("sid", None)
         raise LoginRequired()
     request.state.user = user
     return user

@@ -11,15 +11,16 @@ from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
 from minsheng.models import WebUser
+from minsheng.sessions import open_session
 from minsheng.settings import load_settings
 
 ONCE_COMMITTED_KEY = "minsheng-local-dev-key-please-override"
 PROTECTED = [("/admin", 303), ("/nlu", 303), ("/api/cases", 401), ("/api/stats", 401)]
 
 
-def forged_session(secret: str, uid: int) -> str:
-    """The cookie Starlette's SessionMiddleware would set for ``uid`` under ``secret``."""
-    data = b64encode(json.dumps({"uid": uid}).encode())
+def forged_session(secret: str, token: str) -> str:
+    """The cookie Starlette's SessionMiddleware would set for session ``token``."""
+    data = b64encode(json.dumps({"sid": token}).encode())
     return TimestampSigner(secret).sign(data).decode()
 
 
@@ -35,16 +36,21 @@ def unset_key_app(tmp_path, db, rasa, world):
     app.state.db.dispose()
 
 
-def admin_id(db) -> int:
+def admin_session(db) -> str:
+    """A live server-side session of the admin (as if stolen from the database's owner)."""
     with db.uow() as uow:
-        return uow.session.execute(select(WebUser.id).where(WebUser.username == "admin")).scalar_one()
+        admin = uow.session.execute(
+            select(WebUser.id).where(WebUser.username == "admin")).scalar_one()
+        token = open_session(uow, admin)
+        uow.commit()
+        return token
 
 
 @pytest.mark.parametrize("path,refused_status", PROTECTED)
 def test_a_cookie_signed_with_the_once_committed_key_is_refused(unset_key_app, db, path,
                                                                 refused_status):
     client = TestClient(unset_key_app, follow_redirects=False)
-    client.cookies.set("minsheng_session", forged_session(ONCE_COMMITTED_KEY, admin_id(db)))
+    client.cookies.set("minsheng_session", forged_session(ONCE_COMMITTED_KEY, admin_session(db)))
     assert client.get(path).status_code == refused_status
 
 
@@ -55,5 +61,5 @@ def test_the_key_in_use_was_made_on_first_run_and_is_what_signs_sessions(unset_k
     assert len(key) >= 32 and key != ONCE_COMMITTED_KEY
     # The same forgery with the real key is accepted: the refusal above is about the key.
     client = TestClient(unset_key_app, follow_redirects=False)
-    client.cookies.set("minsheng_session", forged_session(key, admin_id(db)))
+    client.cookies.set("minsheng_session", forged_session(key, admin_session(db)))
     assert client.get("/admin").status_code == 200

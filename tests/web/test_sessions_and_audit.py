@@ -1,0 +1,78 @@
+"""Server-side sessions: logout and a password change end them, copied cookies included;
+refused requests are written to the audit log."""
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from minsheng.models import AuditEntry, WebUser
+from minsheng.users import set_password
+from tests.web.conftest import csrf_of, login, post
+
+
+def copy_of(app, client: TestClient) -> TestClient:
+    """Another browser holding a copy of ``client``'s cookies (a stolen session)."""
+    thief = TestClient(app, follow_redirects=False)
+    for name, value in client.cookies.items():
+        thief.cookies.set(name, value)
+    return thief
+
+
+def test_logout_ends_the_session_for_a_copied_cookie_too(app, client):
+    assert login(client, "admin").status_code == 303
+    thief = copy_of(app, client)
+    assert thief.get("/admin").status_code == 200
+    assert post(client, "/logout").status_code == 303
+    assert thief.get("/admin").status_code == 303  # back to the login page
+
+
+def test_a_password_change_ends_every_session_of_that_user(app, client, db):
+    assert login(client, "grid1").status_code == 303
+    other_device = TestClient(app, follow_redirects=False)
+    assert login(other_device, "grid1").status_code == 303
+    with db.uow() as uow:
+        set_password(uow, "grid1", "a-brand-new-password")
+        uow.commit()
+    assert client.get("/cases", follow_redirects=False).status_code == 303
+    assert other_device.get("/cases").status_code == 303
+
+
+def audit(db, action: str) -> list[tuple]:
+    with db.uow() as uow:
+        return [(e.actor, e.target) for e in uow.session.execute(
+            select(AuditEntry).where(AuditEntry.action == action)).scalars()]
+
+
+def test_a_refused_page_and_a_refused_form_are_in_the_audit_log(client, db):
+    assert login(client, "grid1").status_code == 303
+    assert client.get("/admin", follow_redirects=False).status_code == 403
+    csrf_of(client)
+    assert client.post("/logout", data={}, follow_redirects=False).status_code == 403
+    with db.uow() as uow:
+        grid1 = uow.session.execute(
+            select(WebUser.id).where(WebUser.username == "grid1")).scalar_one()
+    refused = audit(db, "refused")
+    assert (f"user:{grid1}", "GET /admin") in refused
+    assert (None, "POST /logout") in refused  # CSRF refused it before any user was known
+
+
+def test_logins_and_failed_logins_are_audited(client, db):
+    login(client, "admin", "not-the-password")
+    login(client, "admin")
+    assert [target for _, target in audit(db, "login_failed")] == ["admin"]
+    assert len(audit(db, "login")) == 1
+
+
+def test_over_https_the_session_and_csrf_cookies_are_secure(settings, world):
+    from web.app import create_app
+
+    app = create_app(settings.copy(update={"web_https": True}))
+    try:
+        client = TestClient(app, base_url="https://testserver", follow_redirects=False)
+        csrf_set = client.get("/login").headers["set-cookie"]
+        assert "csrftoken=" in csrf_set and "Secure" in csrf_set
+        cookies = login(client, "admin").headers.get_list("set-cookie")
+        session = next(c for c in cookies if c.startswith("minsheng_session="))
+        assert "secure" in session.lower() and "httponly" in session.lower()
+    finally:
+        app.state.db.dispose()
