@@ -296,3 +296,17 @@ class WebUser(Base):
     staff_id = Column(Integer, ForeignKey("staff.id"))
     active = Column(Boolean, nullable=False, default=True)
     created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token of the JSON API, acting as one console login (``minsheng token``).
+
+    Only the SHA-256 of the token is stored; the token itself is shown once, at creation.
+    """
+
+    __tablename__ = "api_tokens"
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("web_users.id"), nullable=False, index=True)
+    token_hash = Column(String(64), unique=True, nullable=False)
+    created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+    revoked_at = Column(DateTime)
