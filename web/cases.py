@@ -1,4 +1,3 @@
-# ruff: noqa: B008  (FastAPI declares dependencies and form fields as call defaults)
 """The case desk: filtered list, case page (timeline, photos, map), staff actions, callbacks.
 
 The staff actions offered and run here come from the one table
@@ -7,9 +6,10 @@ Telegram buttons and the JSON API, plus the console's grid scope.
 """
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 
 from minsheng import staff_actions
@@ -18,9 +18,8 @@ from minsheng.db import UnitOfWork
 from minsheng.enums import CaseState, Category, Channel, FeedbackRoute, Rating
 from minsheng.errors import DomainError
 from minsheng.services import cases as case_service
-from minsheng.users import UserView
 from web import acting, queries
-from web.deps import Scope, current_user, render, uow, user_scope
+from web.deps import CurrentUser, Scope, UnitDep, UserScope, render
 from web.uploads import MAX_UPLOAD_BYTES, UploadError, resolve_photo, save_image
 
 router = APIRouter(prefix="/cases", include_in_schema=False)
@@ -53,10 +52,10 @@ def _enum_or_none(cls, value: str | None):
 
 
 @router.get("")
-def desk(request: Request, state: str | None = None, category: str | None = None,
-         grid: str | None = None, channel: str | None = None, overdue: bool = False,
-         q: str | None = None, page: int = 1, user: UserView = Depends(current_user),
-         scope: Scope = Depends(user_scope), unit: UnitOfWork = Depends(uow)):
+def desk(request: Request, user: CurrentUser, scope: UserScope, unit: UnitDep,
+         state: str | None = None, category: str | None = None, grid: str | None = None,
+         channel: str | None = None, overdue: bool = False, q: str | None = None,
+         page: int = 1):
     flt = queries.CaseFilter(_enum_or_none(CaseState, state), _enum_or_none(Category, category),
                              (grid or "").strip() or None, _enum_or_none(Channel, channel),
                              overdue, q, max(page, 1))
@@ -71,8 +70,8 @@ def desk(request: Request, state: str | None = None, category: str | None = None
 
 
 @router.get("/{case_no}")
-def case_page(request: Request, case_no: str, user: UserView = Depends(current_user),
-              scope: Scope = Depends(user_scope), unit: UnitOfWork = Depends(uow)):
+def case_page(request: Request, case_no: str, user: CurrentUser, scope: UserScope,
+              unit: UnitDep):
     case = _case_or_404(unit, scope, case_no)
     may_act = acting.may_act(unit, user, case.case_no)
     offered = acting.offered(unit, user, case.case_no, case.state, staff_actions.CONSOLE)
@@ -86,8 +85,7 @@ def case_page(request: Request, case_no: str, user: UserView = Depends(current_u
 
 
 @router.get("/{case_no}/photos/{photo_id}")
-def photo(case_no: str, photo_id: int, request: Request, scope: Scope = Depends(user_scope),
-          unit: UnitOfWork = Depends(uow)):
+def photo(case_no: str, photo_id: int, request: Request, scope: UserScope, unit: UnitDep):
     case = _case_or_404(unit, scope, case_no)
     row = next((p for p in case.photos if p.id == photo_id), None)
     path = resolve_photo(request.app.state.settings.photos_dir, row.path) if row else None
@@ -97,10 +95,10 @@ def photo(case_no: str, photo_id: int, request: Request, scope: Scope = Depends(
 
 
 @router.post("/{case_no}/act/{action}")
-async def act(request: Request, case_no: str, action: str, note: str = Form(""),
-              photo: UploadFile | None = File(None), to_staff_id: int | None = Form(None),
-              user: UserView = Depends(current_user), scope: Scope = Depends(user_scope),
-              unit: UnitOfWork = Depends(uow)):
+async def act(request: Request, case_no: str, action: str, user: CurrentUser,
+              scope: UserScope, unit: UnitDep, note: Annotated[str, Form()] = "",
+              photo: Annotated[UploadFile | None, File()] = None,
+              to_staff_id: Annotated[int | None, Form()] = None):
     """Any action of the table the console offers (改派 also at ``/reassign``)."""
     row = staff_actions.STAFF_ACTIONS.get(action)
     if row is None or staff_actions.CONSOLE not in row.channels:
@@ -125,16 +123,15 @@ async def act(request: Request, case_no: str, action: str, note: str = Form(""),
 
 
 @router.post("/{case_no}/reassign")
-async def reassign(request: Request, case_no: str, to_staff_id: int = Form(...),
-                   note: str = Form(""), user: UserView = Depends(current_user),
-                   scope: Scope = Depends(user_scope), unit: UnitOfWork = Depends(uow)):
-    return await act(request, case_no, "reassign", note, None, to_staff_id, user, scope, unit)
+async def reassign(request: Request, case_no: str, to_staff_id: Annotated[int, Form()],
+                   user: CurrentUser, scope: UserScope, unit: UnitDep,
+                   note: Annotated[str, Form()] = ""):
+    return await act(request, case_no, "reassign", user, scope, unit, note, None, to_staff_id)
 
 
 @router.post("/{case_no}/callback")
-def callback(case_no: str, rating: Rating = Form(...), comment: str = Form(""),
-             user: UserView = Depends(current_user), scope: Scope = Depends(user_scope),
-             unit: UnitOfWork = Depends(uow)):
+def callback(case_no: str, rating: Annotated[Rating, Form()], user: CurrentUser,
+             scope: UserScope, unit: UnitDep, comment: Annotated[str, Form()] = ""):
     """Record an offline callback (phone or visit) with the resident's rating."""
     _check_scope(unit, scope, case_no)
     if user.staff_id is None:
