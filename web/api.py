@@ -137,7 +137,8 @@ ERROR_STATUS = ((NotFound, 404), (NotAllowed, 403), (IllegalTransition, 409),
 
 class ActionIn(BaseModel):
     action: str = Field(..., description=" | ".join(API_ACTIONS))
-    note: str = Field("", max_length=2000, description="说明（进展、办结、退回时必填）")
+    note: str = Field("", max_length=2000, description="说明（{}时必填）".format("、".join(
+        staff_actions.get(k).label for k in API_ACTIONS if staff_actions.get(k).note_required)))
     to_staff_id: int | None = Field(None, description="改派给的工作人员编号（仅 reassign）")
 
     @validator("action")
@@ -156,7 +157,7 @@ class ActionOut(BaseModel):
 
 
 @router.post("/cases/{case_no}/actions", response_model=ActionOut,
-             summary="办理工单：签收、进展、办结、上报、退回、改派",
+             summary="办理工单：" + "、".join(staff_actions.get(k).label for k in API_ACTIONS),
              responses={401: {"description": "未登录或令牌无效"},
                         403: {"description": "无权办理"}, 404: {"description": "工单不存在或不在范围内"},
                         409: {"description": "当前状态不能进行此操作"}})
