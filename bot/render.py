@@ -19,6 +19,7 @@ from telegram import (
     ReplyKeyboardRemove,
 )
 
+from minsheng import staff_actions
 from minsheng.enums import CATEGORY_LABELS, STATE_LABELS, CaseState, Category
 
 TELEGRAM_TEXT_LIMIT = 4096
@@ -118,15 +119,7 @@ def choice_made(original_text: str, title: str) -> str:
 
 # -- staff -------------------------------------------------------------------------------
 MAX_TASK_CARDS = 10
-STAFF_BUTTONS_BY_STATE = {
-    "new": ("ack", "escalate", "return"),
-    "assigned": ("ack", "escalate", "return"),
-    "reopened": ("ack", "escalate", "return"),
-    "acknowledged": ("progress", "resolve", "escalate"),
-    "in_progress": ("progress", "resolve", "escalate"),
-}
-STAFF_BUTTON_TITLES = {"ack": "签收", "progress": "进展", "resolve": "办结",
-                       "escalate": "上报", "return": "退回"}
+STAFF_PREFIX = "s:"
 
 
 def _code(value: object) -> str:
@@ -159,12 +152,17 @@ def case_card(case, timezone: str) -> str:
     return "\n".join(lines)
 
 
+def staff_callback(key: str, case_no: str) -> str:
+    """The callback data of a staff button, ``s:<action>:<case_no>`` (≤ 64 bytes)."""
+    return f"{STAFF_PREFIX}{key}:{case_no}"
+
+
 def staff_keyboard(case) -> InlineKeyboardMarkup | None:
-    """The actions that make sense in the case's state, as ``s:<action>:<case_no>``."""
-    actions = STAFF_BUTTONS_BY_STATE.get(_code(case.state), ())
+    """The actions the staff-action table offers on Telegram in the case's state."""
+    actions = staff_actions.offered(_code(case.state), staff_actions.TELEGRAM)
     if not actions:
         return None
-    return inline_keyboard([(STAFF_BUTTON_TITLES[a], f"s:{a}:{case.case_no}") for a in actions],
+    return inline_keyboard([(a.label, staff_callback(a.key, case.case_no)) for a in actions],
                            per_row=3)
 
 

@@ -11,9 +11,6 @@ import logging
 import re
 from dataclasses import dataclass
 
-from minsheng.errors import DomainError
-from minsheng.services import access, cases
-from minsheng.services import staff as staff_service
 from telegram import ForceReply, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
@@ -22,17 +19,26 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
 from bot import render
 from bot.gateway import gateway_of
 from bot.resident import answer_quietly
+from minsheng import staff_actions
 from minsheng.db import Database
+from minsheng.errors import DomainError
+from minsheng.services import access, cases
+from minsheng.services import staff as staff_service
 
 log = logging.getLogger(__name__)
 
-PREFIX = "s:"
-ACTION_LABELS = {"ack": "签收", "progress": "进展", "resolve": "办结",
-                 "escalate": "上报", "return": "退回"}
-NOTE_ACTIONS = {"progress": "进展说明", "resolve": "办结说明"}
-CALLBACK = re.compile(r"^s:(ack|progress|resolve|escalate|return):(MS-\d{8}-\d{4,6})$")
-# First line of a note prompt the bot sent: "✍️ 办结说明｜MS-20261122-0007".
-PROMPT = re.compile(r"^✍️ (进展说明|办结说明)｜(MS-\d{8}-\d{4,6})")
+PREFIX = render.STAFF_PREFIX
+CASE_NO = r"(MS-\d{8}-\d{4,6})"
+# Everything below comes from the one table of staff actions (minsheng.staff_actions).
+TELEGRAM_ACTIONS = {a.key: a for a in staff_actions.STAFF_ACTIONS.values()
+                    if staff_actions.TELEGRAM in a.channels}
+LEGACY_KEYS = {"ack": "acknowledge"}  # callback data on cards sent before the table
+CALLBACK = re.compile(
+    rf"^s:({'|'.join(map(re.escape, [*TELEGRAM_ACTIONS, *LEGACY_KEYS]))}):{CASE_NO}$")
+# Actions that need a note ask for it by ForceReply; the prompt's first line names it:
+# "✍️ 办结说明｜MS-20261122-0007", and the reply is matched back by that label.
+NOTE_ACTIONS = {a.note_label: a.key for a in TELEGRAM_ACTIONS.values() if a.note_required}
+PROMPT = re.compile(rf"^✍️ ({'|'.join(map(re.escape, NOTE_ACTIONS))})｜{CASE_NO}")
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,7 @@ def prompt_of(message: Message | None, bot_id: int) -> tuple[str, str] | None:
     match = PROMPT.match(message.text or "")
     if match is None:
         return None
-    action = "progress" if match.group(1) == NOTE_ACTIONS["progress"] else "resolve"
-    return action, match.group(2)
+    return NOTE_ACTIONS[match.group(1)], match.group(2)
 
 
 class _NoteReply(filters.MessageFilter):
@@ -134,7 +139,7 @@ async def tasks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """签收 / 进展 / 办结 / 上报 / 退回 pressed on a case card."""
+    """A staff-action button pressed on a case card (the table's Telegram actions)."""
     query = update.callback_query
     await answer_quietly(query)
     gateway = gateway_of(context)
@@ -147,18 +152,18 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                     query.data, user_id)
         await context.bot.send_message(user_id, render.NOT_YOUR_CASE)
         return
-    action = match.group(1)
-    if action in NOTE_ACTIONS:
+    action = TELEGRAM_ACTIONS[LEGACY_KEYS.get(match.group(1), match.group(1))]
+    if action.note_required:
         await context.bot.send_message(
-            user_id, render.note_prompt(NOTE_ACTIONS[action], case_no),
+            user_id, render.note_prompt(action.note_label, case_no),
             reply_markup=ForceReply(selective=True, input_field_placeholder="请输入说明"))
         return
-    outcome = await asyncio.to_thread(act, gateway.db, staff_id, action, case_no, None)
+    outcome = await asyncio.to_thread(act, gateway.db, staff_id, action.key, case_no, None)
     await report(update, context, outcome)
 
 
 async def note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A reply to a 进展/办结 prompt: record the note on the case."""
+    """A reply to a note prompt (进展 / 办结 / 退回): record the action with the note."""
     gateway = gateway_of(context)
     message = update.effective_message
     prompt = prompt_of(message.reply_to_message, context.bot.id)
@@ -202,19 +207,11 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE, outcome: Ou
 # -- the case services -------------------------------------------------------------------
 def act(db: Database, staff_id: int, action: str, case_no: str, note: str | None) -> Outcome:
     """Run one staff action in its own unit of work; domain errors become the answer."""
-    label = ACTION_LABELS[action]
+    label = staff_actions.get(action).label
     with db.uow() as uow:
         try:
-            if action == "ack":
-                cases.acknowledge(uow, case_no, staff_id)
-            elif action == "progress":
-                cases.add_progress(uow, case_no, staff_id, note or "")
-            elif action == "resolve":
-                cases.resolve(uow, case_no, staff_id, note or "")
-            elif action == "escalate":
-                cases.escalate(uow, case_no, staff_id, "网格员上报")
-            elif action == "return":
-                cases.return_case(uow, case_no, staff_id, "非本网格事项，申请改派")
+            staff_actions.perform(uow, action, staff_actions.Request(case_no, staff_id,
+                                                                     note or ""))
             uow.commit()
         except DomainError as error:
             return Outcome(f"{label}未完成：{error}")

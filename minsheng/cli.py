@@ -3,7 +3,9 @@
     minsheng db upgrade                 apply the migrations (and default routing rules)
     minsheng seed demo                  the demo district with ~3 months of cases
     minsheng grid import FILE           grid tree from YAML or CSV (format: grid import -h)
-    minsheng staff add|list             staff members
+    minsheng staff add|list [--json]    staff members
+    minsheng token create|revoke --username NAME
+                                        bearer tokens of the JSON API (token printed once)
     minsheng cases list [--state …]     cases, newest first
     minsheng report [--from] [--to]     the 7621 report [--json]
     minsheng scheduler run [--once]     overdue escalation and the rating window
@@ -48,7 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--telegram-id", type=int)
     add.add_argument("--phone", help="值班电话")
     add.add_argument("--public-name", help="公示牌上的称呼")
-    staff.add_parser("list", help="列出工作人员")
+    staff_list = staff.add_parser("list", help="列出工作人员 / list staff")
+    staff_list.add_argument("--json", action="store_true",
+                            help="输出 JSON 列表（id, name, public_name, role, grid_code）"
+                                 " / print a JSON list")
+
+    token = sub.add_parser("token", help="API 令牌 / bearer tokens of the JSON API") \
+        .add_subparsers(dest="command", required=True)
+    token_create = token.add_parser(
+        "create", help="为控制台账号生成新令牌（只显示一次）/ make a token for a console login "
+                       "(shown once)")
+    token_create.add_argument("--username", required=True, help="控制台账号 / console login")
+    token_revoke = token.add_parser(
+        "revoke", help="吊销该账号的全部令牌 / revoke every token of a console login")
+    token_revoke.add_argument("--username", required=True, help="控制台账号 / console login")
 
     case_cmd = sub.add_parser("cases", help="工单").add_subparsers(dest="command", required=True)
     listing = case_cmd.add_parser("list", help="列出工单（最新在前）")

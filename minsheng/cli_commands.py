@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from datetime import date, datetime, timedelta
 
@@ -76,17 +77,45 @@ def staff_add(database: Database, settings, args) -> int:
     return 0
 
 
-def staff_list(database: Database, settings) -> int:
+def staff_list(database: Database, settings, as_json: bool = False) -> int:
     from minsheng.services.staff import list_staff
 
     with database.uow() as uow:
         rows = list_staff(uow)
+        if as_json:
+            print(json.dumps([{"id": m.id, "name": m.name, "public_name": m.public_name,
+                               "role": str(m.role), "grid_code": grid.code}
+                              for m, grid in rows], ensure_ascii=False, indent=2))
+            return 0
         for member, grid in rows:
             duty = "在岗" if member.on_duty else "不在岗"
             print(f"{member.id:>4}  {member.name}（{member.public_name}）  {member.role}  "
                   f"{grid.code} {grid.name}  {member.duty_phone or '—'}  "
                   f"TG:{member.telegram_user_id or '—'}  {duty}")
         print(f"共 {len(rows)} 人")
+    return 0
+
+
+def token(database: Database, settings, args) -> int:
+    """``token create`` prints the new token alone on stdout; the notice goes to stderr."""
+    from minsheng import api_tokens
+    from minsheng.users import UserError
+
+    try:
+        with database.uow() as uow:
+            if args.command == "create":
+                value = api_tokens.create_token(uow, args.username)
+                uow.commit()
+                print(value)
+                print(f"已为 {args.username} 生成 API 令牌（只显示这一次，请妥善保存；"
+                      f"请求头 Authorization: Bearer <令牌>）", file=sys.stderr)
+            else:
+                count = api_tokens.revoke_tokens(uow, args.username)
+                uow.commit()
+                print(f"已吊销 {args.username} 的 {count} 个令牌")
+    except UserError as error:
+        print(f"错误：{error}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -145,7 +174,9 @@ def run(args, settings) -> int:
             return grid_import(database, settings, args.file)
         if group == "staff":
             return staff_add(database, settings, args) if command == "add" \
-                else staff_list(database, settings)
+                else staff_list(database, settings, args.json)
+        if group == "token":
+            return token(database, settings, args)
         if group == "cases":
             return cases_list(database, settings, args)
         if group == "report":

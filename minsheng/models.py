@@ -325,3 +325,17 @@ class AuditEntry(Base):
     target = Column(String(200))
     detail = Column(Text)
     address = Column(String(64))
+
+
+class ApiToken(Base):
+    """A bearer token of the JSON API, acting as one console login (``minsheng token``).
+
+    Only the SHA-256 of the token is stored; the token itself is shown once, at creation.
+    """
+
+    __tablename__ = "api_tokens"
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("web_users.id"), nullable=False, index=True)
+    token_hash = Column(String(64), unique=True, nullable=False)
+    created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
+    revoked_at = Column(DateTime)

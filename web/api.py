@@ -1,24 +1,26 @@
-# ruff: noqa: B008  (FastAPI declares dependencies and form fields as call defaults)
-"""JSON API under /api: cases (scoped like the desk) and statistics (= ``minsheng report --json``).
+"""JSON API under /api: cases (scoped like the desk), staff actions on a case, and
+statistics (= ``minsheng report --json``).
 
-Authenticated by the console session; OpenAPI docs at /docs.
+Authenticated by the console session or by ``Authorization: Bearer <token>`` (a token
+from ``minsheng token create --username NAME`` acts as that login, with its scope).
+OpenAPI docs at /docs.
 """
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field, validator
 
+from minsheng import staff_actions
 from minsheng.clock import utcnow
-from minsheng.db import UnitOfWork
 from minsheng.enums import CaseState, Category, Channel
+from minsheng.errors import DomainError, IllegalTransition, InvalidInput, NotAllowed, NotFound
 from minsheng.services import cases
-from minsheng.users import UserView
-from web import queries
+from web import acting, queries
 from web.dashboard import period, report_data
-from web.deps import Scope, current_user, office_user, uow, user_scope
+from web.deps import CurrentUser, OfficeUser, UnitDep, UserScope
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -83,12 +85,12 @@ def _summary(case, now: datetime) -> dict[str, Any]:
 
 
 @router.get("/cases", response_model=CasePage, summary="工单列表（按账号网格范围）")
-def api_cases(state: CaseState | None = None, category: Category | None = None,
-              grid: str | None = Query(None, description="网格编码：该节点及其下级"),
+def api_cases(_user: CurrentUser, scope: UserScope, unit: UnitDep,
+              state: CaseState | None = None, category: Category | None = None,
+              grid: Annotated[str | None, Query(description="网格编码：该节点及其下级")] = None,
               channel: Channel | None = None, overdue: bool = False,
-              q: str | None = Query(None, max_length=100), page: int = Query(1, ge=1),
-              _user: UserView = Depends(current_user), scope: Scope = Depends(user_scope),
-              unit: UnitOfWork = Depends(uow)):
+              q: Annotated[str | None, Query(max_length=100)] = None,
+              page: Annotated[int, Query(ge=1)] = 1):
     now = utcnow()
     flt = queries.CaseFilter(state, category, grid, channel, overdue, q, page)
     rows, total = queries.list_cases(unit.session, scope, flt, now)
@@ -97,11 +99,8 @@ def api_cases(state: CaseState | None = None, category: Category | None = None,
 
 
 @router.get("/cases/{case_no}", response_model=CaseDetail, summary="一张工单及其办理过程")
-def api_case(case_no: str, _user: UserView = Depends(current_user),
-             scope: Scope = Depends(user_scope), unit: UnitOfWork = Depends(uow)):
-    exists, grid_id = queries.case_grid_id(unit.session, case_no)
-    if not exists or not scope.allows(grid_id):
-        raise HTTPException(404, "找不到该工单，或您无权查看")
+def api_case(case_no: str, _user: CurrentUser, scope: UserScope, unit: UnitDep):
+    acting.check_scope(unit, scope, case_no)
     view = cases.get_case(unit, case_no)
     return {
         "case_no": view.case_no, "category": view.category, "state": view.state,
@@ -121,9 +120,57 @@ def api_case(case_no: str, _user: UserView = Depends(current_user),
 
 
 @router.get("/stats", summary="7621 统计（与 minsheng report --json 相同）")
-def api_stats(request: Request, date_from: date | None = Query(None, alias="from"),
-              date_to: date | None = Query(None, alias="to"),
-              _user: UserView = Depends(office_user), unit: UnitOfWork = Depends(uow)) -> dict:
+def api_stats(request: Request, _user: OfficeUser, unit: UnitDep,
+              date_from: Annotated[date | None, Query(alias="from")] = None,
+              date_to: Annotated[date | None, Query(alias="to")] = None) -> dict:
     tz = request.app.state.settings.timezone
     start, end = period(date_from, date_to, tz)
     return report_data(unit, start, end, tz)["json"]
+
+
+# -- staff actions -----------------------------------------------------------------------
+API_ACTIONS = [a.key for a in staff_actions.STAFF_ACTIONS.values()
+               if staff_actions.API in a.channels]
+ERROR_STATUS = ((NotFound, 404), (NotAllowed, 403), (IllegalTransition, 409),
+                (InvalidInput, 422))
+
+
+class ActionIn(BaseModel):
+    action: str = Field(..., description=" | ".join(API_ACTIONS))
+    note: str = Field("", max_length=2000, description="说明（{}时必填）".format("、".join(
+        staff_actions.get(k).label for k in API_ACTIONS if staff_actions.get(k).note_required)))
+    to_staff_id: int | None = Field(None, description="改派给的工作人员编号（仅 reassign）")
+
+    @validator("action")
+    def _known(cls, value: str) -> str:
+        if value not in API_ACTIONS:
+            raise ValueError(f"没有「{value}」这个操作，可用：{'、'.join(API_ACTIONS)}")
+        return value
+
+
+class ActionOut(BaseModel):
+    case_no: str
+    action: str
+    label: str
+    changed: bool  # False: the same action had already been done (nothing recorded)
+    state: CaseState
+
+
+@router.post("/cases/{case_no}/actions", response_model=ActionOut,
+             summary="办理工单：" + "、".join(staff_actions.get(k).label for k in API_ACTIONS),
+             responses={401: {"description": "未登录或令牌无效"},
+                        403: {"description": "无权办理"}, 404: {"description": "工单不存在或不在范围内"},
+                        409: {"description": "当前状态不能进行此操作"}})
+def api_act(case_no: str, body: ActionIn, user: CurrentUser, scope: UserScope, unit: UnitDep):
+    """The same checks as the console; a repeated action changes nothing (``changed: false``)."""
+    try:
+        changed = acting.run(unit, user, scope, case_no, body.action, body.note.strip(),
+                             to_staff_id=body.to_staff_id)
+        unit.commit()
+    except DomainError as error:
+        status = next((code for kind, code in ERROR_STATUS if isinstance(error, kind)), 409)
+        raise HTTPException(status, str(error)) from None
+    view = cases.get_case(unit, case_no)
+    return {"case_no": view.case_no, "action": body.action,
+            "label": staff_actions.get(body.action).label, "changed": changed,
+            "state": view.state}

@@ -105,9 +105,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     @app.exception_handler(LoginRequired)
-    async def login_required(request: Request, _exc: LoginRequired):
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": "请先登录"}, status_code=401)
+    async def login_required(request: Request, exc: LoginRequired):
+        if request.url.path.startswith("/api/") or exc.bearer:
+            detail = "API 令牌无效或已吊销" if exc.bearer else "请先登录或提供 API 令牌"
+            challenge = 'Bearer error="invalid_token"' if exc.bearer else "Bearer"
+            return JSONResponse({"detail": detail}, status_code=401,
+                                headers={"WWW-Authenticate": challenge})
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
     @app.exception_handler(HTTPException)

@@ -1,32 +1,29 @@
-# ruff: noqa: B008  (FastAPI declares dependencies and form fields as call defaults)
 """The case desk: filtered list, case page (timeline, photos, map), staff actions, callbacks.
 
-Every change goes through ``minsheng.services`` with the same permission check as the
-Telegram staff buttons (``access.staff_may_act``), plus the console's grid scope.
+The staff actions offered and run here come from the one table
+(``minsheng.staff_actions``) through ``web.acting``, with the same permission check as the
+Telegram buttons and the JSON API, plus the console's grid scope.
 """
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 
+from minsheng import staff_actions
 from minsheng.clock import utcnow
 from minsheng.db import UnitOfWork
-from minsheng.enums import OPEN_STATES, CaseState, Category, Channel, FeedbackRoute, Rating
+from minsheng.enums import CaseState, Category, Channel, FeedbackRoute, Rating
 from minsheng.errors import DomainError
-from minsheng.lifecycle import TRANSITIONS
-from minsheng.services import access
 from minsheng.services import cases as case_service
-from minsheng.users import UserView
-from web import queries
-from web.deps import OFFICE_ROLES, Scope, current_user, render, uow, user_scope
+from web import acting, queries
+from web.deps import CurrentUser, Scope, UnitDep, UserScope, render
 from web.uploads import MAX_UPLOAD_BYTES, UploadError, resolve_photo, save_image
 
 router = APIRouter(prefix="/cases", include_in_schema=False)
 MAX_NOTE = 2000
-ACTION_LABELS = {"acknowledge": "签收", "progress": "进展", "resolve": "办结",
-                 "escalate": "上报", "return": "退回"}
 ACTOR_LABELS = {"resident": "居民", "staff": "工作人员", "system": "系统"}
 
 
@@ -39,10 +36,7 @@ def _flashes(request: Request) -> list[dict]:
             if request.query_params.get(k)]
 
 
-def _check_scope(unit: UnitOfWork, scope: Scope, case_no: str) -> None:
-    exists, grid_id = queries.case_grid_id(unit.session, case_no)
-    if not exists or not scope.allows(grid_id):  # out of scope looks exactly like missing
-        raise HTTPException(404, "找不到该工单，或您无权查看")
+_check_scope = acting.check_scope
 
 
 def _case_or_404(unit: UnitOfWork, scope: Scope, case_no: str) -> case_service.CaseView:
@@ -58,10 +52,10 @@ def _enum_or_none(cls, value: str | None):
 
 
 @router.get("")
-def desk(request: Request, state: str | None = None, category: str | None = None,
-         grid: str | None = None, channel: str | None = None, overdue: bool = False,
-         q: str | None = None, page: int = 1, user: UserView = Depends(current_user),
-         scope: Scope = Depends(user_scope), unit: UnitOfWork = Depends(uow)):
+def desk(request: Request, user: CurrentUser, scope: UserScope, unit: UnitDep,
+         state: str | None = None, category: str | None = None, grid: str | None = None,
+         channel: str | None = None, overdue: bool = False, q: str | None = None,
+         page: int = 1):
     flt = queries.CaseFilter(_enum_or_none(CaseState, state), _enum_or_none(Category, category),
                              (grid or "").strip() or None, _enum_or_none(Channel, channel),
                              overdue, q, max(page, 1))
@@ -76,29 +70,22 @@ def desk(request: Request, state: str | None = None, category: str | None = None
 
 
 @router.get("/{case_no}")
-def case_page(request: Request, case_no: str, user: UserView = Depends(current_user),
-              scope: Scope = Depends(user_scope), unit: UnitOfWork = Depends(uow)):
+def case_page(request: Request, case_no: str, user: CurrentUser, scope: UserScope,
+              unit: UnitDep):
     case = _case_or_404(unit, scope, case_no)
-    may_act = bool(user.staff_id) and _may_act(unit, user, case.case_no)
-    open_case = case.state in {s.value for s in OPEN_STATES}
-    staff = queries.staff_in_scope(unit.session, scope) if (
-        user.role in OFFICE_ROLES and open_case) else []
-    actions = [a for a in ACTION_LABELS if may_act and CaseState(case.state) in TRANSITIONS[a].sources]
-    return render(request, "case.html", case=case, may_act=may_act, staff=staff, actions=actions,
+    may_act = acting.may_act(unit, user, case.case_no)
+    offered = acting.offered(unit, user, case.case_no, case.state, staff_actions.CONSOLE)
+    targeted = [a for a in offered if a.needs_target]  # 改派: a form with a staff list
+    staff = queries.staff_in_scope(unit.session, scope) if targeted else []
+    return render(request, "case.html", case=case, may_act=may_act, staff=staff,
+                  actions=[a for a in offered if not a.needs_target],
+                  targeted=targeted if staff else [],
                   flashes=_flashes(request), actor_labels=ACTOR_LABELS, ratings=list(Rating),
                   can_callback=may_act and case.state == CaseState.resolved.value)
 
 
-def _may_act(unit: UnitOfWork, user: UserView, case_no: str) -> bool:
-    try:
-        return bool(access.staff_may_act(unit, user.staff_id, case_no))
-    except DomainError:
-        return False
-
-
 @router.get("/{case_no}/photos/{photo_id}")
-def photo(case_no: str, photo_id: int, request: Request, scope: Scope = Depends(user_scope),
-          unit: UnitOfWork = Depends(uow)):
+def photo(case_no: str, photo_id: int, request: Request, scope: UserScope, unit: UnitDep):
     case = _case_or_404(unit, scope, case_no)
     row = next((p for p in case.photos if p.id == photo_id), None)
     path = resolve_photo(request.app.state.settings.photos_dir, row.path) if row else None
@@ -108,67 +95,43 @@ def photo(case_no: str, photo_id: int, request: Request, scope: Scope = Depends(
 
 
 @router.post("/{case_no}/act/{action}")
-async def act(request: Request, case_no: str, action: str, note: str = Form(""),
-              photo: UploadFile | None = File(None), user: UserView = Depends(current_user),
-              scope: Scope = Depends(user_scope), unit: UnitOfWork = Depends(uow)):
-    if action not in ACTION_LABELS:
+async def act(request: Request, case_no: str, action: str, user: CurrentUser,
+              scope: UserScope, unit: UnitDep, note: Annotated[str, Form()] = "",
+              photo: Annotated[UploadFile | None, File()] = None,
+              to_staff_id: Annotated[int | None, Form()] = None):
+    """Any action of the table the console offers (改派 also at ``/reassign``)."""
+    row = staff_actions.STAFF_ACTIONS.get(action)
+    if row is None or staff_actions.CONSOLE not in row.channels:
         raise HTTPException(404, "没有这个操作")
     _check_scope(unit, scope, case_no)
-    if user.staff_id is None or not _may_act(unit, user, case_no):
-        raise HTTPException(403, "您不能办理这张工单（不是承办人或不在您的网格）")
-    note = note.strip()[:MAX_NOTE]
-    if action in ("progress", "resolve", "return") and not note:
-        return _back(case_no, f"请填写{ACTION_LABELS[action]}说明", "error")
     photos = []
-    if photo is not None and photo.filename:
+    if row.photos and photo is not None and photo.filename:
+        if not acting.may_act(unit, user, case_no):  # no file kept for a refused action
+            raise HTTPException(403, "您不能办理这张工单（不是承办人或不在您的网格）")
         try:
             data = await photo.read(MAX_UPLOAD_BYTES + 1)
             photos.append(str(save_image(request.app.state.settings.photos_dir, data, "staff")))
         except UploadError as error:
             return _back(case_no, str(error), "error")
     try:
-        _run_action(unit, action, case_no, user.staff_id, note, photos)
+        acting.run(unit, user, scope, case_no, action, note.strip()[:MAX_NOTE], photos,
+                   to_staff_id)
         unit.commit()
     except DomainError as error:
         return _back(case_no, str(error), "error")
-    return _back(case_no, f"已{ACTION_LABELS[action]}")
-
-
-def _run_action(unit, action, case_no, staff_id, note, photos) -> None:
-    if action == "acknowledge":
-        case_service.acknowledge(unit, case_no, staff_id)
-    elif action == "progress":
-        case_service.add_progress(unit, case_no, staff_id, note, photos=photos)
-    elif action == "resolve":
-        case_service.resolve(unit, case_no, staff_id, note, photos=photos)
-    elif action == "escalate":
-        case_service.escalate(unit, case_no, staff_id, note or "网格员上报")
-    else:
-        case_service.return_case(unit, case_no, staff_id, note)
+    return _back(case_no, f"已{row.label}")
 
 
 @router.post("/{case_no}/reassign")
-def reassign(case_no: str, to_staff_id: int = Form(...), note: str = Form(""),
-             user: UserView = Depends(current_user), scope: Scope = Depends(user_scope),
-             unit: UnitOfWork = Depends(uow)):
-    if user.role not in OFFICE_ROLES:
-        raise HTTPException(403, "只有社区、街道和管理员可以改派")
-    _check_scope(unit, scope, case_no)
-    if to_staff_id not in {m.id for m in queries.staff_in_scope(unit.session, scope)}:
-        return _back(case_no, "只能改派给您管辖范围内的工作人员", "error")
-    try:
-        case_service.reassign(unit, case_no, to_staff_id, by_staff_id=user.staff_id,
-                              note=note.strip()[:MAX_NOTE] or None)
-        unit.commit()
-    except DomainError as error:
-        return _back(case_no, str(error), "error")
-    return _back(case_no, "已改派")
+async def reassign(request: Request, case_no: str, to_staff_id: Annotated[int, Form()],
+                   user: CurrentUser, scope: UserScope, unit: UnitDep,
+                   note: Annotated[str, Form()] = ""):
+    return await act(request, case_no, "reassign", user, scope, unit, note, None, to_staff_id)
 
 
 @router.post("/{case_no}/callback")
-def callback(case_no: str, rating: Rating = Form(...), comment: str = Form(""),
-             user: UserView = Depends(current_user), scope: Scope = Depends(user_scope),
-             unit: UnitOfWork = Depends(uow)):
+def callback(case_no: str, rating: Annotated[Rating, Form()], user: CurrentUser,
+             scope: UserScope, unit: UnitDep, comment: Annotated[str, Form()] = ""):
     """Record an offline callback (phone or visit) with the resident's rating."""
     _check_scope(unit, scope, case_no)
     if user.staff_id is None:

@@ -3,6 +3,11 @@
 Server-rendered forms carry the token in a hidden ``csrftoken`` field; scripts send it in
 the ``X-CSRFToken`` header. The request body is read once here (bounded by
 ``max_body``) and replayed to the application.
+
+A call to the JSON API (``/api/…``) with ``Authorization: Bearer …`` needs no CSRF token:
+a browser never adds that header to a cross-site request by itself, and such a request is
+authenticated by the token alone, never by cookies (web/deps.py). Cookie-authenticated
+forms and calls are checked as before.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_csrf import CSRFMiddleware
 
 FIELD = "csrftoken"
+API_PREFIX = "/api/"
 
 
 def csrf_token(request: Request) -> str:
@@ -38,6 +44,9 @@ class FormCSRFMiddleware(CSRFMiddleware):
             if length is not None and length.isdigit() and int(length) > self.max_body:
                 await PlainTextResponse("上传内容过大", status_code=413)(scope, receive, send)
                 return
+            if _bearer_api_call(scope):
+                await self.app(scope, receive, send)
+                return
             body = await _read_body(receive, self.max_body)
             if body is None:
                 await PlainTextResponse("上传内容过大", status_code=413)(scope, receive, send)
@@ -59,6 +68,13 @@ class FormCSRFMiddleware(CSRFMiddleware):
                 f"{FIELD}={new_token}; Path=/; SameSite={self.cookie_samesite}{secure}",
             )
         await send(message)
+
+
+def _bearer_api_call(scope: Scope) -> bool:
+    if not scope["path"].startswith(API_PREFIX):
+        return False
+    scheme, _, value = Request(scope).headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(value.strip())
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -1,12 +1,21 @@
 # ruff: noqa: B008  (FastAPI declares dependencies and form fields as call defaults)
-"""Request-scoped dependencies: the unit of work, the logged-in user, role checks, rendering."""
+"""Request-scoped dependencies: the unit of work, the logged-in user, role checks, rendering.
+
+A user is the console session's login, or — when the request carries
+``Authorization: Bearer <token>`` — the login that API token acts as (``minsheng token``).
+A request with a bearer token is judged by the token alone, never by its cookies, which
+is what lets the CSRF middleware pass bearer-token API calls (web/csrf.py).
+New code takes the aliases at the end (``unit: UnitDep, user: CurrentUser``).
+"""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
 
+from minsheng.api_tokens import user_for_token
 from minsheng.db import UnitOfWork
 from minsheng.sessions import session_user_id
 from minsheng.users import UserView, get_user, scope_grid_ids
@@ -15,7 +24,17 @@ OFFICE_ROLES = {"admin", "street", "community"}
 
 
 class LoginRequired(Exception):
-    """No valid session: pages redirect to /login, the API answers 401."""
+    """No valid session or token: pages redirect to /login, the API answers 401."""
+
+    def __init__(self, bearer: bool = False):
+        super().__init__()
+        self.bearer = bearer  # a token was presented and refused
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header ("" if empty); None without one."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
 
 
 def uow(request: Request) -> Iterator[UnitOfWork]:
@@ -25,6 +44,13 @@ def uow(request: Request) -> Iterator[UnitOfWork]:
 
 
 def current_user(request: Request, unit: UnitOfWork = Depends(uow)) -> UserView:
+    token = bearer_token(request)
+    if token is not None:
+        user = user_for_token(unit, token)
+        if user is None:
+            raise LoginRequired(bearer=True)
+        request.state.user = user
+        return user
     user_id = session_user_id(unit, request.session.get("sid"))
     user = get_user(unit, user_id) if user_id is not None else None
     if user is None:
@@ -69,3 +95,10 @@ def render(request: Request, name: str, status_code: int = 200, **context):
     return request.app.state.templates.TemplateResponse(
         request, name, context, status_code=status_code
     )
+
+
+UnitDep = Annotated[UnitOfWork, Depends(uow)]
+CurrentUser = Annotated[UserView, Depends(current_user)]
+OfficeUser = Annotated[UserView, Depends(office_user)]
+AdminUser = Annotated[UserView, Depends(admin_user)]
+UserScope = Annotated[Scope, Depends(user_scope)]

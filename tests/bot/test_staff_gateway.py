@@ -92,7 +92,8 @@ async def test_staff_acknowledge_by_button_changes_the_case_and_redraws_the_card
     [edited] = await bot_api.wait_for(lambda calls: [c for c in calls
                                                      if c.method == "editMessageText"])
     assert case_state(db, CASE_NO) == "acknowledged"
-    assert [b["text"] for b in edited.buttons] == ["进展", "办结", "上报"]
+    # the lifecycle allows 退回 from acknowledged, so the table offers it (it used to drift)
+    assert [b["text"] for b in edited.buttons] == ["进展", "办结", "上报", "退回"]
     assert bot_api.calls_of("answerCallbackQuery")
     # pressing 签收 again (an old card) changes nothing
     await press(bot_api, WORKER_TG, button(card, "签收"), updates.sent_message(card.result))
@@ -178,3 +179,51 @@ async def test_a_failed_outbox_send_is_retried_and_delivered_once(
     assert "您有新派单" in card.text and CASE_NO in card.text
     assert [b["text"] for b in card.buttons] == ["签收", "上报", "退回"]
     assert len(bot_api.sent_to(WORKER_TG)) == 1
+
+
+async def test_the_card_buttons_in_every_open_state_are_the_tables_telegram_actions(
+        gateway, bot_api: BotApiServer, db, seeded):
+    from minsheng import staff_actions
+    from minsheng.enums import OPEN_STATES
+    from minsheng.models import Case
+
+    for count, state in enumerate(sorted(OPEN_STATES, key=str), start=1):
+        with db.uow() as uow:
+            uow.session.execute(update(Case).where(Case.case_no == CASE_NO).values(state=state))
+            uow.commit()
+        await bot_api.push(updates.message_update(WORKER_TG, "/tasks"))
+        card = (await bot_api.wait_for_messages(WORKER_TG, count=2 * count))[-1]
+        table = staff_actions.offered(state, staff_actions.TELEGRAM)
+        assert [b["text"] for b in card.buttons] == [a.label for a in table], state
+        assert [b["callback_data"] for b in card.buttons] == [
+            f"s:{a.key}:{CASE_NO}" for a in table], state
+    assert "签收" not in [a.label for a in staff_actions.offered("new", "telegram")]
+
+
+async def test_return_by_button_asks_for_the_reason_and_hands_the_case_to_the_desk(
+        gateway, bot_api: BotApiServer, db, seeded):
+    from minsheng.enums import StaffRole
+    from minsheng.models import Grid, Staff
+
+    with db.uow() as uow:  # the community desk a returned case goes to
+        community = uow.session.execute(select(Grid).where(Grid.code == "130102001")).scalar_one()
+        uow.session.add(Staff(name="孙丽", public_name="孙社区", role=StaffRole.community,
+                              grid_id=community.id))
+        uow.commit()
+    await press(bot_api, WORKER_TG, f"s:return:{CASE_NO}")
+    prompt = await bot_api.wait_for(lambda calls: next(
+        (c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
+         and (c.params.get("reply_markup") or {}).get("force_reply")), None))
+    assert prompt.text.startswith(f"✍️ 退回原因｜{CASE_NO}")
+    assert "return" not in events_of(db, CASE_NO)  # nothing happens before the reason
+    await bot_api.push(updates.reply_update(WORKER_TG, "不在本网格，是阳光花园的",
+                                            updates.sent_message(prompt.result)))
+    await wait_until(lambda: "return" in events_of(db, CASE_NO))
+    with db.uow() as uow:
+        notes = uow.session.execute(select(CaseEvent.note).where(
+            CaseEvent.action == "return")).scalars().all()
+    assert notes == ["不在本网格，是阳光花园的"]
+    [done] = await bot_api.wait_for(lambda calls: [
+        c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
+        and c.text.startswith("已退回")])
+    assert CASE_NO in done.text

@@ -148,3 +148,43 @@ def test_nlu_and_user_subcommands_are_delegated(monkeypatch):
                         lambda name: seen.setdefault("module", name) and Fake)
     assert cli.main(["nlu", "eval", "--set", "x"]) == 0
     assert seen == {"module": "nlu.cli", "argv": ["eval", "--set", "x"]}
+
+
+def test_staff_list_json_prints_each_member_with_their_grid_code(url, tmp_path, capsys):
+    grids = tmp_path / "grids.yaml"
+    grids.write_text("grids:\n  - {code: C1, name: 幸福社区, level: community}\n"
+                     "  - {code: G1, name: 第一网格, level: grid, parent: C1}\n", encoding="utf-8")
+    assert cli.main(["grid", "import", str(grids)]) == 0
+    assert cli.main(["staff", "add", "--name", "王芳", "--role", "grid_worker", "--grid", "G1",
+                     "--public-name", "王网格员"]) == 0
+    assert cli.main(["staff", "add", "--name", "孙丽", "--role", "community", "--grid", "C1"]) == 0
+    capsys.readouterr()
+    assert cli.main(["staff", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert sorted(listed, key=lambda m: m["id"]) == [
+        {"id": 1, "name": "王芳", "public_name": "王网格员", "role": "grid_worker",
+         "grid_code": "G1"},
+        {"id": 2, "name": "孙丽", "public_name": "孙丽", "role": "community", "grid_code": "C1"},
+    ]
+
+
+def test_token_create_prints_a_token_once_and_revoke_ends_it(url, capsys):
+    from minsheng import api_tokens
+    from minsheng.users import create_user
+
+    database = Database(url)
+    with database.uow() as uow:
+        create_user(uow, "admin", "long-enough-pw", "admin")
+        uow.commit()
+    capsys.readouterr()
+    assert cli.main(["token", "create", "--username", "admin"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert len(token) >= 40 and "\n" not in token
+    with database.uow() as uow:
+        assert api_tokens.user_for_token(uow, token).username == "admin"
+    assert cli.main(["token", "create", "--username", "nobody"]) == 1
+    assert "找不到账号 nobody" in capsys.readouterr().err
+    assert cli.main(["token", "revoke", "--username", "admin"]) == 0
+    with database.uow() as uow:
+        assert api_tokens.user_for_token(uow, token) is None
+    database.dispose()
