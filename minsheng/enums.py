@@ -61,6 +61,7 @@ class Channel(StrEnum):
     service_station = "service_station"
     patrol = "patrol"
     visit = "visit"
+    wechat = "wechat"  # 微信公众号 (an online channel like telegram and web)
 
 
 CHANNEL_LABELS = {
@@ -71,6 +72,7 @@ CHANNEL_LABELS = {
     Channel.service_station: "服务站",
     Channel.patrol: "网格巡查",
     Channel.visit: "走访",
+    Channel.wechat: "微信公众号",
 }
 
 

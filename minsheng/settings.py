@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     # Raw inbound payloads (what residents sent, as the channel delivered it) are emptied
     # this many days after they were processed (PIPL: keep no longer than needed).
     inbound_retention_days: int = 30
+    # WeChat Official Account (微信公众号): off (GET|POST /wechat answer 404) while the token
+    # is unset. The token is the one typed into the account's server configuration (3–32
+    # letters and digits); app id and secret fetch the access token for the
+    # customer-service and template message APIs. A template id lets notices reach a
+    # resident outside WeChat's 48-hour customer-service window.
+    wechat_token: str | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_template_id: str | None = None
 
     class Config:
         env_prefix = "MINSHENG_"
@@ -77,6 +87,29 @@ class Settings(BaseSettings):
         if ":" not in value or value.strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError("expected a Bot API token like 123456:ABC…")
         return value
+
+
+    @validator("wechat_token")
+    def _wechat_token_shape(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if value.strip().lower() in PLACEHOLDER_SECRETS or not 3 <= len(value) <= 32:
+            raise ValueError("expected the server token of the Official Account (3–32 "
+                             "characters), not a placeholder")
+        return value
+
+    @validator("wechat_app_secret", always=True)
+    def _wechat_needs_credentials(cls, value: str | None, values: dict) -> str | None:
+        if values.get("wechat_token") and not (value and values.get("wechat_app_id")):
+            raise ValueError("MINSHENG_WECHAT_TOKEN is set: MINSHENG_WECHAT_APP_ID and "
+                             "MINSHENG_WECHAT_APP_SECRET are needed too")
+        if value is not None and value.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("placeholder secret refused")
+        return value or None
+
+    @property
+    def wechat_enabled(self) -> bool:
+        return bool(self.wechat_token)
 
 
 def load_settings(**overrides) -> Settings:

@@ -12,7 +12,7 @@ from . import outbox
 
 # Residents can only be reached on the online channels; hotline or visit reporters are
 # called back by staff (the offline feedback route).
-ONLINE_CHANNELS = (Channel.telegram, Channel.web)
+ONLINE_CHANNELS = (Channel.telegram, Channel.web, Channel.wechat)
 
 
 def case_summary(case: Case) -> str:
