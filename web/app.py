@@ -23,7 +23,7 @@ from minsheng.privacy import install_log_redaction
 from minsheng.settings import Settings, load_settings
 from nlu.evaluation import default_eval_sets
 from nlu.learning import NLU_DIR
-from web import admin, api, auth, cases, chat, dashboard, intake, nlu
+from web import admin, api, auth, cases, chat, dashboard, intake, nlu, wechat
 from web.csrf import FormCSRFMiddleware, csrf_token
 from web.deps import LoginRequired, render
 from web.uploads import MAX_UPLOAD_BYTES
@@ -127,4 +127,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for module in (auth, chat, intake, cases, dashboard, admin, nlu, api):
         app.include_router(module.router)
+    wechat.install(app)
     return app

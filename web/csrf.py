@@ -6,8 +6,8 @@ the ``X-CSRFToken`` header. The request body is read once here (bounded by
 
 A call to the JSON API (``/api/…``) with ``Authorization: Bearer …`` needs no CSRF token:
 a browser never adds that header to a cross-site request by itself, and such a request is
-authenticated by the token alone, never by cookies (web/deps.py). Cookie-authenticated
-forms and calls are checked as before.
+authenticated by the token alone, never by cookies (web/deps.py). Nor does WeChat's
+``POST /wechat``, signed by WeChat. Cookie-authenticated forms and calls are checked as before.
 """
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ from starlette_csrf import CSRFMiddleware
 
 FIELD = "csrftoken"
 API_PREFIX = "/api/"
+# Called by WeChat's servers, never by a browser with our cookies; authenticated by its
+# signature (web/wechat.py), which a forged cross-site request cannot carry.
+SIGNED_WEBHOOKS = ("/wechat",)
 
 
 def csrf_token(request: Request) -> str:
@@ -44,7 +47,7 @@ class FormCSRFMiddleware(CSRFMiddleware):
             if length is not None and length.isdigit() and int(length) > self.max_body:
                 await PlainTextResponse("上传内容过大", status_code=413)(scope, receive, send)
                 return
-            if _bearer_api_call(scope):
+            if _bearer_api_call(scope) or scope["path"] in SIGNED_WEBHOOKS:
                 await self.app(scope, receive, send)
                 return
             body = await _read_body(receive, self.max_body)

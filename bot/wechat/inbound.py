@@ -1,0 +1,51 @@
+"""Each WeChat message is stored in ``inbound_messages`` before it is processed, once.
+
+WeChat re-sends a message it got no answer to within 5 seconds (three times, same
+MsgId; events carry no MsgId and are keyed by FromUserName+CreateTime). A re-sent one
+finds its row and is not processed again.
+"""
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from bot.wechat.protocol import Inbound
+from minsheng.clock import utcnow
+from minsheng.db import Database
+from minsheng.enums import Channel
+from minsheng.models import InboundMessage
+
+
+class WeChatInbox:
+    """The ``inbound_messages`` rows of the WeChat channel (blocking calls)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def save(self, inbound: Inbound) -> bool:
+        """Store ``inbound``; False when it was stored before (a re-delivery)."""
+        with self._db.uow() as uow:
+            uow.session.add(InboundMessage(
+                channel=Channel.wechat, external_id=inbound.external_id,
+                sender=f"wechat:{inbound.openid}"[:100], payload=inbound.fields,
+                received_at=utcnow(), attempts=0))
+            try:
+                uow.commit()
+            except IntegrityError:
+                uow.session.rollback()
+                return False
+            return True
+
+    def mark_processed(self, external_id: str) -> None:
+        self._set(external_id, processed_at=utcnow(),
+                  attempts=InboundMessage.attempts + 1, last_error=None)
+
+    def mark_failed(self, external_id: str, error: str) -> None:
+        self._set(external_id, attempts=InboundMessage.attempts + 1, last_error=error[:2000])
+
+    def _set(self, external_id: str, **values) -> None:
+        with self._db.uow() as uow:
+            uow.session.execute(update(InboundMessage).where(
+                InboundMessage.channel == Channel.wechat,
+                InboundMessage.external_id == external_id).values(**values))
+            uow.commit()

@@ -1,0 +1,113 @@
+"""Rasa's replies as WeChat text, and the options a resident may answer by number.
+
+WeChat has no inline buttons in passive or customer-service text, so buttons become
+numbered options under the text ("回复数字选择：1. 确认提交  2. 取消"). The resident
+answers with the number, or types the option's title; either is turned back into the
+button's payload only if it was offered to this very resident in the latest reply
+(a new offer replaces the old one, a reply without buttons withdraws it). The offers live
+in this process's memory, like Telegram's buttons: after a restart a number is read as
+typed text (it may be a 楼栋 number, so it is never refused). A typed answer never becomes a payload otherwise (see ``bot.resident.neutralise``).
+"""
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+# WeChat cuts a text message at 2048 bytes; keep each piece well inside it.
+TEXT_LIMIT_BYTES = 2000
+OFFER_TTL = 24 * 3600
+FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+BUSY = "系统繁忙，请稍后再试。我们已记下您的消息，恢复后会第一时间答复您。"
+NO_REPLY = "抱歉，这条消息暂时没有处理成功（系统部分服务不可用），请稍后再发一次。"
+EMPTY_MESSAGE = "没有收到文字内容。请用文字描述您遇到的问题，或发送照片、位置。"
+UNSUPPORTED = ("暂时只能接收文字、照片和位置（语音、视频等暂不支持）。"
+               "请用文字描述您遇到的问题。")
+PHOTO_FAILED = "照片没有收到完整，请重新发送一次。"
+IMAGE_NOTE = "（附图请在网页版查看）"
+
+
+@dataclass(frozen=True)
+class Option:
+    number: int
+    title: str
+    payload: str
+
+
+def options_of(replies: list[dict]) -> list[Option]:
+    """Every button of ``replies``, numbered from 1 across the whole answer."""
+    buttons = [b for reply in replies for b in reply.get("buttons") or []
+               if isinstance(b, dict) and b.get("payload")]
+    return [Option(n, str(b.get("title") or b["payload"]), str(b["payload"]))
+            for n, b in enumerate(buttons, start=1)]
+
+
+def to_text(replies: list[dict]) -> str:
+    """One WeChat text for Rasa's messages: their texts, then the numbered options."""
+    parts: list[str] = []
+    number = 0
+    for reply in replies:
+        custom = reply.get("custom") if isinstance(reply.get("custom"), dict) else {}
+        text = str(reply.get("text") or custom.get("text") or "").strip()
+        if reply.get("image"):
+            text = f"{text}\n{IMAGE_NOTE}".strip()
+        lines = [text] if text else []
+        buttons = [b for b in reply.get("buttons") or [] if isinstance(b, dict)
+                   and b.get("payload")]
+        if buttons:
+            lines.append("回复数字选择：")
+            for button in buttons:
+                number += 1
+                lines.append(f"{number}. {button.get('title') or button['payload']}")
+        if lines:
+            parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def split(text: str, limit: int = TEXT_LIMIT_BYTES) -> list[str]:
+    """``text`` in pieces of at most ``limit`` UTF-8 bytes, cut at line breaks if possible."""
+    pieces: list[str] = []
+    while len(text.encode()) > limit:
+        cut = len(text.encode()[:limit].decode(errors="ignore"))
+        line_end = text.rfind("\n", 0, cut)
+        cut = line_end if line_end > cut // 2 else cut
+        pieces.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    return pieces + ([text] if text else [])
+
+
+class OfferedOptions:
+    """The options last offered to each resident (openid), for a while."""
+
+    def __init__(self, capacity: int = 100_000, ttl: float = OFFER_TTL) -> None:
+        self._capacity = capacity
+        self._ttl = ttl
+        self._offers: OrderedDict[str, tuple[float, list[Option]]] = OrderedDict()
+
+    def offer(self, openid: str, options: list[Option]) -> None:
+        """Remember ``options`` for ``openid`` (none: the old offer is withdrawn)."""
+        self._offers.pop(openid, None)
+        if options:
+            self._offers[openid] = (time.monotonic(), options)
+            while len(self._offers) > self._capacity:
+                self._offers.popitem(last=False)
+
+    def answer(self, openid: str, typed: str) -> Option | None:
+        """The offered option ``typed`` names (its number or its exact title), if any."""
+        offered = self._current(openid)
+        choice = typed.strip().translate(FULL_WIDTH_DIGITS).rstrip(".。")
+        for option in offered:
+            if choice == str(option.number) or choice == option.title:
+                return option
+        return None
+
+    def _current(self, openid: str) -> list[Option]:
+        entry = self._offers.get(openid)
+        if entry is None:
+            return []
+        offered_at, options = entry
+        if time.monotonic() - offered_at > self._ttl:
+            self._offers.pop(openid, None)
+            return []
+        return options

@@ -1,0 +1,105 @@
+"""``GET|POST /wechat``: the WeChat Official Account's server URL (bot/wechat does the work).
+
+GET answers WeChat's ``echostr`` when the signature is ours; POST carries a resident's
+message. A bad signature gets 403 and nothing is read or stored. Off (404) while
+``MINSHENG_WECHAT_TOKEN`` is unset. ``install(app)`` is the one registration line.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from bot.rasa_client import RasaClient
+from bot.wechat.api import WeChatApi
+from bot.wechat.channel import WeChatChannel
+from bot.wechat.protocol import MAX_BODY_BYTES, BadMessage
+from bot.wechat.sender import WeChatSender
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/wechat", include_in_schema=False)
+
+
+def _channel(request: Request) -> WeChatChannel:
+    channel = getattr(request.app.state, "wechat", None)
+    if channel is None:
+        raise HTTPException(404, "Not Found")
+    return channel
+
+
+@router.get("")
+async def verify_server(request: Request, signature: str = "", timestamp: str = "",
+                        nonce: str = "", echostr: str = ""):
+    """WeChat checks the server URL: echo ``echostr`` back if the signature is valid."""
+    if not _channel(request).verify(signature, timestamp, nonce):
+        return PlainTextResponse("invalid signature", status_code=403)
+    return PlainTextResponse(echostr)
+
+
+@router.post("")
+async def receive(request: Request, signature: str = "", timestamp: str = "",
+                  nonce: str = ""):
+    """A resident's message: answered with a passive XML reply, or "success" (none)."""
+    channel = _channel(request)
+    if not channel.verify(signature, timestamp, nonce):
+        return PlainTextResponse("invalid signature", status_code=403)
+    body = await _body(request)
+    if body is None:
+        return PlainTextResponse("too large", status_code=413)
+    try:
+        reply = await channel.handle(body)
+    except BadMessage as error:
+        log.warning("unreadable WeChat message: %s", error)
+        return PlainTextResponse("bad message", status_code=400)
+    if not reply:
+        return PlainTextResponse("success")
+    return Response(reply, media_type="application/xml")
+
+
+async def _body(request: Request) -> bytes | None:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def install(app: FastAPI) -> None:
+    """Mount ``/wechat``; when WeChat is configured, run its channel and notice sender."""
+    app.include_router(router)
+    app.state.wechat = None
+
+    async def start() -> None:
+        settings = app.state.settings
+        if not settings.wechat_enabled:
+            return
+        api = WeChatApi(settings.wechat_api_base, settings.wechat_app_id,
+                        settings.wechat_app_secret)
+        rasa = RasaClient(settings.rasa_url, settings.rasa_token)
+        channel = WeChatChannel(settings, app.state.db, api, rasa)
+        sender = WeChatSender(app.state.db, channel, settings.wechat_template_id,
+                              settings.timezone)
+        app.state.wechat = channel
+        app.state.wechat_sender = sender
+        app.state.wechat_task = asyncio.create_task(sender.run_forever())
+        log.info("WeChat channel on at /wechat; notices sent from this process")
+
+    async def stop() -> None:
+        channel = app.state.wechat
+        if channel is None:
+            return
+        app.state.wechat_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app.state.wechat_task
+        await channel.close()
+        await channel.api.close()
+        await channel.rasa.close()
+        app.state.wechat = None
+
+    app.add_event_handler("startup", start)
+    app.add_event_handler("shutdown", stop)
