@@ -1,0 +1,180 @@
+"""WeChat notices: outbox rows of the wechat channel go out through WeChat's API."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.rasa_client import RasaClient
+from bot.wechat.api import WeChatApi
+from bot.wechat.channel import WeChatChannel
+from bot.wechat.sender import WeChatSender
+from minsheng.clock import utcnow
+from minsheng.enums import Channel
+from minsheng.models import OutboxMessage, Resident, ResidentIdentity
+from minsheng.services import outbox
+from tests.wechat.conftest import TEMPLATE_ID, wait_for
+
+OPENID = "oResident-Notices-01"
+RATING_BUTTONS = [{"title": "满意", "payload": "/rate_satisfied"},
+                  {"title": "不满意", "payload": "/rate_dissatisfied"}]
+
+
+def wechat_resident(db, openid: str = OPENID) -> int:
+    with db.uow() as uow:
+        resident = Resident()
+        uow.session.add(resident)
+        uow.session.flush()
+        uow.session.add(ResidentIdentity(resident_id=resident.id, channel=Channel.wechat,
+                                         external_id=openid))
+        uow.commit()
+        return resident.id
+
+
+def queue(db, recipient: str, text: str, channel: Channel = Channel.wechat,
+          kind: str = "acknowledged", **payload) -> int:
+    with db.uow() as uow:
+        row = outbox.enqueue(uow, channel, recipient, kind, text,
+                             payload={"case_no": "MS-20261206-0001", **payload})
+        uow.commit()
+        return row.id
+
+
+def row_state(db, row_id: int) -> dict:
+    with db.uow() as uow:
+        row = uow.session.get(OutboxMessage, row_id)
+        return {"sent": row.sent_at is not None, "failed": row.failed_at is not None,
+                "attempts": row.attempts, "error": row.last_error,
+                "next_attempt_at": row.next_attempt_at}
+
+
+@pytest.fixture
+async def build(settings, db):
+    made: list[WeChatChannel] = []
+
+    def make(template_id: str | None = None) -> WeChatSender:
+        api = WeChatApi(settings.wechat_api_base, settings.wechat_app_id,
+                        settings.wechat_app_secret)
+        channel = WeChatChannel(settings, db, api, RasaClient(settings.rasa_url,
+                                                              settings.rasa_token))
+        made.append(channel)
+        return WeChatSender(db, channel, template_id, settings.timezone)
+
+    yield make
+    for channel in made:
+        await channel.api.close()
+        await channel.rasa.close()
+
+
+async def test_a_queued_notice_goes_out_by_custom_send_with_the_cached_access_token(
+        db, wechat, build):
+    resident = wechat_resident(db)
+    first = queue(db, f"resident:{resident}", "您的工单 MS-20261206-0001 已签收。")
+    second = queue(db, f"resident:{resident}", "王网格员正在处理，今天 18:00 前办结。")
+    on_telegram = queue(db, "resident:999", "给 Telegram 的消息", channel=Channel.telegram)
+    sender = build()
+
+    assert await sender.send_due() == 2
+    third = queue(db, f"resident:{resident}", "已办结。")
+    assert await sender.send_due() == 1
+
+    assert [c.body for c in wechat.custom_sends] == [
+        {"touser": OPENID, "msgtype": "text", "text": {"content": text}}
+        for text in ("您的工单 MS-20261206-0001 已签收。", "王网格员正在处理，今天 18:00 前办结。",
+                     "已办结。")]
+    assert len(wechat.token_fetches) == 1
+    assert {c.token for c in wechat.custom_sends} == {"ACCESS-TOKEN-1"}
+    assert all(row_state(db, r)["sent"] for r in (first, second, third))
+    assert row_state(db, on_telegram)["attempts"] == 0  # never claimed by the WeChat sender
+
+
+async def test_notice_buttons_become_numbered_options_the_resident_answers_by_number(
+        db, wechat, build):
+    resident = wechat_resident(db)
+    queue(db, f"resident:{resident}", "工单已办结，请评价：", buttons=RATING_BUTTONS)
+    sender = build()
+    await sender.send_due()
+    content = wechat.custom_sends[0].body["text"]["content"]
+    assert content.splitlines() == ["工单已办结，请评价：", "回复数字选择：", "1. 满意", "2. 不满意"]
+    assert sender._channel.offers.answer(OPENID, "2").payload == "/rate_dissatisfied"
+
+
+async def test_outside_the_48_hour_window_a_notice_falls_back_to_the_template_message(
+        db, wechat, build):
+    resident = wechat_resident(db)
+    wechat.window_closed.add(OPENID)
+    row = queue(db, f"resident:{resident}", "您的工单已办结。")
+
+    assert await build(template_id=TEMPLATE_ID).send_due() == 1
+
+    assert len(wechat.custom_sends) == 1  # tried first, refused with 45015
+    [template] = wechat.template_sends
+    assert template.body["touser"] == OPENID
+    assert template.body["template_id"] == TEMPLATE_ID
+    assert template.body["data"]["keyword1"] == {"value": "MS-20261206-0001"}
+    assert template.body["data"]["remark"] == {"value": "您的工单已办结。"}
+    assert template.token == "ACCESS-TOKEN-1"
+    assert row_state(db, row)["sent"]
+
+
+async def test_without_a_template_id_a_closed_window_marks_the_notice_failed_with_that_reason(
+        db, wechat, build):
+    resident = wechat_resident(db)
+    wechat.window_closed.add(OPENID)
+    row = queue(db, f"resident:{resident}", "您的工单已办结。")
+
+    assert await build(template_id=None).send_due() == 0
+
+    state = row_state(db, row)
+    assert not state["sent"]
+    assert state["error"].startswith("45015")
+    assert "MINSHENG_WECHAT_TEMPLATE_ID" in state["error"]
+    assert state["next_attempt_at"] > utcnow() + timedelta(seconds=10)  # the outbox's back-off
+    assert wechat.template_sends == []
+
+
+async def test_a_stale_access_token_is_fetched_again_and_the_call_made_once_more(
+        db, wechat, build):
+    resident = wechat_resident(db)
+    sender = build()
+    queue(db, f"resident:{resident}", "第一条")
+    await sender.send_due()
+    wechat.expire_tokens()  # e.g. another process fetched a new token
+    row = queue(db, f"resident:{resident}", "第二条")
+    assert await sender.send_due() == 1
+    assert [c.token for c in wechat.custom_sends] == [
+        "ACCESS-TOKEN-1", "ACCESS-TOKEN-1", "ACCESS-TOKEN-2"]
+    assert len(wechat.token_fetches) == 2
+    assert row_state(db, row)["sent"]
+
+
+async def test_a_recipient_without_a_wechat_openid_is_failed_with_the_reason(db, wechat, build):
+    row = queue(db, "staff:1", "新工单")
+    assert await build().send_due() == 0
+    assert "no WeChat openid" in row_state(db, row)["error"]
+    assert wechat.custom_sends == []
+
+
+def test_a_resident_who_reported_on_wechat_is_told_on_wechat(db):
+    from minsheng.models import Case
+    from minsheng.services import notify
+    from tests.web.conftest import open_case, seed_world
+
+    seed_world(db)
+    case_no = open_case(db, "幸福小区楼道堆满杂物", "幸福小区", channel="wechat")
+    with db.uow() as uow:
+        case = uow.session.execute(select(Case).where(Case.case_no == case_no)).scalar_one()
+        assert notify.tell_residents(uow, case, "progress", "正在处理", utcnow()) == 1
+        uow.commit()
+    with db.uow() as uow:
+        channels = set(uow.session.execute(select(OutboxMessage.channel).where(
+            OutboxMessage.kind == "progress")).scalars())
+    assert channels == {Channel.wechat}
+
+
+def test_the_web_app_sends_wechat_notices_in_the_background(client, db, wechat):
+    resident = wechat_resident(db)
+    row = queue(db, f"resident:{resident}", "您的工单已签收。")
+    wait_for(lambda: row_state(db, row)["sent"])
+    assert wechat.custom_sends[-1].body["text"]["content"] == "您的工单已签收。"
