@@ -100,3 +100,18 @@ def wait_for(condition, timeout: float = 10.0, interval: float = 0.05):
             return value
         time.sleep(interval)
     raise AssertionError("condition not met in time")
+
+
+def wechat_resident(db, openid: str = "oResident-Notices-01") -> int:
+    """A resident known by a WeChat openid (as the actions create one); their id."""
+    from minsheng.enums import Channel
+    from minsheng.models import Resident, ResidentIdentity
+
+    with db.uow() as uow:
+        resident = Resident()
+        uow.session.add(resident)
+        uow.session.flush()
+        uow.session.add(ResidentIdentity(resident_id=resident.id, channel=Channel.wechat,
+                                         external_id=openid))
+        uow.commit()
+        return resident.id

@@ -12,24 +12,13 @@ from bot.wechat.channel import WeChatChannel
 from bot.wechat.sender import WeChatSender
 from minsheng.clock import utcnow
 from minsheng.enums import Channel
-from minsheng.models import OutboxMessage, Resident, ResidentIdentity
+from minsheng.models import OutboxMessage
 from minsheng.services import outbox
-from tests.wechat.conftest import TEMPLATE_ID, wait_for
+from tests.wechat.conftest import TEMPLATE_ID, wait_for, wechat_resident
 
-OPENID = "oResident-Notices-01"
+OPENID = "oResident-Notices-01"  # wechat_resident's default
 RATING_BUTTONS = [{"title": "满意", "payload": "/rate_satisfied"},
                   {"title": "不满意", "payload": "/rate_dissatisfied"}]
-
-
-def wechat_resident(db, openid: str = OPENID) -> int:
-    with db.uow() as uow:
-        resident = Resident()
-        uow.session.add(resident)
-        uow.session.flush()
-        uow.session.add(ResidentIdentity(resident_id=resident.id, channel=Channel.wechat,
-                                         external_id=openid))
-        uow.commit()
-        return resident.id
 
 
 def queue(db, recipient: str, text: str, channel: Channel = Channel.wechat,
