@@ -4,7 +4,8 @@ WeChat waits 5 seconds for the answer to its POST. A turn that finishes within
 ``passive_deadline`` is answered in that response (a passive reply); a slower one is
 answered with an empty body, which WeChat takes as "no reply", and its text goes out
 through the customer-service API when Rasa is done. Turns of one resident run one after
-another (a lock per openid), so Rasa sees them in order.
+another (a lock per openid), so Rasa sees them in order. A message Rasa could not take
+(down) is kept and retried by ``retry_unprocessed``; its answer then goes by the API.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable
+from datetime import timedelta
 from pathlib import Path
 
 from bot.contract import Capabilities
@@ -33,7 +35,7 @@ PASSIVE_DEADLINE = 4.5  # seconds; WeChat gives up on the request after 5
 MAX_RASA_TEXT = 1000
 # Menu buttons (CLICK events) configured in the Official Account, by EventKey.
 MENU_INTENTS = {"REPORT": "start_report", "MY_CASES": "check_status", "HELP": "help"}
-BUSY = "系统繁忙，请稍后再发一次。"
+BUSY = "系统繁忙，我们已记下您的消息，恢复后会第一时间答复您。"
 
 
 def sender_id(openid: str) -> str:
@@ -57,6 +59,7 @@ class WeChatChannel:
         self.passive_deadline = passive_deadline
         self._locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task] = set()
+        self._in_flight: set[str] = set()
 
     # -- receive ---------------------------------------------------------------------------
     def verify(self, signature: str, timestamp: str, nonce: str) -> bool:
@@ -69,6 +72,7 @@ class WeChatChannel:
             log.info("WeChat message %s already received; not processed again",
                      inbound.external_id)
             return ""
+        self._in_flight.add(inbound.external_id)
         turn = asyncio.create_task(self._turn(inbound))
         done, _ = await asyncio.wait({turn}, timeout=self.passive_deadline)
         if turn not in done:
@@ -84,18 +88,42 @@ class WeChatChannel:
         return protocol.passive_text(inbound, pieces[0])
 
     # -- the turn --------------------------------------------------------------------------
-    async def _turn(self, inbound: protocol.Inbound) -> str:
-        """The text to answer ``inbound`` with ("" for none); never raises."""
-        async with self._lock(inbound.openid):
+    async def retry_unprocessed(self, stale_after: float = 60.0,
+                                max_attempts: int = 20) -> int:
+        """Run the kept messages again; answers go by the API. Returns how many were run."""
+        stale_before = utcnow() - timedelta(seconds=stale_after)
+        kept = await asyncio.to_thread(self.inbox.unprocessed, stale_before, max_attempts)
+        ran = 0
+        for external_id, fields in kept:
+            if external_id in self._in_flight:
+                continue
             try:
-                return await self._converse(inbound)
-            except Exception as error:
-                log.exception("WeChat turn %s failed", inbound.external_id)
-                await asyncio.to_thread(self.inbox.mark_failed, inbound.external_id,
-                                        f"{type(error).__name__}: {error}")
-                return render.NO_REPLY
+                inbound = protocol.from_fields(fields)
+            except protocol.BadMessage:
+                continue
+            self._in_flight.add(external_id)
+            text = await self._turn(inbound, retrying=True)
+            ran += 1
+            try:
+                await self.deliver_texts(inbound.openid, render.split(text))
+            except WeChatError as error:
+                log.error("WeChat answer to kept message %s lost: %s", external_id, error)
+        return ran
 
-    async def _converse(self, inbound: protocol.Inbound) -> str:
+    async def _turn(self, inbound: protocol.Inbound, retrying: bool = False) -> str:
+        """The text to answer ``inbound`` with ("" for none); never raises."""
+        try:
+            async with self._lock(inbound.openid):
+                return await self._converse(inbound, retrying)
+        except Exception as error:
+            log.exception("WeChat turn %s failed", inbound.external_id)
+            await asyncio.to_thread(self.inbox.mark_failed, inbound.external_id,
+                                    f"{type(error).__name__}: {error}")
+            return render.NO_REPLY
+        finally:
+            self._in_flight.discard(inbound.external_id)
+
+    async def _converse(self, inbound: protocol.Inbound, retrying: bool) -> str:
         rasa_text, direct = await self._to_rasa(inbound)
         if rasa_text is None:
             await asyncio.to_thread(self.inbox.mark_processed, inbound.external_id)
@@ -110,7 +138,7 @@ class WeChatChannel:
                         error)
             await asyncio.to_thread(self.inbox.mark_failed, inbound.external_id,
                                     f"{RASA_UNAVAILABLE}{error}")
-            return BUSY
+            return "" if retrying else BUSY  # told once; the retry stays silent
         await asyncio.to_thread(self.inbox.mark_processed, inbound.external_id)
         return self.reply_text(inbound.openid, replies or [{"text": render.NO_REPLY}])
 

@@ -6,9 +6,12 @@ finds its row and is not processed again.
 """
 from __future__ import annotations
 
-from sqlalchemy import update
+from datetime import datetime
+
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.inbound import RASA_UNAVAILABLE
 from bot.wechat.protocol import Inbound
 from minsheng.clock import utcnow
 from minsheng.db import Database
@@ -42,6 +45,20 @@ class WeChatInbox:
 
     def mark_failed(self, external_id: str, error: str) -> None:
         self._set(external_id, attempts=InboundMessage.attempts + 1, last_error=error[:2000])
+
+    def unprocessed(self, stale_before: datetime, max_attempts: int,
+                    limit: int = 20) -> list[tuple[str, dict]]:
+        """(external_id, fields) to retry: failed before (Rasa down: however often), or
+        stored before ``stale_before`` and never finished (the process died mid-turn)."""
+        with self._db.uow() as uow:
+            rows = uow.session.execute(select(InboundMessage).where(
+                InboundMessage.channel == Channel.wechat,
+                InboundMessage.processed_at.is_(None),
+                (InboundMessage.attempts < max_attempts)
+                | InboundMessage.last_error.startswith(RASA_UNAVAILABLE),
+                (InboundMessage.attempts > 0) | (InboundMessage.received_at < stale_before),
+            ).order_by(InboundMessage.id).limit(limit)).scalars().all()
+            return [(r.external_id, dict(r.payload or {})) for r in rows]
 
     def _set(self, external_id: str, **values) -> None:
         with self._db.uow() as uow:

@@ -65,13 +65,18 @@ def parse(body: bytes) -> Inbound:
     except (ExpatError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise BadMessage(f"{type(error).__name__}: {error}") from None
     data = {k: v for k, v in dict(message._data).items() if isinstance(v, (str, type(None)))}
+    return from_fields(data)
+
+
+def from_fields(data: dict) -> Inbound:
+    """An ``Inbound`` from its XML fields (as parsed now, or as stored for a retry)."""
     openid, account = data.get("FromUserName"), data.get("ToUserName")
     if not openid or not account:
         raise BadMessage("no FromUserName / ToUserName")
     kind = _kind(data)
     external_id = data.get("MsgId") if kind not in EVENT_KINDS else None
     external_id = external_id or f"{openid}:{data.get('CreateTime') or ''}"
-    return Inbound(kind, openid, account, str(external_id)[:64], data)
+    return Inbound(kind, str(openid), str(account), str(external_id)[:64], data)
 
 
 EVENT_KINDS = {"click", "subscribe", "unsubscribe", "event"}

@@ -7,6 +7,7 @@ Each tick claims due WeChat rows only, resolves ``resident:<id>`` to the residen
 openid and sends. Outside the 48-hour customer-service window WeChat answers 45015; the
 notice then goes out as a template message when ``MINSHENG_WECHAT_TEMPLATE_ID`` is set,
 else the row is marked failed with that reason. Retries follow the outbox's back-off.
+The same loop runs again the residents' messages that Rasa could not take (it was down).
 """
 from __future__ import annotations
 
@@ -61,9 +62,11 @@ class WeChatSender:
         self.interval = interval
 
     async def run_forever(self) -> None:
+        """Each tick: the due notices, then the messages Rasa could not take before."""
         while True:
             try:
                 await self.send_due()
+                await self._channel.retry_unprocessed()
             except asyncio.CancelledError:
                 raise
             except Exception:

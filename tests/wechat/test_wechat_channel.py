@@ -232,3 +232,37 @@ def test_every_wechat_message_is_stored_with_its_sender(client, db):
         count = uow.session.execute(select(func.count()).select_from(InboundMessage).where(
             InboundMessage.sender == f"wechat:{OPENID}")).scalar()
     assert count == 1
+
+
+class FlakyRasa(FakeRasa):
+    """Drops the connection while ``down``, as a Rasa server that is restarting."""
+
+    down: bool = True
+
+    def reply(self, body: dict) -> list[dict]:
+        if self.down:
+            raise ConnectionAbortedError("Rasa is restarting")
+        return super().reply(body)
+
+
+def test_a_message_rasa_could_not_take_is_kept_and_answered_by_api_when_rasa_is_back(
+        tmp_path, db, wechat):
+    from fastapi.testclient import TestClient
+
+    from tests.wechat.conftest import wechat_settings
+    from web.app import create_app
+
+    flaky = FlakyRasa().start()
+    try:
+        app = create_app(wechat_settings(tmp_path, db, flaky, wechat))
+        with TestClient(app) as client:
+            reply = passive(post_message(client, text_message("小区路灯不亮", 96)))
+            assert "我们已记下您的消息" in reply["Content"]
+            assert stored(db) == [("96", f"wechat:{OPENID}", False)]
+            flaky.down = False
+            sends = wait_for(lambda: wechat.custom_sends)
+        assert "您反映的是：小区路灯不亮" in sends[0].body["text"]["content"]
+        assert stored(db) == [("96", f"wechat:{OPENID}", True)]
+        assert flaky.messages_from(f"wechat:{OPENID}") == ["小区路灯不亮"]
+    finally:
+        flaky.stop()
