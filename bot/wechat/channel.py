@@ -74,7 +74,11 @@ class WeChatChannel:
             return ""
         self._in_flight.add(inbound.external_id)
         turn = asyncio.create_task(self._turn(inbound))
-        done, _ = await asyncio.wait({turn}, timeout=self.passive_deadline)
+        try:
+            done, _ = await asyncio.wait({turn}, timeout=self.passive_deadline)
+        except asyncio.CancelledError:  # WeChat hung up: the answer still goes, by the API
+            self.spawn(self._deliver_later(inbound.openid, turn))
+            raise
         if turn not in done:
             log.info("WeChat turn %s slower than %ss: answering through the API",
                      inbound.external_id, self.passive_deadline)

@@ -25,7 +25,10 @@ EMPTY_MESSAGE = "没有收到文字内容。请用文字描述您遇到的问题
 UNSUPPORTED = ("暂时只能接收文字、照片和位置（语音、视频等暂不支持）。"
                "请用文字描述您遇到的问题。")
 PHOTO_FAILED = "照片没有收到完整，请重新发送一次。"
-IMAGE_NOTE = "（附图请在网页版查看）"
+IMAGE_NOTE = "（附图暂时无法在微信中显示）"
+# Telegram shows a keyboard button for these; on WeChat the resident is told where to look.
+LOCATION_HINT = "（发送位置：点输入框旁的“+”，选“位置”）"
+PHONE_HINT = "（请直接输入手机号）"
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,10 @@ def to_text(replies: list[dict]) -> str:
         text = str(reply.get("text") or custom.get("text") or "").strip()
         if reply.get("image"):
             text = f"{text}\n{IMAGE_NOTE}".strip()
+        if custom.get("request_location"):
+            text = f"{text}\n{LOCATION_HINT}".strip()
+        if custom.get("request_contact"):
+            text = f"{text}\n{PHONE_HINT}".strip()
         lines = [text] if text else []
         buttons = [b for b in reply.get("buttons") or [] if isinstance(b, dict)
                    and b.get("payload")]
