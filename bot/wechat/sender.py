@@ -61,6 +61,10 @@ class WeChatSender:
         self._batch = batch
         self.interval = interval
 
+    @property
+    def channel(self) -> WeChatChannel:
+        return self._channel
+
     async def run_forever(self) -> None:
         """Each tick: the due notices, then the messages Rasa could not take before."""
         while True:

@@ -86,7 +86,7 @@ async def test_notice_buttons_become_numbered_options_the_resident_answers_by_nu
     await sender.send_due()
     content = wechat.custom_sends[0].body["text"]["content"]
     assert content.splitlines() == ["工单已办结，请评价：", "回复数字选择：", "1. 满意", "2. 不满意"]
-    assert sender._channel.offers.answer(OPENID, "2").payload == "/rate_dissatisfied"
+    assert sender.channel.offers.answer(OPENID, "2").payload == "/rate_dissatisfied"
 
 
 async def test_outside_the_48_hour_window_a_notice_falls_back_to_the_template_message(
@@ -167,3 +167,39 @@ def test_the_web_app_sends_wechat_notices_in_the_background(client, db, wechat):
     row = queue(db, f"resident:{resident}", "您的工单已签收。")
     wait_for(lambda: row_state(db, row)["sent"])
     assert wechat.custom_sends[-1].body["text"]["content"] == "您的工单已签收。"
+
+
+class RatingRasa:
+    """Rasa's ``trigger_intent`` as the rating dialogue answers it (the fake Rasa of
+    tests/web has no such endpoint)."""
+
+    def __init__(self) -> None:
+        self.triggered: list[tuple[str, str, dict]] = []
+
+    async def trigger_intent(self, sender: str, intent: str, entities: dict) -> list[dict]:
+        self.triggered.append((sender, intent, entities))
+        return [{"text": f"工单 {entities['case_no']} 已办结，您满意吗？",
+                 "buttons": RATING_BUTTONS}]
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_rating_request_starts_the_rating_in_rasa_and_sends_its_options(
+        db, wechat, build):
+    resident = wechat_resident(db)
+    row = queue(db, f"resident:{resident}", "请评价", kind="rating_request")
+    sender = build()
+    rasa = RatingRasa()
+    await sender.channel.rasa.close()
+    sender.channel.rasa = rasa
+
+    assert await sender.send_due() == 1
+
+    assert rasa.triggered == [(f"wechat:{OPENID}", "start_rating",
+                               {"case_no": "MS-20261206-0001"})]
+    content = wechat.custom_sends[0].body["text"]["content"]
+    assert content.startswith("工单 MS-20261206-0001 已办结，您满意吗？")
+    assert "1. 满意" in content
+    assert sender.channel.offers.answer(OPENID, "1").payload == "/rate_satisfied"
+    assert row_state(db, row)["sent"]
