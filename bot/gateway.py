@@ -16,7 +16,7 @@ from telegram.ext import ContextTypes
 
 from bot.buttons import OfferedButtons
 from bot.inbound import InboundStore, StoredUpdate
-from bot.rasa_client import RasaClient
+from bot.core.rasa import RasaClient
 from minsheng.db import Database
 from minsheng.settings import Settings
 

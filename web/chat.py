@@ -12,8 +12,8 @@ import secrets
 from fastapi import APIRouter, File, HTTPException, Request, UploadFile
 from pydantic import BaseModel
 
+from bot.core.rasa import RasaClient, RasaUnavailable, neutralise
 from web.deps import render
-from web.rasa import RasaUnavailable, send_message
 from web.uploads import MAX_UPLOAD_BYTES, UploadError, save_image
 
 router = APIRouter(prefix="/chat", include_in_schema=False)
@@ -24,11 +24,6 @@ RASA_DOWN = "机器人暂时无法回复，请稍后再试（您的内容没有�
 class ChatIn(BaseModel):
     text: str | None = None
     payload: str | None = None
-
-
-def neutralise_slash(text: str) -> str:
-    """Rasa reads "/intent{…}" as a forced intent; make typed text plain text."""
-    return "／" + text[1:] if text.startswith("/") else text
 
 
 def _sender(request: Request) -> str:
@@ -45,7 +40,9 @@ async def _exchange(request: Request, message: str, keep_offers: bool = False) -
     photo, which may arrive in the middle of a question (e.g. at the confirm step).
     """
     try:
-        replies = await send_message(request.app.state.settings, _sender(request), message)
+        settings = request.app.state.settings
+        async with RasaClient(settings.rasa_url, settings.rasa_token) as rasa:
+            replies = await rasa.send_message(_sender(request), message, {"channel": "web"})
     except RasaUnavailable:
         raise HTTPException(503, RASA_DOWN) from None
     out, offered = [], []
@@ -79,7 +76,7 @@ async def chat_send(request: Request, body: ChatIn):
         raise HTTPException(400, "请先输入内容")
     if len(text) > MAX_TEXT:
         raise HTTPException(400, f"内容太长了（最多 {MAX_TEXT} 字），请分几条发送")
-    return await _exchange(request, neutralise_slash(text))
+    return await _exchange(request, neutralise(text))
 
 
 @router.post("/photo")
