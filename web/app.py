@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from bot.webchat.channel import WebChat
 from minsheng.db import Database
 from minsheng.enums import CATEGORY_LABELS, CHANNEL_LABELS, RATING_LABELS, STATE_LABELS
 from minsheng.settings import Settings, load_settings
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   openapi_url="/openapi.json")
     app.state.settings = settings
     app.state.db = Database(settings.database_url)
+    app.state.webchat = WebChat(settings, app.state.db)  # the web chat channel
     app.state.templates = _templates(settings)
     app.state.training = None  # the NLU training job, when one runs (web.nlu_job)
     app.state.nlu_dir = NLU_DIR  # where relabelled examples are learned into

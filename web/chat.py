@@ -1,24 +1,33 @@
-# ruff: noqa: B008  (FastAPI declares dependencies and form fields as call defaults)
-"""The resident web chat (/chat): the same Rasa conversation as Telegram, via the REST channel.
+"""The resident web chat (/chat): the same Rasa conversation as Telegram, as a channel on
+the messaging core (``bot.webchat``): messages stored first, replies and notices in the
+outbox, the page pulls what it has not drawn yet.
 
-Residents can never force an intent: typed text starting with "/" is neutralised, and a
-payload is only accepted if it was offered to this very session by the bot's last reply.
+A resident is known by a long-lived signed cookie naming their web-chat id, so a reload
+(or a browser restart) redraws the same conversation. Residents can never force an
+intent: typed text starting with "/" is neutralised, and a payload is only accepted if
+it was offered to this very resident in a message (a reply or a notice).
 """
 from __future__ import annotations
 
 import json
 import secrets
+from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
+from itsdangerous import BadSignature, Signer
 from pydantic import BaseModel
 
-from bot.core.rasa import RasaClient, RasaUnavailable, neutralise
+from bot.core.rasa import neutralise
+from bot.webchat.channel import WebChat
+from bot.webchat.store import ChatMessage
 from web.deps import render
 from web.uploads import MAX_UPLOAD_BYTES, UploadError, save_image
 
 router = APIRouter(prefix="/chat", include_in_schema=False)
 MAX_TEXT = 1000
-RASA_DOWN = "机器人暂时无法回复，请稍后再试（您的内容没有丢失，可以再发一次）。"
+RESIDENT_COOKIE = "minsheng_resident"
+ONE_YEAR = 365 * 24 * 3600
+BUTTON_EXPIRED = "这个按钮已失效，请直接输入文字或重新选择。"
 
 
 class ChatIn(BaseModel):
@@ -26,66 +35,96 @@ class ChatIn(BaseModel):
     payload: str | None = None
 
 
-def _sender(request: Request) -> str:
-    sid = request.session.get("chat_sid")
-    if not sid:
-        sid = request.session["chat_sid"] = secrets.token_urlsafe(16)
-    return f"web:{sid}"
+def _signer(request: Request) -> Signer:
+    return Signer(request.app.state.settings.web_secret_key, salt="minsheng.web-resident")
 
 
-async def _exchange(request: Request, message: str, keep_offers: bool = False) -> dict:
-    """Send, collect the replies, and remember which buttons this session may press next.
+def remember(request: Request, response: Response, external_id: str) -> None:
+    """Name this browser's resident in a signed, HttpOnly cookie for a year."""
+    value = _signer(request).sign(external_id.encode()).decode()
+    response.set_cookie(RESIDENT_COOKIE, value, max_age=ONE_YEAR, httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https")
 
-    New buttons replace the offer; a reply without buttons withdraws it, except after a
-    photo, which may arrive in the middle of a question (e.g. at the confirm step).
-    """
-    try:
-        settings = request.app.state.settings
-        async with RasaClient(settings.rasa_url, settings.rasa_token) as rasa:
-            replies = await rasa.send_message(_sender(request), message, {"channel": "web"})
-    except RasaUnavailable:
-        raise HTTPException(503, RASA_DOWN) from None
-    out, offered = [], []
-    for reply in replies:
-        buttons = [
-            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
-            for b in reply.get("buttons") or [] if isinstance(b, dict) and b.get("payload")
-        ]
-        offered += [b["payload"] for b in buttons]
-        out.append({"text": str(reply.get("text") or ""), "buttons": buttons,
-                    "image": str(reply.get("image") or "")})
-    if offered or not keep_offers:
-        request.session["chat_offered"] = offered
-    return {"messages": out}
+
+def web_resident(request: Request, response: Response) -> str:
+    """The stable web-chat id of this browser's resident; a new one (and its cookie) if
+    there is none. A conversation from before the cookie (the session's id) is kept."""
+    raw = request.cookies.get(RESIDENT_COOKIE)
+    if raw:
+        try:
+            return _signer(request).unsign(raw).decode()
+        except BadSignature:
+            pass
+    external_id = request.session.get("chat_sid") or secrets.token_urlsafe(16)
+    remember(request, response, external_id)
+    request.state.new_resident = external_id
+    return external_id
+
+
+WebResident = Annotated[str, Depends(web_resident)]
+
+
+def webchat(request: Request) -> WebChat:
+    return request.app.state.webchat
+
+
+Chat = Annotated[WebChat, Depends(webchat)]
+
+
+def _out(messages: list[ChatMessage]) -> dict:
+    return {"messages": [m.as_json() for m in messages]}
 
 
 @router.get("")
-def chat_page(request: Request):
-    _sender(request)
-    return render(request, "chat.html", max_upload_mb=MAX_UPLOAD_BYTES // (1024 * 1024))
+def chat_page(request: Request, resident: WebResident):
+    page = render(request, "chat.html", max_upload_mb=MAX_UPLOAD_BYTES // (1024 * 1024))
+    if getattr(request.state, "new_resident", None):
+        remember(request, page, resident)
+    return page
+
+
+@router.get("/history")
+async def chat_history(chat: Chat, resident: WebResident):
+    """The conversation so far (the resident's and the bot's messages) and the live offer."""
+    messages, offered = await chat.history(resident)
+    bot_ids = [m.id for m in messages if not m.mine]
+    return {"messages": [{**m.as_json(), "from": "me" if m.mine else "bot"} for m in messages],
+            "offered": offered, "last": max(bot_ids, default=0)}
+
+
+@router.get("/messages")
+async def chat_messages(chat: Chat, resident: WebResident, after: int = Query(0, ge=0)):
+    """Every bot message after ``after`` (replies and notices); marks them delivered."""
+    return _out(await chat.messages(resident, after))
 
 
 @router.post("/send")
-async def chat_send(request: Request, body: ChatIn):
+async def chat_send(chat: Chat, resident: WebResident, body: ChatIn):
     if body.payload is not None:
-        if body.payload not in request.session.get("chat_offered", []):
-            raise HTTPException(400, "这个按钮已失效，请直接输入文字或重新选择。")
-        return await _exchange(request, body.payload)
+        replies = await chat.press(resident, body.payload)
+        if replies is None:
+            raise HTTPException(400, BUTTON_EXPIRED)
+        return _out(replies)
     text = (body.text or "").strip()
     if not text:
         raise HTTPException(400, "请先输入内容")
     if len(text) > MAX_TEXT:
         raise HTTPException(400, f"内容太长了（最多 {MAX_TEXT} 字），请分几条发送")
-    return await _exchange(request, neutralise(text))
+    return _out(await chat.send(resident, neutralise(text), text))
 
 
 @router.post("/photo")
-async def chat_photo(request: Request, photo: UploadFile = File(...)):
-    """A photo (随手拍): checked, stored under photos_dir, passed to Rasa as /send_photo."""
+async def chat_photo(request: Request, chat: Chat, resident: WebResident,
+                     photo: Annotated[UploadFile, File()]):
+    """A photo (随手拍): checked, stored under photos_dir, passed to Rasa as /send_photo.
+
+    It may arrive in the middle of a question (e.g. at the confirm step), so a reply
+    without buttons keeps the buttons on offer."""
     data = await photo.read(MAX_UPLOAD_BYTES + 1)
     try:
         path = save_image(request.app.state.settings.photos_dir, data, "web")
     except UploadError as exc:
         raise HTTPException(400, str(exc)) from None
     message = "/send_photo" + json.dumps({"photo": str(path)}, ensure_ascii=False)
-    return await _exchange(request, message, keep_offers=True)
+    return _out(await chat.send(resident, message, "［照片］", keep_offers=True,
+                                extra={"photo": str(path)}))

@@ -105,3 +105,16 @@ def pending(uow) -> list[OutboxMessage]:
     """Unsent rows, oldest first (for consoles and tests)."""
     return list(_session(uow).execute(select(OutboxMessage).where(
         OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id)).scalars())
+
+
+def conversation(uow, channel: Channel, recipient: str, after: int = 0,
+                 hidden_kinds: Iterable[str] = ()) -> list[OutboxMessage]:
+    """A recipient's rows on a pulled channel (the web chat) with ids above ``after``, in
+    order; ``hidden_kinds`` are instructions to the channel, not messages to show."""
+    query = select(OutboxMessage).where(
+        OutboxMessage.channel == Channel(channel), OutboxMessage.recipient == recipient,
+        OutboxMessage.id > after)
+    hidden = list(hidden_kinds)
+    if hidden:
+        query = query.where(OutboxMessage.kind.not_in(hidden))
+    return list(_session(uow).execute(query.order_by(OutboxMessage.id)).scalars())

@@ -1,9 +1,15 @@
-// The resident web chat: text and photos go to /chat, bot replies are drawn with textContent.
+// The resident web chat: the conversation is redrawn from /chat/history, text and photos go
+// to /chat, and /chat/messages is polled so notices appear without a reload. Every bot
+// message has an id (its outbox row): a message is drawn once, whichever way it came.
 (function () {
   "use strict";
+  var POLL_MS = 1500;
   var box = document.getElementById("chat");
   var errorLine = document.getElementById("chat-error");
   var csrf = box.dataset.csrf;
+  var drawn = {};
+  var lastId = 0;
+  var polling = false;
 
   function bubble(who, text) {
     var p = document.createElement("p");
@@ -14,35 +20,74 @@
     return p;
   }
 
+  function showError(text) {
+    errorLine.textContent = text;
+    errorLine.hidden = false;
+  }
+
   function disableButtons() {
     box.querySelectorAll("button.choice").forEach(function (b) { b.disabled = true; });
   }
 
-  function showReplies(data) {
-    (data.messages || []).forEach(function (m) {
-      if (m.text) bubble("bot", m.text);
-      if (m.image) {
-        var a = document.createElement("a");
-        a.href = m.image; a.textContent = "查看图片"; a.rel = "noopener"; a.target = "_blank";
-        box.appendChild(a);
-      }
-      if (m.buttons && m.buttons.length) {
-        var row = document.createElement("div");
-        row.className = "choices";
-        m.buttons.forEach(function (b) {
-          var btn = document.createElement("button");
-          btn.type = "button"; btn.className = "choice"; btn.textContent = b.title;
-          btn.addEventListener("click", function () {
-            disableButtons();
-            bubble("me", b.title);
-            post("/chat/send", JSON.stringify({ payload: b.payload }), true);
-          });
-          row.appendChild(btn);
-        });
-        box.appendChild(row);
-      }
-    });
+  function press(b) {
+    disableButtons();
+    bubble("me", b.title);
+    post("/chat/send", JSON.stringify({ payload: b.payload }), true);
+  }
+
+  function drawBot(m, offered) {
+    if (m.id) {
+      if (drawn[m.id]) return;
+      drawn[m.id] = true;
+      if (m.id > lastId) lastId = m.id;
+    }
+    if (m.text) bubble("bot", m.text);
+    if (m.image) {
+      var a = document.createElement("a");
+      a.href = m.image; a.textContent = "查看图片"; a.rel = "noopener"; a.target = "_blank";
+      box.appendChild(a);
+    }
+    if (m.buttons && m.buttons.length) {
+      var row = document.createElement("div");
+      row.className = "choices";
+      m.buttons.forEach(function (b) {
+        var btn = document.createElement("button");
+        btn.type = "button"; btn.className = "choice"; btn.textContent = b.title;
+        btn.disabled = offered !== undefined && offered.indexOf(b.payload) < 0;
+        btn.addEventListener("click", function () { press(b); });
+        row.appendChild(btn);
+      });
+      box.appendChild(row);
+    }
     box.scrollTop = box.scrollHeight;
+  }
+
+  function showReplies(data) {
+    (data.messages || []).forEach(function (m) { drawBot(m); });
+  }
+
+  function getJson(url) {
+    return fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); });
+  }
+
+  function redraw() {
+    return getJson("/chat/history").then(function (data) {
+      (data.messages || []).forEach(function (m) {
+        if (m.from === "me") bubble("me", m.text);
+        else drawBot(m, data.offered || []);
+      });
+      if (data.last > lastId) lastId = data.last;
+    }).catch(function () { showError("聊天记录暂时无法加载，请稍后刷新"); });
+  }
+
+  function poll() {
+    if (polling) return;
+    polling = true;
+    getJson("/chat/messages?after=" + lastId)
+      .then(showReplies)
+      .catch(function () { /* offline for a moment: the next poll catches up */ })
+      .then(function () { polling = false; });
   }
 
   function post(url, body, isJson) {
@@ -58,15 +103,16 @@
       .then(function (res) {
         wait.remove();
         if (!res.ok) {
-          errorLine.textContent = typeof res.data.detail === "string" ? res.data.detail : "发送失败，请重试";
-          errorLine.hidden = false;
-          return;
+          showError(typeof res.data.detail === "string" ? res.data.detail : "发送失败，请重试");
+          return false;
         }
         showReplies(res.data);
+        return true;
       })
       .catch(function () {
         wait.remove();
-        errorLine.textContent = "网络连接失败，请重试"; errorLine.hidden = false;
+        showError("网络连接失败，请重试");
+        return false;
       });
   }
 
@@ -74,7 +120,7 @@
     e.preventDefault();
     var input = document.getElementById("chat-text");
     var text = input.value.trim();
-    if (!text) { errorLine.textContent = "请先输入内容"; errorLine.hidden = false; return; }
+    if (!text) { showError("请先输入内容"); return; }
     disableButtons();
     bubble("me", text);
     input.value = "";
@@ -84,10 +130,12 @@
   document.getElementById("photo-form").addEventListener("submit", function (e) {
     e.preventDefault();
     var file = document.getElementById("chat-photo");
-    if (!file.files.length) { errorLine.textContent = "请先选择照片"; errorLine.hidden = false; return; }
+    if (!file.files.length) { showError("请先选择照片"); return; }
     var form = new FormData();
     form.append("photo", file.files[0]);
     bubble("me", "［照片］" + file.files[0].name);
     post("/chat/photo", form, false).then(function () { file.value = ""; });
   });
+
+  redraw().then(function () { window.setInterval(poll, POLL_MS); });
 })();
