@@ -4,6 +4,8 @@ Run with ``uvicorn web.app:create_app --factory`` (``make run`` does it on :8000
 """
 from __future__ import annotations
 
+import asyncio
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -62,10 +64,22 @@ def _templates(settings: Settings) -> Jinja2Templates:
     return templates
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    """While serving, the web chat answers what waits for residents whose page is closed."""
+    sweep = asyncio.create_task(app.state.webchat.sweep_forever(), name="webchat-sweep")
+    try:
+        yield
+    finally:
+        sweep.cancel()
+        with suppress(asyncio.CancelledError):
+            await sweep
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     app = FastAPI(title="民生说事 API", version="1", docs_url="/docs", redoc_url=None,
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json", lifespan=lifespan)
     app.state.settings = settings
     app.state.db = Database(settings.database_url)
     app.state.webchat = WebChat(settings, app.state.db)  # the web chat channel

@@ -12,10 +12,12 @@ import asyncio
 import logging
 import time
 import weakref
+from datetime import timedelta
 
 from bot.core.rasa import RasaClient, RasaUnavailable
 from bot.inbound import RASA_UNAVAILABLE
 from bot.webchat.store import ChatMessage, Pending, Trigger, WebChatStore, sender_of
+from minsheng.clock import utcnow
 from minsheng.db import Database
 from minsheng.settings import Settings
 
@@ -70,20 +72,37 @@ class WebChat:
 
     async def messages(self, external_id: str, after: int) -> list[ChatMessage]:
         """Bot messages after ``after`` (a moment's work first if something is waiting)."""
-        resident_id = await asyncio.to_thread(self.store.resident_id, external_id)
+        resident_id, due = await asyncio.to_thread(self.store.lookup, external_id)
         if resident_id is None:
             return []
-        await self._catch_up(external_id, resident_id)
+        if due:
+            await self._catch_up(external_id, resident_id)
         return await asyncio.to_thread(self.store.messages_after, resident_id, after)
 
     async def history(self, external_id: str) -> tuple[list[ChatMessage], list[str]]:
         """The whole conversation and the payloads on offer now."""
-        resident_id = await asyncio.to_thread(self.store.resident_id, external_id)
+        resident_id, due = await asyncio.to_thread(self.store.lookup, external_id)
         if resident_id is None:
             return [], []
-        await self._catch_up(external_id, resident_id)
+        if due:
+            await self._catch_up(external_id, resident_id)
         messages = await asyncio.to_thread(self.store.history, resident_id)
         return messages, await asyncio.to_thread(self.store.offers, resident_id)
+
+    async def sweep_forever(self, interval: float = 15.0, stale_after: float = 60.0) -> None:
+        """Forever: answer what waits for residents whose page is closed, so a message kept
+        while Rasa was down is answered (and a rating started) by the time they come back."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                stale_before = utcnow() - timedelta(seconds=stale_after)
+                for external_id, resident_id in await asyncio.to_thread(self.store.waiting,
+                                                                        stale_before):
+                    await self._catch_up(external_id, resident_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("web chat sweep failed; trying again in %ss", interval)
 
     async def _catch_up(self, external_id: str, resident_id: int) -> None:
         """Triggers and retries, unless this resident's turn is running or retried lately."""

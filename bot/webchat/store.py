@@ -94,6 +94,58 @@ class WebChatStore:
             uow.commit()
             return resident.id
 
+    def lookup(self, external_id: str) -> tuple[int | None, bool]:
+        """The resident behind a web-chat id, and whether something waits for Rasa (an
+        unanswered message, or a notice to start a conversation) — one read per poll."""
+        with self._db.uow() as uow:
+            session = uow.session
+            resident_id = session.execute(select(ResidentIdentity.resident_id).where(
+                ResidentIdentity.channel == WEB,
+                ResidentIdentity.external_id == external_id)).scalar()
+            if resident_id is None:
+                return None, False
+            unanswered = select(InboundMessage.id).where(
+                InboundMessage.channel == WEB, InboundMessage.sender == sender_of(external_id),
+                InboundMessage.processed_at.is_(None))
+            return resident_id, session.execute(
+                unanswered.union_all(self._due_triggers(resident_id)).limit(1)).first() \
+                is not None
+
+    @staticmethod
+    def _due_triggers(resident_id: int | None = None, now: datetime | None = None):
+        query = select(OutboxMessage.id).where(
+            OutboxMessage.channel == WEB, OutboxMessage.kind.in_(list(TRIGGERS)),
+            OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None),
+            OutboxMessage.next_attempt_at <= (now or utcnow()))
+        if resident_id is not None:
+            query = query.where(OutboxMessage.recipient == recipient_of(resident_id))
+        return query
+
+    def waiting(self, stale_before: datetime, limit: int = 100) -> list[tuple[str, int]]:
+        """(web id, resident id) of residents with a message Rasa did not answer (tried
+        before, or stored before ``stale_before``) or a notice to start, for the sweep."""
+        with self._db.uow() as uow:
+            session = uow.session
+            senders = session.execute(select(InboundMessage.sender).where(
+                InboundMessage.channel == WEB, InboundMessage.processed_at.is_(None),
+                (InboundMessage.attempts > 0) | (InboundMessage.received_at < stale_before))
+                .distinct().limit(limit)).scalars()
+            web_ids = [s.split(":", 1)[1] for s in senders if s]
+            recipients = session.execute(select(OutboxMessage.recipient).where(
+                OutboxMessage.id.in_(self._due_triggers())).distinct().limit(limit)).scalars()
+            resident_ids = [int(r.split(":", 1)[1]) for r in recipients]
+            identities = session.execute(select(ResidentIdentity).where(
+                ResidentIdentity.channel == WEB,
+                ResidentIdentity.external_id.in_(web_ids)
+                | ResidentIdentity.resident_id.in_(resident_ids))
+                .order_by(ResidentIdentity.id)).scalars()
+            found: dict[str, int] = {}
+            for identity in identities:
+                first_of_resident = identity.resident_id not in found.values()
+                if identity.external_id in web_ids or first_of_resident:
+                    found[identity.external_id] = identity.resident_id
+            return list(found.items())
+
     def web_id_of(self, resident_id: int) -> str | None:
         """The resident's first web-chat id (the conversation a new device rejoins)."""
         with self._db.uow() as uow:

@@ -5,7 +5,6 @@ import time
 import pytest
 from sqlalchemy import select
 
-from minsheng.clock import utcnow
 from minsheng.enums import Channel
 from minsheng.models import ResidentIdentity
 from minsheng.services import outbox

@@ -196,3 +196,27 @@ def test_a_silent_rasa_counts_as_unanswered_and_the_page_gets_the_answer_on_retr
     assert inbound_rows(db)[0].processed_at is not None
     assert say(client, payload="/affirm").status_code == 200  # the answer offered it
     assert rasa.messages_from(rasa.received[0]["sender"]).count(REPORT) == 2
+
+
+async def test_a_kept_message_is_answered_by_the_sweep_while_the_page_is_closed(
+        settings, db, rasa):
+    import asyncio
+
+    from bot.webchat.channel import WebChat
+
+    chat = WebChat(settings, db, retry_every=0.0)
+    rasa.silent = True
+    [told] = await chat.send("closed-page", REPORT, REPORT)
+    assert "已经保存" in told.text
+    rasa.silent = False
+    sweep = asyncio.create_task(chat.sweep_forever(interval=0.02))
+    try:
+        for _ in range(250):
+            if inbound_rows(db)[0].processed_at is not None:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        sweep.cancel()
+    resident_id = chat.store.resident_id("closed-page")
+    texts = [m.text for m in chat.store.messages_after(resident_id, told.id)]
+    assert texts == [f"您反映的是：{REPORT}", "确认提交吗？"]
