@@ -9,15 +9,19 @@ it was offered to this very resident in a message (a reply or a notice).
 """
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import secrets
+import time
+from collections import defaultdict, deque
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
 from itsdangerous import BadSignature, Signer
-from pydantic import BaseModel
+from pydantic import BaseModel, confloat, constr
 
-from bot.core.rasa import neutralise
+from bot.core.rasa import intent_message, neutralise
 from bot.webchat.channel import WebChat
 from bot.webchat.store import ChatMessage
 from web.deps import render
@@ -28,11 +32,52 @@ MAX_TEXT = 1000
 RESIDENT_COOKIE = "minsheng_resident"
 ONE_YEAR = 365 * 24 * 3600
 BUTTON_EXPIRED = "这个按钮已失效，请直接输入文字或重新选择。"
+CASE_NO = re.compile(r"^MS-\d{8}-\d{4}$")
+REJOIN_FAILED = "工单号或手机号后四位不对，请核对后再试。"
+REJOIN_BLOCKED = "尝试次数太多，请 15 分钟后再试，或拨打社区电话。"
 
 
 class ChatIn(BaseModel):
     text: str | None = None
     payload: str | None = None
+
+
+class LocationIn(BaseModel):
+    lat: confloat(ge=-90, le=90)  # type: ignore[valid-type]
+    lon: confloat(ge=-180, le=180)  # type: ignore[valid-type]
+
+
+class RejoinIn(BaseModel):
+    case_no: constr(strip_whitespace=True, max_length=40)  # type: ignore[valid-type]
+    phone_tail: constr(strip_whitespace=True, max_length=8)  # type: ignore[valid-type]
+
+
+class Attempts:
+    """Failed rejoin attempts in a sliding window, per client address and per case."""
+
+    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
+        self.limit, self.window = limit, window
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+    def blocked(self, *keys: str) -> bool:
+        now = time.monotonic()
+        for key in keys:
+            failures = self._failures[key]
+            while failures and failures[0] < now - self.window:
+                failures.popleft()
+        return any(len(self._failures[key]) >= self.limit for key in keys)
+
+    def failed(self, *keys: str) -> None:
+        for key in keys:
+            self._failures[key].append(time.monotonic())
+
+
+def rejoin_attempts(request: Request) -> Attempts:
+    """One count per application (kept in memory: a restart forgets it)."""
+    attempts = getattr(request.app.state, "rejoin_attempts", None)
+    if attempts is None:
+        attempts = request.app.state.rejoin_attempts = Attempts()
+    return attempts
 
 
 def _signer(request: Request) -> Signer:
@@ -128,3 +173,30 @@ async def chat_photo(request: Request, chat: Chat, resident: WebResident,
     message = "/send_photo" + json.dumps({"photo": str(path)}, ensure_ascii=False)
     return _out(await chat.send(resident, message, "［照片］", keep_offers=True,
                                 extra={"photo": str(path)}))
+
+
+@router.post("/location")
+async def chat_location(chat: Chat, resident: WebResident, body: LocationIn):
+    """The browser's position (定位): the server makes ``/share_location``, never the page."""
+    message = intent_message("share_location", lat=round(body.lat, 6), lon=round(body.lon, 6))
+    return _out(await chat.send(resident, message, "［位置］", extra={"lat": body.lat,
+                                                                    "lon": body.lon}))
+
+
+@router.post("/rejoin")
+async def chat_rejoin(request: Request, response: Response, chat: Chat, body: RejoinIn,
+                      attempts: Annotated[Attempts, Depends(rejoin_attempts)]):
+    """On a new device: case number + the last four digits of the phone given with it
+    rejoin that case's conversation (five failures per address or case per 15 min)."""
+    case_no = body.case_no.upper()
+    keys = (f"ip:{request.client.host if request.client else '-'}", f"case:{case_no}")
+    if attempts.blocked(*keys):
+        raise HTTPException(429, REJOIN_BLOCKED)
+    found = None
+    if CASE_NO.match(case_no) and re.fullmatch(r"\d{4}", body.phone_tail):
+        found = await asyncio.to_thread(chat.store.rejoin, case_no, body.phone_tail)
+    if found is None:
+        attempts.failed(*keys)
+        raise HTTPException(400, REJOIN_FAILED)
+    remember(request, response, found)
+    return {"ok": True, "case_no": case_no}

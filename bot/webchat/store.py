@@ -2,6 +2,7 @@
 their messages in ``inbound_messages``, bot messages in ``outbox``, offered buttons."""
 from __future__ import annotations
 
+import hmac
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,7 +12,7 @@ from sqlalchemy import delete, select, update
 from minsheng.clock import utcnow
 from minsheng.db import Database
 from minsheng.enums import Channel
-from minsheng.models import InboundMessage, OfferedButton, OutboxMessage, ResidentIdentity
+from minsheng.models import Case, InboundMessage, OfferedButton, OutboxMessage, ResidentIdentity
 from minsheng.services import outbox
 from minsheng.services.common import ensure_resident
 from minsheng.services.contract import ResidentRef
@@ -145,6 +146,18 @@ class WebChatStore:
                 if identity.external_id in web_ids or first_of_resident:
                     found[identity.external_id] = identity.resident_id
             return list(found.items())
+
+    def rejoin(self, case_no: str, phone_tail: str) -> str | None:
+        """The web-chat id of the resident who reported ``case_no`` if ``phone_tail`` is the
+        last four digits of the phone given with it (a new device rejoins); else None."""
+        with self._db.uow() as uow:
+            case = uow.session.execute(select(Case).where(Case.case_no == case_no)).scalar()
+            phone = "".join(ch for ch in (case.phone or "") if ch.isdigit()) if case else ""
+            if case is None or case.resident_id is None or len(phone) < 4 \
+                    or not hmac.compare_digest(phone[-4:], phone_tail):
+                return None
+            resident_id = case.resident_id
+        return self.web_id_of(resident_id) or self.add_web_id(resident_id)
 
     def web_id_of(self, resident_id: int) -> str | None:
         """The resident's first web-chat id (the conversation a new device rejoins)."""

@@ -220,3 +220,50 @@ async def test_a_kept_message_is_answered_by_the_sweep_while_the_page_is_closed(
     resident_id = chat.store.resident_id("closed-page")
     texts = [m.text for m in chat.store.messages_after(resident_id, told.id)]
     assert texts == [f"您反映的是：{REPORT}", "确认提交吗？"]
+
+
+def rejoin(client, case_no: str, tail: str):
+    return client.post("/chat/rejoin", json={"case_no": case_no, "phone_tail": tail},
+                       headers={"X-CSRFToken": csrf_of(client)})
+
+
+def test_a_new_device_rejoins_with_the_case_number_and_the_phones_last_four_digits(
+        client, rasa, db, app):
+    client.get("/chat")
+    say(client, text=REPORT)
+    with db.uow() as uow:
+        case_no = cases.open_case(uow, cases.NewCase(
+            channel=Channel.web, idempotency_key=None, description=REPORT,
+            category=Category.clutter, place=Place(xiaoqu="幸福小区"), phone="13812345678",
+            resident=cases.ResidentRef(Channel.web, web_id(rasa)))).case_no
+        uow.commit()
+    with TestClient(app) as phone:
+        phone.get("/chat")
+        assert rejoin(phone, case_no, "1234").status_code == 400
+        assert rejoin(phone, "MS-20990101-0001", "5678").status_code == 400
+        joined = rejoin(phone, case_no.lower(), "5678")
+        assert joined.status_code == 200, joined.text
+        drawn = [m["text"] for m in phone.get("/chat/history").json()["messages"]]
+        assert drawn[:2] == [REPORT, f"您反映的是：{REPORT}"]
+        say(phone, text="查询进度")
+    assert rasa.received[-1]["sender"] == rasa.received[0]["sender"]
+
+
+def test_rejoin_attempts_are_limited(client, rasa, db):
+    client.get("/chat")
+    say(client, text=REPORT)
+    case_no = open_web_case(db, web_id(rasa))
+    codes = [rejoin(client, case_no, f"{n:04d}").status_code for n in range(6)]
+    assert codes == [400] * 5 + [429]
+
+
+def test_a_location_is_sent_as_a_share_location_intent_made_by_the_server(client, rasa):
+    client.get("/chat")
+    response = client.post("/chat/location", json={"lat": 38.0412, "lon": 114.5123},
+                           headers={"X-CSRFToken": csrf_of(client)})
+    assert response.status_code == 200
+    assert rasa.received[-1]["message"] == '/share_location{"lat": 38.0412, "lon": 114.5123}'
+    bad = client.post("/chat/location", json={"lat": "38}/greet", "lon": 114},
+                      headers={"X-CSRFToken": csrf_of(client)})
+    assert bad.status_code == 422
+    assert len(rasa.received) == 1

@@ -10,6 +10,7 @@
   var drawn = {};
   var lastId = 0;
   var polling = false;
+  var generation = 0;  // a rejoin starts another conversation: late answers are dropped
 
   function bubble(who, text) {
     var p = document.createElement("p");
@@ -84,8 +85,9 @@
   function poll() {
     if (polling) return;
     polling = true;
+    var asked = generation;
     getJson("/chat/messages?after=" + lastId)
-      .then(showReplies)
+      .then(function (data) { if (asked === generation) showReplies(data); })
       .catch(function () { /* offline for a moment: the next poll catches up */ })
       .then(function () { polling = false; });
   }
@@ -127,14 +129,69 @@
     post("/chat/send", JSON.stringify({ text: text }), true);
   });
 
+  function photoBubble(file) {
+    var p = bubble("me", "［照片］" + file.name);
+    if (/^image\/(jpeg|png)$/.test(file.type) && window.FileReader) {
+      var reader = new FileReader();
+      reader.onload = function () {
+        var img = document.createElement("img");
+        img.className = "thumb"; img.alt = file.name; img.src = reader.result;  // a data: URL
+        p.appendChild(img);
+      };
+      reader.readAsDataURL(file);
+    }
+    return p;
+  }
+
+  function markFailed(p, why) {
+    p.classList.add("failed");
+    var state = document.createElement("span");
+    state.className = "state"; state.textContent = "上传失败" + (why ? "：" + why : "");
+    p.appendChild(state);
+  }
+
   document.getElementById("photo-form").addEventListener("submit", function (e) {
     e.preventDefault();
     var file = document.getElementById("chat-photo");
     if (!file.files.length) { showError("请先选择照片"); return; }
     var form = new FormData();
     form.append("photo", file.files[0]);
-    bubble("me", "［照片］" + file.files[0].name);
-    post("/chat/photo", form, false).then(function () { file.value = ""; });
+    var shown = photoBubble(file.files[0]);
+    post("/chat/photo", form, false).then(function (ok) {
+      if (!ok) markFailed(shown, errorLine.hidden ? "" : errorLine.textContent);
+      file.value = "";
+    });
+  });
+
+  document.getElementById("chat-locate").addEventListener("click", function () {
+    if (!navigator.geolocation) { showError("这个浏览器不能定位，请直接输入地址"); return; }
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      bubble("me", "［位置］");
+      post("/chat/location", JSON.stringify({ lat: pos.coords.latitude, lon: pos.coords.longitude }), true);
+    }, function () {
+      showError("没能获取位置（可能未允许定位），请直接输入小区、楼栋和单元");
+    }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+  });
+
+  document.getElementById("rejoin-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    errorLine.hidden = true;
+    var body = JSON.stringify({ case_no: document.getElementById("rejoin-case").value,
+                                phone_tail: document.getElementById("rejoin-phone").value });
+    fetch("/chat/rejoin", { method: "POST", body: body, credentials: "same-origin",
+                            headers: { "X-CSRFToken": csrf, "Content-Type": "application/json",
+                                       "Accept": "application/json" } })
+      .then(function (r) { return r.json().then(function (d) { return { ok: r.ok, data: d }; }); })
+      .then(function (res) {
+        if (!res.ok) {
+          showError(typeof res.data.detail === "string" ? res.data.detail : "找回失败，请核对后再试");
+          return;
+        }
+        generation += 1;
+        box.textContent = ""; drawn = {}; lastId = 0;
+        redraw();
+      })
+      .catch(function () { showError("网络连接失败，请重试"); });
   });
 
   redraw().then(function () { window.setInterval(poll, POLL_MS); });
