@@ -56,7 +56,9 @@ class WebChat:
         await asyncio.to_thread(self.store.save_inbound, external_id, rasa_text, shown,
                                 keep_offers, extra)
         async with self._lock(external_id):
-            return await self._work(external_id, resident_id, fresh=True)
+            out = await self._work(external_id, resident_id, fresh=True)
+        await asyncio.to_thread(self.store.mark_delivered, resident_id, [m.id for m in out])
+        return out
 
     async def press(self, external_id: str, payload: str) -> list[ChatMessage] | None:
         """A button: sent only if offered to this resident; None if it was not."""

@@ -199,10 +199,15 @@ class WebChatStore:
                             bool(r.payload.get("keep_offers")), r.attempts) for r in rows]
 
     def answer(self, inbound_id: int | None, resident_id: int, replies: list[dict],
-               keep_offers: bool = False, kind: str = "reply") -> list[ChatMessage]:
-        """Rasa's replies become outbox rows (delivered: they go back in the response); the
-        message is processed; the buttons offered replace the earlier offer — a reply
-        without buttons withdraws it, except after a photo (keep_offers)."""
+               keep_offers: bool = False, kind: str = "reply",
+               delivered: bool = True) -> list[ChatMessage]:
+        """Rasa's replies become outbox rows; the message is processed.
+
+        Replies to a turn are delivered at once (they go back in the response) and their
+        buttons replace the earlier offer — a reply without buttons withdraws it, except
+        after a photo (keep_offers). Messages not ``delivered`` (a conversation Rasa started
+        for a notice) wait for the page, and their buttons go on offer when it fetches them.
+        """
         now = utcnow()
         with self._db.uow() as uow:
             rows, offered = [], []
@@ -215,12 +220,12 @@ class WebChatStore:
                 row = outbox.enqueue(uow, WEB, recipient_of(resident_id), kind, text,
                                      payload={"buttons": buttons, "image": image,
                                               "inbound_id": inbound_id}, now=now)
-                row.sent_at = now
+                row.sent_at = now if delivered else None
                 rows.append(row)
                 offered += buttons
             if inbound_id is not None:
                 self._processed(uow, inbound_id, now)
-            if offered or not keep_offers:
+            if delivered and (offered or not keep_offers):
                 self._replace_offers(uow, resident_id, offered, now)
             uow.commit()
             return [_message(r) for r in rows]
@@ -292,6 +297,17 @@ class WebChatStore:
             uow.commit()
             return [_message(r) for r in rows]
 
+    def mark_delivered(self, resident_id: int, ids: list[int]) -> None:
+        """Messages that went back in a response are delivered (their buttons on offer)."""
+        if not ids:
+            return
+        with self._db.uow() as uow:
+            rows = list(uow.session.execute(select(OutboxMessage).where(
+                OutboxMessage.id.in_(ids), OutboxMessage.recipient == recipient_of(resident_id))
+                .order_by(OutboxMessage.id)).scalars())
+            self._deliver(uow, resident_id, rows, utcnow())
+            uow.commit()
+
     def history(self, resident_id: int) -> list[ChatMessage]:
         """The whole conversation: the resident's messages and the bot's, in order."""
         now = utcnow()
@@ -336,7 +352,7 @@ class WebChatStore:
         with self._db.uow() as uow:
             outbox.mark_sent(uow, trigger_id)
             uow.commit()
-        return self.answer(None, resident_id, messages, keep_offers=True, kind="notice")
+        return self.answer(None, resident_id, messages, kind="notice", delivered=False)
 
     def trigger_failed(self, trigger_id: int, error: str) -> None:
         """Retried with the outbox's back-off; given up, its own text is shown instead."""

@@ -267,3 +267,37 @@ def test_a_location_is_sent_as_a_share_location_intent_made_by_the_server(client
                       headers={"X-CSRFToken": csrf_of(client)})
     assert bad.status_code == 422
     assert len(rasa.received) == 1
+
+
+async def test_a_rating_started_while_the_page_is_closed_waits_unsent_for_the_page(
+        settings, db, rasa, world):
+    import asyncio
+
+    from bot.webchat.channel import WebChat
+
+    chat = WebChat(settings, db)
+    await chat.send("closed-page", REPORT, REPORT)
+    case_no = open_web_case(db, "closed-page")
+    with db.uow() as uow:
+        handling.acknowledge(uow, case_no, world.worker1_id)
+    with db.uow() as uow:
+        handling.resolve(uow, case_no, world.worker1_id, "已清理")
+    sweep = asyncio.create_task(chat.sweep_forever(interval=0.02))
+    try:
+        for _ in range(250):
+            if rasa.triggered:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        sweep.cancel()
+    resident_id = chat.store.resident_id("closed-page")
+    with db.uow() as uow:
+        [prompt] = outbox.conversation(uow, Channel.web, f"resident:{resident_id}",
+                                       hidden_kinds=["reply", "rating_request"])
+        assert prompt.sent_at is None and "满意吗" in prompt.text
+        prompt_id = prompt.id
+    assert chat.store.offered_title(resident_id, "/rate_satisfied") is None
+    fetched = await chat.messages("closed-page", 0)
+    assert fetched[-1].id == prompt_id
+    assert chat.store.offered_title(resident_id, "/rate_satisfied") == "满意"
+    assert outbox_row(db, prompt_id).sent_at is not None
