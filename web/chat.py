@@ -15,9 +15,12 @@ import re
 import secrets
 import time
 from collections import defaultdict, deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
 from itsdangerous import BadSignature, Signer
 from pydantic import BaseModel, confloat, constr
 
@@ -70,6 +73,16 @@ class Attempts:
     def failed(self, *keys: str) -> None:
         for key in keys:
             self._failures[key].append(time.monotonic())
+
+
+@dataclass(frozen=True)
+class SseSettings:
+    tick: float = 1.0  # seconds between looks at the outbox
+    lifetime: float = 300.0  # then the browser reconnects (no stream lives for ever)
+    retry_ms: int = 1500
+
+
+SSE = SseSettings()
 
 
 def rejoin_attempts(request: Request) -> Attempts:
@@ -141,6 +154,34 @@ async def chat_history(chat: Chat, resident: WebResident):
 async def chat_messages(chat: Chat, resident: WebResident, after: int = Query(0, ge=0)):
     """Every bot message after ``after`` (replies and notices); marks them delivered."""
     return _out(await chat.messages(resident, after))
+
+
+@router.get("/events")
+async def chat_events(request: Request, chat: Chat, resident: WebResident,
+                      after: int = Query(0, ge=0)):
+    """The same messages pushed as Server-Sent Events (checked every second); the stream
+    ends after a while and the browser reconnects from the last id it saw."""
+    last = max(after, _int(request.headers.get("last-event-id")))
+    settings = getattr(request.app.state, "sse", SSE)
+    return StreamingResponse(_events(request, chat, resident, last, settings),
+                             media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _events(request: Request, chat: WebChat, resident: str, last: int,
+                  sse: SseSettings) -> AsyncIterator[str]:
+    yield f"retry: {sse.retry_ms}\n\n"
+    deadline = time.monotonic() + sse.lifetime
+    while time.monotonic() < deadline and not await request.is_disconnected():
+        for message in await chat.messages(resident, last):
+            last = max(last, message.id)
+            data = json.dumps(message.as_json(), ensure_ascii=False)
+            yield f"id: {message.id}\ndata: {data}\n\n"
+        await asyncio.sleep(sse.tick)
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
 
 
 @router.post("/send")

@@ -3,6 +3,8 @@ outbox with their ids, a conversation that survives a reload, notice buttons on 
 and a resident told (not a 503) when Rasa cannot answer."""
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -301,3 +303,22 @@ async def test_a_rating_started_while_the_page_is_closed_waits_unsent_for_the_pa
     assert fetched[-1].id == prompt_id
     assert chat.store.offered_title(resident_id, "/rate_satisfied") == "满意"
     assert outbox_row(db, prompt_id).sent_at is not None
+
+
+def test_notices_are_pushed_as_server_sent_events_from_the_last_id_seen(client, rasa, db, app):
+    from web.chat import SseSettings
+
+    app.state.sse = SseSettings(tick=0.05, lifetime=0.3)
+    client.get("/chat")
+    last = say(client, text=REPORT).json()["messages"][-1]["id"]
+    case_no = open_web_case(db, web_id(rasa))
+    tell(db, case_no, "您的工单已签收。")
+    tell(db, case_no, "您的工单有新进展。")
+    stream = client.get("/chat/events", params={"after": last})
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    events = [e for e in stream.text.split("\n\n") if e.startswith("id: ")]
+    pushed = [json.loads(e.split("data: ", 1)[1]) for e in events]
+    assert [m["text"] for m in pushed] == ["您的工单已签收。", "您的工单有新进展。"]
+    assert all(m["id"] > last for m in pushed)
+    again = client.get("/chat/events", headers={"Last-Event-ID": str(pushed[0]["id"])})
+    assert [e for e in again.text.split("\n\n") if e.startswith("id: ")] == events[1:]

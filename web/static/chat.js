@@ -1,6 +1,7 @@
 // The resident web chat: the conversation is redrawn from /chat/history, text and photos go
-// to /chat, and /chat/messages is polled so notices appear without a reload. Every bot
-// message has an id (its outbox row): a message is drawn once, whichever way it came.
+// to /chat, and notices arrive without a reload — pushed by /chat/events (Server-Sent
+// Events), or, where that fails, by polling /chat/messages. Every bot message has an id
+// (its outbox row): a message is drawn once, whichever way it came.
 (function () {
   "use strict";
   var POLL_MS = 1500;
@@ -11,6 +12,8 @@
   var lastId = 0;
   var polling = false;
   var generation = 0;  // a rejoin starts another conversation: late answers are dropped
+  var events = null;
+  var poller = null;
 
   function bubble(who, text) {
     var p = document.createElement("p");
@@ -90,6 +93,25 @@
       .then(function (data) { if (asked === generation) showReplies(data); })
       .catch(function () { /* offline for a moment: the next poll catches up */ })
       .then(function () { polling = false; });
+  }
+
+  function startPolling() {
+    if (!poller) poller = window.setInterval(poll, POLL_MS);
+  }
+
+  function listen() {
+    if (events) events.close();
+    if (!window.EventSource) { startPolling(); return; }
+    var asked = generation;
+    events = new EventSource("/chat/events?after=" + lastId);
+    events.onmessage = function (e) {
+      if (asked !== generation) return;
+      try { drawBot(JSON.parse(e.data)); } catch (err) { /* a broken event: skip it */ }
+    };
+    events.onerror = function () {
+      // The browser reconnects by itself; only a stream it gave up on falls back to polling.
+      if (events.readyState === EventSource.CLOSED) { events = null; startPolling(); }
+    };
   }
 
   function post(url, body, isJson) {
@@ -189,10 +211,10 @@
         }
         generation += 1;
         box.textContent = ""; drawn = {}; lastId = 0;
-        redraw();
+        redraw().then(function () { if (!poller) listen(); });
       })
       .catch(function () { showError("网络连接失败，请重试"); });
   });
 
-  redraw().then(function () { window.setInterval(poll, POLL_MS); });
+  redraw().then(listen);
 })();
