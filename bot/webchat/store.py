@@ -21,6 +21,7 @@ WEB = Channel.web
 # Outbox kinds that ask the channel to start a Rasa conversation rather than show a text.
 TRIGGERS = {"rating_request": "start_rating"}
 MAX_BUTTONS = 20
+HISTORY_LIMIT = 300  # messages redrawn when the page opens
 
 
 @dataclass(frozen=True)
@@ -308,8 +309,9 @@ class WebChatStore:
             self._deliver(uow, resident_id, rows, utcnow())
             uow.commit()
 
-    def history(self, resident_id: int) -> list[ChatMessage]:
-        """The whole conversation: the resident's messages and the bot's, in order."""
+    def history(self, resident_id: int, limit: int = HISTORY_LIMIT) -> list[ChatMessage]:
+        """The conversation (its last ``limit`` messages): the resident's and the bot's,
+        in order."""
         now = utcnow()
         with self._db.uow() as uow:
             rows = outbox.conversation(uow, WEB, recipient_of(resident_id),
@@ -326,7 +328,7 @@ class WebChatStore:
                                at=m.received_at) for m in mine]
             uow.commit()
             bot = [_message(r) for r in rows]
-        return sorted(own + bot, key=lambda m: (m.at, not m.mine, m.id))
+        return sorted(own + bot, key=lambda m: (m.at, not m.mine, m.id))[-limit:]
 
     def _deliver(self, uow, resident_id: int, rows: list[OutboxMessage], now) -> None:
         for row in rows:
