@@ -65,10 +65,12 @@ class Attempts:
     def blocked(self, *keys: str) -> bool:
         now = time.monotonic()
         for key in keys:
-            failures = self._failures[key]
+            failures = self._failures.get(key)
             while failures and failures[0] < now - self.window:
                 failures.popleft()
-        return any(len(self._failures[key]) >= self.limit for key in keys)
+            if failures is not None and not failures:
+                del self._failures[key]
+        return any(len(self._failures.get(key, ())) >= self.limit for key in keys)
 
     def failed(self, *keys: str) -> None:
         for key in keys:
