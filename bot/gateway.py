@@ -15,8 +15,8 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.buttons import OfferedButtons
+from bot.core.rasa import RasaClient
 from bot.inbound import InboundStore, StoredUpdate
-from bot.rasa_client import RasaClient
 from minsheng.db import Database
 from minsheng.settings import Settings
 

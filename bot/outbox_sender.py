@@ -15,22 +15,23 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from minsheng.services import cases, outbox
 from sqlalchemy import select
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot import render
+from bot.core.rasa import RasaUnavailable
 from bot.gateway import Gateway
-from bot.rasa_client import RasaUnavailable
 from bot.resident import deliver, sender_id
 from minsheng.enums import Channel
 from minsheng.models import ResidentIdentity, Staff
+from minsheng.services import cases, outbox
 
 log = logging.getLogger(__name__)
 
 RATING_INTENT = "start_rating"
+CHANNELS = (Channel.telegram,)  # the rows this sender delivers; web rows are the web chat's
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,9 @@ class OutboxSender:
     def _claim(self) -> list[Due]:
         options = self._gateway.options
         with self._gateway.db.uow() as uow:
-            rows = outbox.claim_due(uow, datetime.utcnow(), options.outbox_batch)
-            due = [self._resolve(uow, row) for row in rows
-                   if row.channel in (Channel.telegram, Channel.telegram.value)]
+            rows = outbox.claim_due(uow, datetime.utcnow(), options.outbox_batch,
+                                    channels=CHANNELS)
+            due = [self._resolve(uow, row) for row in rows]
             uow.commit()
             return due
 

@@ -6,7 +6,6 @@ offered buttons). Text a resident types is never read by Rasa as an intent.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import uuid
@@ -18,31 +17,17 @@ from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
 from bot import render
+from bot.core.rasa import RasaUnavailable, intent_message, neutralise
 from bot.gateway import Gateway, gateway_of
 from bot.inbound import RASA_UNAVAILABLE
-from bot.rasa_client import RasaUnavailable
 from minsheng.images import UploadError, check_image
 
 log = logging.getLogger(__name__)
 
-FULL_WIDTH_SLASH = "／"
 # Our commands become these trusted intents (names from data/nlu).
 COMMAND_INTENTS = {"start": "/greet", "help": "/help", "cancel": "/cancel"}
 PHONE_DIGITS = re.compile(r"\D")
 DELIVERY_ATTEMPTS = 3
-
-
-def neutralise(text: str) -> str:
-    """Typed text can never be a forced intent: a leading '/' becomes '／'."""
-    stripped = text.lstrip()
-    if stripped.startswith("/"):
-        return FULL_WIDTH_SLASH + stripped[1:]
-    return stripped
-
-
-def intent_message(intent: str, **entities: object) -> str:
-    """A gateway-made forced intent, e.g. ``/share_location{"lat": 39.9, "lon": 116.4}``."""
-    return f"/{intent}{json.dumps(entities, ensure_ascii=False)}"
 
 
 def normalise_phone(phone: str) -> str:

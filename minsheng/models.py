@@ -250,6 +250,19 @@ class OutboxMessage(Base):
     last_error = Column(Text)
 
 
+class OfferedButton(Base):
+    """A button a channel showed a resident; a pressed payload is accepted only if offered."""
+
+    __tablename__ = "offered_buttons"
+    __table_args__ = (UniqueConstraint("channel", "resident_id", "payload"),)
+    id = Column(Integer, primary_key=True)
+    channel = Column(_enum(Channel), nullable=False)
+    resident_id = Column(Integer, ForeignKey("residents.id"), nullable=False)
+    payload = Column(String(500), nullable=False)
+    title = Column(String(200), nullable=False)
+    offered_at = Column(DateTime, nullable=False)
+
+
 class InboundMessage(Base):
     """Every inbound channel update, stored before it is processed (dedupe by update id)."""
 

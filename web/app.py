@@ -5,6 +5,7 @@ Run with ``uvicorn web.app:create_app --factory`` (``make run`` does it on :8000
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from bot.webchat.channel import WebChat
 from minsheng import audit
 from minsheng.db import Database
 from minsheng.enums import CATEGORY_LABELS, CHANNEL_LABELS, RATING_LABELS, STATE_LABELS
@@ -64,13 +66,26 @@ def _templates(settings: Settings) -> Jinja2Templates:
     return templates
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    """While serving, the web chat answers what waits for residents whose page is closed."""
+    sweep = asyncio.create_task(app.state.webchat.sweep_forever(), name="webchat-sweep")
+    try:
+        yield
+    finally:
+        sweep.cancel()
+        with suppress(asyncio.CancelledError):
+            await sweep
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     install_log_redaction("", "uvicorn", "uvicorn.error", "uvicorn.access")
     app = FastAPI(title="民生说事 API", version="1", docs_url="/docs", redoc_url=None,
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json", lifespan=lifespan)
     app.state.settings = settings
     app.state.db = Database(settings.database_url)
+    app.state.webchat = WebChat(settings, app.state.db)  # the web chat channel
     app.state.templates = _templates(settings)
     app.state.training = None  # the NLU training job, when one runs (web.nlu_job)
     app.state.nlu_dir = NLU_DIR  # where relabelled examples are learned into

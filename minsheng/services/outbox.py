@@ -6,6 +6,7 @@ Recipients are "staff:<id>" or "resident:<id>"; the gateway resolves them to cha
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -50,14 +51,26 @@ def enqueue(uow, channel: Channel, recipient: str, kind: str, text: str,
     return message
 
 
-def claim_due(uow, now: datetime, limit: int = 50) -> list[OutboxMessage]:
-    """Rows due for sending, leased to this sender; SKIP LOCKED keeps hosts apart."""
+def claim_due(uow, now: datetime, limit: int = 50, *,
+              channels: Iterable[Channel] | None = None, recipient: str | None = None,
+              kinds: Iterable[str] | None = None) -> list[OutboxMessage]:
+    """Due rows, leased to this sender; SKIP LOCKED keeps hosts apart.
+
+    A sender passes the ``channels`` it delivers and never leases another channel's rows
+    (None: every channel, for consoles and tests); ``recipient`` and ``kinds`` narrow it.
+    """
     session = _session(uow)
+    query = select(OutboxMessage).where(
+        OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None),
+        OutboxMessage.next_attempt_at <= now)
+    if channels is not None:
+        query = query.where(OutboxMessage.channel.in_([Channel(c) for c in channels]))
+    if recipient is not None:
+        query = query.where(OutboxMessage.recipient == recipient)
+    if kinds is not None:
+        query = query.where(OutboxMessage.kind.in_(list(kinds)))
     rows = list(session.execute(
-        select(OutboxMessage).where(
-            OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None),
-            OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
+        query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
         .with_for_update(skip_locked=True)).scalars())
     for row in rows:
         row.attempts = (row.attempts or 0) + 1
@@ -97,3 +110,16 @@ def pending(uow) -> list[OutboxMessage]:
     """Unsent rows, oldest first (for consoles and tests)."""
     return list(_session(uow).execute(select(OutboxMessage).where(
         OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id)).scalars())
+
+
+def conversation(uow, channel: Channel, recipient: str, after: int = 0,
+                 hidden_kinds: Iterable[str] = ()) -> list[OutboxMessage]:
+    """A recipient's rows on a pulled channel (the web chat) with ids above ``after``, in
+    order; ``hidden_kinds`` are instructions to the channel, not messages to show."""
+    query = select(OutboxMessage).where(
+        OutboxMessage.channel == Channel(channel), OutboxMessage.recipient == recipient,
+        OutboxMessage.id > after)
+    hidden = list(hidden_kinds)
+    if hidden:
+        query = query.where(OutboxMessage.kind.not_in(hidden))
+    return list(_session(uow).execute(query.order_by(OutboxMessage.id)).scalars())
