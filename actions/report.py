@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import common
 from actions.common import SKIPPED
 from minsheng.enums import Category
+from minsheng.errors import QuotaExceeded
 from minsheng.privacy import mask_phone
 
 REPORT_SLOTS = ["description", "description_key", "description_log_id", "category",
@@ -113,6 +114,9 @@ class ActionOpenCase(Action):
             with common.unit_of_work() as uow:
                 result = cases.open_case(uow, new_case(tracker), settings=common.settings())
                 uow.commit()
+        except QuotaExceeded as error:  # asking again would not help today
+            common.utter_error(dispatcher, error)
+            return reset_report()
         except Exception as error:  # noqa: BLE001 - told to the resident
             common.utter_error(dispatcher, error)
             return [SlotSet("confirm", None), ActiveLoop("report_form"),

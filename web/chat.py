@@ -14,7 +14,6 @@ import json
 import re
 import secrets
 import time
-from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -27,6 +26,7 @@ from pydantic import BaseModel, confloat, constr
 from bot.core.rasa import intent_message, neutralise
 from bot.webchat.channel import WebChat
 from bot.webchat.store import ChatMessage
+from minsheng.throttle import Counter
 from web.deps import render
 from web.uploads import MAX_UPLOAD_BYTES, UploadError, save_image
 
@@ -55,26 +55,46 @@ class RejoinIn(BaseModel):
     phone_tail: constr(strip_whitespace=True, max_length=8)  # type: ignore[valid-type]
 
 
-class Attempts:
-    """Failed rejoin attempts in a sliding window, per client address and per case."""
+# (limit, window in seconds) per kind of request and key: a resident typing fast stays far
+# below these; a script does not. Counted in minsheng.throttle (Redis when configured).
+LIMITS = {
+    "message-resident": (30, 60), "message-address": (120, 60),
+    "photo-resident": (20, 3600), "photo-address": (60, 3600),
+    "rejoin-address": (5, 900), "rejoin-case": (5, 900),
+}
+TOO_FAST = "您发送得太频繁了，请稍等一分钟再发（刚才这条没有收到，可以稍后再发一次）。"
 
-    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
 
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        for key in keys:
-            failures = self._failures.get(key)
-            while failures and failures[0] < now - self.window:
-                failures.popleft()
-            if failures is not None and not failures:
-                del self._failures[key]
-        return any(len(self._failures.get(key, ())) >= self.limit for key in keys)
+def _counter(request: Request, kind: str) -> Counter:
+    counters = getattr(request.app.state, "chat_counters", None)
+    if counters is None:
+        url = request.app.state.settings.throttle_url
+        counters = request.app.state.chat_counters = {
+            name: Counter(url, f"chat-{name}", window) for name, (_, window) in LIMITS.items()}
+    return counters[kind]
 
-    def failed(self, *keys: str) -> None:
-        for key in keys:
-            self._failures[key].append(time.monotonic())
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+def at_limit(request: Request, keys: dict[str, str]) -> bool:
+    """Whether any ``kind: key`` has reached its limit."""
+    return any(_counter(request, kind).count(key) >= LIMITS[kind][0]
+               for kind, key in keys.items())
+
+
+def count(request: Request, keys: dict[str, str]) -> None:
+    for kind, key in keys.items():
+        _counter(request, kind).hit(key)
+
+
+def throttled(request: Request, keys: dict[str, str]) -> bool:
+    """Refuse (True) at the limit; otherwise count this request and let it through."""
+    if at_limit(request, keys):
+        return True
+    count(request, keys)
+    return False
 
 
 @dataclass(frozen=True)
@@ -85,14 +105,6 @@ class SseSettings:
 
 
 SSE = SseSettings()
-
-
-def rejoin_attempts(request: Request) -> Attempts:
-    """One count per application (kept in memory: a restart forgets it)."""
-    attempts = getattr(request.app.state, "rejoin_attempts", None)
-    if attempts is None:
-        attempts = request.app.state.rejoin_attempts = Attempts()
-    return attempts
 
 
 def _signer(request: Request) -> Signer:
@@ -186,8 +198,14 @@ def _int(value: str | None) -> int:
     return int(value) if value and value.isdigit() else 0
 
 
+def _check_rate(request: Request, resident: str, kind: str = "message") -> None:
+    if throttled(request, {f"{kind}-resident": resident, f"{kind}-address": _address(request)}):
+        raise HTTPException(429, TOO_FAST)
+
+
 @router.post("/send")
-async def chat_send(chat: Chat, resident: WebResident, body: ChatIn):
+async def chat_send(request: Request, chat: Chat, resident: WebResident, body: ChatIn):
+    _check_rate(request, resident)
     if body.payload is not None:
         replies = await chat.press(resident, body.payload)
         if replies is None:
@@ -208,6 +226,7 @@ async def chat_photo(request: Request, chat: Chat, resident: WebResident,
 
     It may arrive in the middle of a question (e.g. at the confirm step), so a reply
     without buttons keeps the buttons on offer."""
+    _check_rate(request, resident, "photo")
     data = await photo.read(MAX_UPLOAD_BYTES + 1)
     try:
         path = save_image(request.app.state.settings.photos_dir, data, "web")
@@ -219,27 +238,27 @@ async def chat_photo(request: Request, chat: Chat, resident: WebResident,
 
 
 @router.post("/location")
-async def chat_location(chat: Chat, resident: WebResident, body: LocationIn):
+async def chat_location(request: Request, chat: Chat, resident: WebResident, body: LocationIn):
     """The browser's position (定位): the server makes ``/share_location``, never the page."""
+    _check_rate(request, resident)
     message = intent_message("share_location", lat=round(body.lat, 6), lon=round(body.lon, 6))
     return _out(await chat.send(resident, message, "［位置］", extra={"lat": body.lat,
                                                                     "lon": body.lon}))
 
 
 @router.post("/rejoin")
-async def chat_rejoin(request: Request, response: Response, chat: Chat, body: RejoinIn,
-                      attempts: Annotated[Attempts, Depends(rejoin_attempts)]):
+async def chat_rejoin(request: Request, response: Response, chat: Chat, body: RejoinIn):
     """On a new device: case number + the last four digits of the phone given with it
     rejoin that case's conversation (five failures per address or case per 15 min)."""
     case_no = body.case_no.upper()
-    keys = (f"ip:{request.client.host if request.client else '-'}", f"case:{case_no}")
-    if attempts.blocked(*keys):
+    keys = {"rejoin-address": _address(request), "rejoin-case": case_no}
+    if at_limit(request, keys):
         raise HTTPException(429, REJOIN_BLOCKED)
     found = None
     if CASE_NO.match(case_no) and re.fullmatch(r"\d{4}", body.phone_tail):
         found = await asyncio.to_thread(chat.store.rejoin, case_no, body.phone_tail)
     if found is None:
-        attempts.failed(*keys)
+        count(request, keys)  # only failures count
         raise HTTPException(400, REJOIN_FAILED)
     remember(request, response, found)
     return {"ok": True, "case_no": case_no}

@@ -286,7 +286,7 @@ async def test_a_rating_started_while_the_page_is_closed_waits_unsent_for_the_pa
         handling.resolve(uow, case_no, world.worker1_id, "已清理")
     sweep = asyncio.create_task(chat.sweep_forever(interval=0.02))
     try:
-        for _ in range(250):
+        for _ in range(1500):  # up to 30 s on a loaded machine; usually a few ticks
             if rasa.triggered:
                 break
             await asyncio.sleep(0.02)
