@@ -113,7 +113,8 @@ def build_application(settings: Settings, db: Database,
 
 
 def _register_handlers(application: Application) -> None:
-    private = filters.ChatType.PRIVATE
+    # New messages only: an edited message is answered below, never taken as a new turn.
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     # Group -1: staff functions are checked against the database before anything else.
     application.add_handler(TypeHandler(Update, staff.require_staff), group=-1)
 
@@ -133,7 +134,9 @@ def _register_handlers(application: Application) -> None:
     application.add_handler(MessageHandler(private & filters.CONTACT, resident.contact))
     application.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE,
                                            resident.unsupported))
-    application.add_handler(MessageHandler(~private & filters.UpdateType.MESSAGE,
+    application.add_handler(MessageHandler(
+        filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, resident.edited))
+    application.add_handler(MessageHandler(~filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE,
                                            resident.not_private))
     application.add_error_handler(on_error)
 

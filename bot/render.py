@@ -50,6 +50,7 @@ UNKNOWN_BUTTON = "无法识别的操作，已忽略。"
 NO_OPEN_TASKS = "您当前没有待办工单。"
 TEXT_TRIMMED_NOTE = "（内容较长，已完整保存）"
 NOT_PRIVATE_CHAT = "请私聊我反映问题。"
+EDITED = "修改过的消息不会重新处理。如需补充或更正，请直接再发一条新消息。"
 
 
 def escape(text: object) -> str:

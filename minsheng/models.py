@@ -96,6 +96,9 @@ class ResidentIdentity(Base):
     resident_id = Column(Integer, ForeignKey("residents.id"), nullable=False, index=True)
     channel = Column(_enum(Channel), nullable=False)
     external_id = Column(String(100), nullable=False)
+    # Set when the channel said this person cannot be reached (they blocked the bot);
+    # cleared when they write again. Notices are not queued to an unreachable identity.
+    unreachable_at = Column(DateTime)
 
     resident = relationship("Resident", back_populates="identities")
 

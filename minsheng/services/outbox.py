@@ -86,6 +86,13 @@ def mark_sent(uow, message_id: int, now: datetime | None = None) -> None:
         row.last_error = None
 
 
+def release(uow, message_id: int, now: datetime | None = None) -> None:
+    """Hand a leased, untried row back to the senders: due now, attempt not counted."""
+    row = _session(uow).get(OutboxMessage, message_id)
+    if row is not None and row.sent_at is None and row.failed_at is None:
+        row.next_attempt_at = now or utcnow()
+
+
 def backoff(attempts: int) -> timedelta:
     """30 s, 60 s, 120 s … capped at an hour."""
     seconds = BASE_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)
@@ -93,14 +100,15 @@ def backoff(attempts: int) -> timedelta:
 
 
 def mark_failed(uow, message_id: int, error: str, now: datetime | None = None,
-                max_attempts: int = MAX_ATTEMPTS) -> None:
-    """Record the error; retry later, or give up after ``max_attempts`` (row stays visible)."""
+                max_attempts: int = MAX_ATTEMPTS, give_up: bool = False) -> None:
+    """Record the error; retry later, or give up after ``max_attempts`` or at once when
+    retrying cannot help (``give_up``: refused, recipient blocked us). The row stays."""
     row = _session(uow).get(OutboxMessage, message_id)
     if row is None or row.sent_at is not None:
         return
     now = now or utcnow()
     row.last_error = str(error)[:2000]
-    if (row.attempts or 0) >= max_attempts:
+    if give_up or (row.attempts or 0) >= max_attempts:
         row.failed_at = now
     else:
         row.next_attempt_at = now + backoff(row.attempts or 1)

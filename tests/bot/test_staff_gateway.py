@@ -160,7 +160,11 @@ async def test_a_non_staff_user_pressing_staff_buttons_is_refused(
 
 async def test_a_failed_outbox_send_is_retried_and_delivered_once(
         gateway, bot_api: BotApiServer, db, seeded):
-    bot_api.fail("sendMessage", times=1, error_code=502, description="Bad Gateway")
+    from bot.delivery import NETWORK_ATTEMPTS
+
+    # more failures in a row than a send retries by itself: the outbox's back-off takes over
+    bot_api.fail("sendMessage", times=NETWORK_ATTEMPTS, error_code=502,
+                 description="Bad Gateway")
     now = datetime.utcnow()
     with db.uow() as uow:
         uow.session.add(OutboxMessage(
