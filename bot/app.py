@@ -50,6 +50,10 @@ class GatewayApplication(Application):
 
     async def start(self) -> None:
         await super().start()
+        gateway: Gateway = self.bot_data["gateway"]
+        adopted = await asyncio.to_thread(gateway.inbound.adopt_legacy_keys)
+        if adopted:
+            log.info("%s unanswered updates stored by update id now keyed by message", adopted)
         self.bot_data["background"] = _start_background(self)
 
     async def stop(self) -> None:

@@ -168,7 +168,7 @@ async def converse(update: Update, context: ContextTypes.DEFAULT_TYPE, rasa_text
                         chat_id)
             replies = [{"text": render.NO_REPLY}]
         await deliver(context.bot, gateway, chat_id, replies,
-                      inbound_key=str(update.update_id) if final else None)
+                      inbound_key=gateway.inbound_key(update) if final else None)
 
 
 async def keep_for_retry(update: Update, context: ContextTypes.DEFAULT_TYPE,
@@ -179,7 +179,8 @@ async def keep_for_retry(update: Update, context: ContextTypes.DEFAULT_TYPE,
     if not gateway.is_first_failure(update):
         return
     sender = sender_id(update.effective_user.id)
-    if await asyncio.to_thread(gateway.inbound.has_other_failures, sender, update.update_id):
+    if await asyncio.to_thread(gateway.inbound.has_other_failures, sender,
+                               gateway.inbound_key(update)):
         return
     await context.bot.send_message(update.effective_chat.id, render.BUSY)
 
