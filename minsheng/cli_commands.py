@@ -127,7 +127,7 @@ def scheduler_run(database: Database, settings, args) -> int:
     while True:
         now = utcnow()
         with database.uow() as uow:
-            overdue = scheduler.scan_overdue(uow, now)
+            overdue = scheduler.scan_overdue(uow, now, settings=settings)
         with database.uow() as uow:
             ratings = scheduler.scan_ratings(uow, now, settings)
         stamp = format_local(now, getattr(settings, "timezone", DEFAULT_TIMEZONE))
