@@ -15,11 +15,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from minsheng.clock import DEFAULT_TIMEZONE, format_local
-from minsheng.enums import RATING_LABELS, GridLevel, Rating
+from minsheng.enums import RATING_LABELS, Rating
 from minsheng.models import Case, CaseEvent, Staff
 
 from . import notify
-from .common import ancestors
+from .common import public_grid_name
 
 RATING_INTENT = "rate_{}"  # the conversation's intents rate_satisfied, … (see domain.yml)
 MAX_SUBJECT = 20
@@ -31,14 +31,6 @@ def rating_buttons(case_no: str) -> list[dict[str, str]]:
     entities = json.dumps({"case_no": case_no}, ensure_ascii=False)
     return [{"title": RATING_LABELS[r], "payload": f"/{RATING_INTENT.format(r.value)}{entities}"}
             for r in Rating]
-
-
-def public_grid_name(session: Session, grid_id: int | None) -> str | None:
-    """The nearest grid node residents know by name: a micro-grid is shown as its grid."""
-    for node in ancestors(session, grid_id):
-        if GridLevel(node.level) != GridLevel.micro_grid:
-            return node.name
-    return None
 
 
 def handler(session: Session, staff: Staff | None) -> str:

@@ -148,6 +148,10 @@ def test_a_micro_grid_is_shown_to_residents_as_its_grid(db, world):
     act(db, cases.acknowledge, opened.case_no, staff_id, now=T0)
     [notice] = told(db, "notice_acknowledged")
     assert "微网格" not in notice.text and "幸福社区第一网格的陈网格员" in notice.text
+    # the same at 受理 and on the 公示牌 the resident is given
+    assert opened.grid_name == "第一网格1号楼微网格"  # staff see the micro-grid
+    assert opened.public_grid_name == "幸福社区第一网格"
+    assert act(db, cases.contact_for_resident, resident(1)).grid_name == "幸福社区第一网格"
 
 
 def test_offline_residents_get_no_notice(db, world):
