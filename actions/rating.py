@@ -35,6 +35,8 @@ RATING_WORDS = [("不满意", Rating.dissatisfied), ("基本满意", Rating.basi
 RATING_WORD_REACH = 4
 NEW_REPORT_INTENTS = {"send_photo"}  # besides report_*: a photo starts a report (随手拍)
 FIRST_ASK_INTENTS = {"start_rating"}
+# A new rating question (another case resolved) while one is open: start over for it.
+NEW_QUESTION_INTENTS = {"start_rating", "rating_reminder"}
 NONE_AWAITING = "目前没有等待您评价的工单。有新问题随时告诉我。"
 SEVERAL_AWAITING = "您有几个工单在等评价，请点对应那条办结消息下面的按钮。"
 
@@ -102,6 +104,8 @@ class ValidateRatingForm(FormValidationAction):
         intent = latest_intent(tracker)
         if intent in RATING_INTENTS:
             return {"rating": RATING_INTENTS[intent]}
+        if intent in NEW_QUESTION_INTENTS:
+            return {"rating": None}  # an unrecorded choice for another case is dropped
         if tracker.get_slot("requested_slot") != "rating" or intent in CONTROL_INTENTS:
             return {}
         found = rating_word(latest_text(tracker))
@@ -110,6 +114,8 @@ class ValidateRatingForm(FormValidationAction):
         return {"rating": found[0].value if found else "?"}
 
     async def validate_rating(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        if value is None:  # a new question: asked again for its own case
+            return {"rating": None}
         if value not in Rating.__members__:
             dispatcher.utter_message(response="utter_rating_not_understood")
             return {"rating": None}
@@ -130,6 +136,8 @@ class ValidateRatingForm(FormValidationAction):
         if tracker.get_slot("requested_slot") != "rating_comment":
             return {}
         intent = latest_intent(tracker)
+        if intent in NEW_QUESTION_INTENTS:
+            return {"rating_comment": None}
         if intent in CONTROL_INTENTS or intent in RATING_INTENTS:
             return {}  # a rating button is a (new) rating, not a comment
         if intent in {"skip", "deny", "thanks", "goodbye"} or not latest_text(tracker):

@@ -197,3 +197,17 @@ async def test_a_typed_rating_with_several_cases_waiting_asks_for_the_button(
                          requested="rating")
     slots = slot_events(await ValidateRatingForm().run(dispatcher, typed, DOMAIN))
     assert slots["requested_slot"] is None and "几个工单" in texts(dispatcher)
+
+
+async def test_another_case_resolved_at_the_comment_step_starts_its_own_question(
+        two_resolved, dispatcher):
+    _, newer = two_resolved
+    # 满意 was chosen for the older case; before the comment, the newer one is resolved
+    started = make_tracker(f'/start_rating{{"case_no": "{newer}"}}', "start_rating",
+                           entities=ents(case_no=newer), form="rating_form",
+                           requested="rating_comment", sender_id=SENDER,
+                           slots={"rating_case_no": newer, "rating": "satisfied"})
+    slots = slot_events(await ValidateRatingForm().run(dispatcher, started, DOMAIN))
+    # the older case's choice is not carried over to the newer case: it is asked afresh
+    assert slots["rating"] is None and slots["rating_comment"] is None
+    assert dispatcher.messages == []
