@@ -157,7 +157,7 @@ def utter_opened(dispatcher: CollectingDispatcher, result) -> None:
     lines = [
         f"已受理！工单号 {result.case_no}",
         f"类别：{Category(result.category).label}",
-        f"承办网格：{result.grid_name or '社区服务台'}",
+        f"承办网格：{result.public_grid_name or result.grid_name or '社区服务台'}",
         f"网格员：{who}" + (f"（{result.assignee_phone}）" if result.assignee_phone else ""),
         f"办理时限：{common.format_deadline(result.resolve_deadline)}",
         "有进展会第一时间告诉您，随时发「我的工单」查看。",

@@ -15,7 +15,7 @@ from minsheng.models import Case, CaseFollower, CasePhoto, Grid, Resident, Staff
 from minsheng.places import Place, normalize_building, normalize_xiaoqu
 
 from . import limits, notify, routing
-from .common import ensure_resident, record
+from .common import ensure_resident, public_grid_name, record
 from .contract import NewCase, OpenResult
 from .numbering import next_case_no
 
@@ -31,7 +31,8 @@ def _result(session: Session, case: Case, created: bool, merged: bool = False) -
         assignee_name=owner.public_name if owner else None,
         assignee_phone=owner.duty_phone if owner else None,
         resolve_deadline=case.resolve_deadline, ack_deadline=case.ack_deadline,
-        category=Category(case.category))
+        category=Category(case.category),
+        public_grid_name=public_grid_name(session, case.grid_id))
 
 
 def _normal_place(report: NewCase) -> Place | None:
