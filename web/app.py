@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager, suppress
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -19,6 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from bot.webchat.channel import WebChat
 from minsheng import audit
+from minsheng.clock import format_local
 from minsheng.db import Database
 from minsheng.enums import CATEGORY_LABELS, CHANNEL_LABELS, RATING_LABELS, STATE_LABELS
 from minsheng.privacy import install_log_redaction
@@ -39,14 +39,9 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
 
 def _templates(settings: Settings) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    tz = ZoneInfo(settings.timezone)
 
-    def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        if value is None:
-            return ""
-        if value.tzinfo is None:  # stored naive in UTC
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(tz).strftime(fmt)
+    def local(value: datetime | None, fmt: str = "full") -> str:
+        return format_local(value, settings.timezone, fmt, empty="")
 
     def label(value, labels: dict) -> str:
         return labels.get(value, str(value) if value is not None else "")

@@ -1,14 +1,11 @@
 """Opening a case: idempotent, duplicate-aware, routed and assigned in one unit of work."""
 from __future__ import annotations
 
-from datetime import timezone
-from zoneinfo import ZoneInfo
-
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from minsheng.clock import DEFAULT_TIMEZONE, utc_bounds, utcnow
+from minsheng.clock import DEFAULT_TIMEZONE, to_local, utc_bounds, utcnow
 from minsheng.enums import OPEN_STATES, ActorType, CaseState, Category, Channel
 from minsheng.errors import InvalidInput, QuotaExceeded
 from minsheng.models import Case, CaseFollower, CasePhoto, Grid, Resident, Staff
@@ -149,7 +146,7 @@ def _check_quota(session, resident_id: int, channel: Channel, now, tz: str, quot
     not counted against anyone."""
     if channel not in notify.ONLINE_CHANNELS:
         return
-    today = now.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz)).date()
+    today = to_local(now, tz).date()
     start, _end = utc_bounds(today, today, tz)
     opened = session.execute(select(func.count(Case.id)).where(
         Case.resident_id == resident_id, Case.accepted_at >= start)).scalar()
