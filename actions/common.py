@@ -130,14 +130,10 @@ def utter_error(dispatcher: CollectingDispatcher, error: Exception) -> None:
 
 
 def format_time(when) -> str:
-    """A stored UTC time as the resident's local '11月22日 14:05'."""
-    from datetime import timezone
-    from zoneinfo import ZoneInfo
+    """A stored UTC time as the resident's local '11月22日 14:05' (minsheng.clock formats)."""
+    from minsheng.clock import format_local
 
-    if when.tzinfo is None:  # stored as UTC
-        when = when.replace(tzinfo=timezone.utc)
-    local = when.astimezone(ZoneInfo(settings().timezone))
-    return f"{local.month}月{local.day}日 {local:%H:%M}"
+    return format_local(when, settings().timezone, "resident")
 
 
 def format_deadline(when) -> str:

@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import common
 from actions.common import SKIPPED
 from minsheng.enums import Category
+from minsheng.errors import QuotaExceeded
 from minsheng.privacy import mask_phone
 
 REPORT_SLOTS = ["description", "description_key", "description_log_id", "category",
@@ -113,6 +114,9 @@ class ActionOpenCase(Action):
             with common.unit_of_work() as uow:
                 result = cases.open_case(uow, new_case(tracker), settings=common.settings())
                 uow.commit()
+        except QuotaExceeded as error:  # asking again would not help today
+            common.utter_error(dispatcher, error)
+            return reset_report()
         except Exception as error:  # noqa: BLE001 - told to the resident
             common.utter_error(dispatcher, error)
             return [SlotSet("confirm", None), ActiveLoop("report_form"),
@@ -153,7 +157,7 @@ def utter_opened(dispatcher: CollectingDispatcher, result) -> None:
     lines = [
         f"已受理！工单号 {result.case_no}",
         f"类别：{Category(result.category).label}",
-        f"承办网格：{result.grid_name or '社区服务台'}",
+        f"承办网格：{result.public_grid_name or result.grid_name or '社区服务台'}",
         f"网格员：{who}" + (f"（{result.assignee_phone}）" if result.assignee_phone else ""),
         f"办理时限：{common.format_deadline(result.resolve_deadline)}",
         "有进展会第一时间告诉您，随时发「我的工单」查看。",

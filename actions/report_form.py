@@ -41,7 +41,15 @@ def _starting(tracker: Tracker) -> bool:
 
 def _steering(tracker: Tracker) -> bool:
     """Control messages and buttons with their own meaning are no answer to a question."""
-    return latest_intent(tracker) in CONTROL_INTENTS | BUTTON_INTENTS
+    return latest_intent(tracker) in CONTROL_INTENTS | BUTTON_INTENTS or _rating(tracker)
+
+
+def _rating(tracker: Tracker) -> bool:
+    """A rating button (it carries its case number) or a 办结 starting the rating: the
+    form lets it go, and data/rules/rating.yml answers it and carries on with the report."""
+    intent = latest_intent(tracker)
+    return intent == "start_rating" or (
+        intent.startswith("rate_") and entity(tracker, "case_no") is not None)
 
 
 BUTTON_INTENTS = {"choose_category", "change_field"}  # accepted at any step of the form

@@ -50,6 +50,10 @@ class GatewayApplication(Application):
 
     async def start(self) -> None:
         await super().start()
+        gateway: Gateway = self.bot_data["gateway"]
+        adopted = await asyncio.to_thread(gateway.inbound.adopt_legacy_keys)
+        if adopted:
+            log.info("%s unanswered updates stored by update id now keyed by message", adopted)
         self.bot_data["background"] = _start_background(self)
 
     async def stop(self) -> None:
@@ -113,7 +117,8 @@ def build_application(settings: Settings, db: Database,
 
 
 def _register_handlers(application: Application) -> None:
-    private = filters.ChatType.PRIVATE
+    # New messages only: an edited message is answered below, never taken as a new turn.
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     # Group -1: staff functions are checked against the database before anything else.
     application.add_handler(TypeHandler(Update, staff.require_staff), group=-1)
 
@@ -133,7 +138,9 @@ def _register_handlers(application: Application) -> None:
     application.add_handler(MessageHandler(private & filters.CONTACT, resident.contact))
     application.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE,
                                            resident.unsupported))
-    application.add_handler(MessageHandler(~private & filters.UpdateType.MESSAGE,
+    application.add_handler(MessageHandler(
+        filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, resident.edited))
+    application.add_handler(MessageHandler(~filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE,
                                            resident.not_private))
     application.add_error_handler(on_error)
 

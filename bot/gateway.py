@@ -15,8 +15,8 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.buttons import OfferedButtons
+from bot.core.rasa import RasaClient
 from bot.inbound import InboundStore, StoredUpdate
-from bot.rasa_client import RasaClient
 from minsheng.db import Database
 from minsheng.settings import Settings
 
@@ -46,7 +46,8 @@ class Gateway:
         self.db = db
         self.options = options
         self.rasa = RasaClient(settings.rasa_url, settings.rasa_token, options.rasa_timeout)
-        self.inbound = InboundStore(db)
+        # The bot's numeric id (the token's first part) keeps two bots' messages apart.
+        self.inbound = InboundStore(db, (settings.telegram_bot_token or "0").split(":")[0])
         self.buttons = OfferedButtons()
         self.photos_dir = Path(settings.photos_dir)
         self._claims: dict[int, StoredUpdate] = {}
@@ -66,7 +67,7 @@ class Gateway:
         if update_id in self._claims:
             log.info("update %s is already being processed; skipped", update_id)
             return False
-        self._claims[update_id] = StoredUpdate(update_id, {}, False, 0)  # hold the claim
+        self._claims[update_id] = StoredUpdate(update_id, "", {}, False, 0)  # hold the claim
         try:
             stored = await asyncio.to_thread(self.inbound.save, update.to_dict())
         except BaseException:
@@ -84,8 +85,9 @@ class Gateway:
         update_id = update.update_id
         deferred = self._deferred.pop(update_id, None) is not None
         try:
-            if not deferred:  # a deferred update was recorded as failed by defer()
-                await asyncio.to_thread(self.inbound.mark_processed, update_id)
+            stored = self._claims.get(update_id)
+            if not deferred and stored is not None:  # defer() recorded a deferred one
+                await asyncio.to_thread(self.inbound.mark_processed, stored.key)
         finally:
             self._claims.pop(update_id, None)
 
@@ -99,7 +101,12 @@ class Gateway:
         if update.update_id in self._deferred:
             return
         self._deferred[update.update_id] = error
-        await asyncio.to_thread(self.inbound.mark_failed, update.update_id, error)
+        await asyncio.to_thread(self.inbound.mark_failed, self.inbound_key(update), error)
+
+    def inbound_key(self, update: Update) -> str:
+        """The stored row's key of a claimed update (computed when not claimed here)."""
+        stored = self._claims.get(update.update_id)
+        return stored.key if stored and stored.key else self.inbound.key(update.to_dict())
 
     def is_first_failure(self, update: Update) -> bool:
         stored = self._claims.get(update.update_id)

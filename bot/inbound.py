@@ -1,8 +1,11 @@
-"""Every inbound update is stored before it is processed, once per ``update_id``.
+"""Every inbound update is stored before it is processed, once per message.
 
-A re-delivered update finds its row already processed and is skipped; an update whose
-processing failed (Rasa down, a crash) stays unprocessed and the retry loop feeds it
-through the application again until it is answered.
+An update is known by what it carries — this bot's message in its chat, or the button
+press — not by its ``update_id``: Telegram starts update ids afresh after a quiet week,
+and a second bot (or gateway) on the same database has ids of its own. A re-delivered
+update finds its row already processed and is skipped; an update whose processing failed
+(Rasa down, a crash) stays unprocessed and the retry loop feeds it through the
+application again until it is answered.
 """
 from __future__ import annotations
 
@@ -29,9 +32,23 @@ RASA_UNAVAILABLE = "RasaUnavailable: "
 @dataclass(frozen=True)
 class StoredUpdate:
     update_id: int
+    key: str
     payload: dict
     processed: bool
     attempts: int
+
+
+def dedupe_key(bot_id: str, update: dict) -> str:
+    """``<bot>:m:<chat>:<message>`` for a message, ``…:e:…:<edit date>`` for an edit,
+    ``<bot>:c:<id>`` for a button press; the update id only for anything else."""
+    for field, tag in (("message", "m"), ("edited_message", "e")):
+        message = update.get(field)
+        if message:
+            key = f"{bot_id}:{tag}:{message['chat']['id']}:{message['message_id']}"
+            return f"{key}:{message.get('edit_date', 0)}" if tag == "e" else key
+    if update.get("callback_query"):
+        return f"{bot_id}:c:{update['callback_query']['id']}"
+    return f"{bot_id}:u:{update['update_id']}"
 
 
 def sender_of(update: dict) -> str | None:
@@ -46,8 +63,12 @@ def sender_of(update: dict) -> str | None:
 class InboundStore:
     """The ``inbound_messages`` table for the Telegram channel (blocking calls)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, bot_id: str) -> None:
         self._db = db
+        self.bot_id = bot_id
+
+    def key(self, update: dict) -> str:
+        return dedupe_key(self.bot_id, update)
 
     def save(self, update: dict) -> StoredUpdate:
         """Store ``update`` unless it is already stored; return what is stored."""
@@ -55,21 +76,21 @@ class InboundStore:
 
     def save_all(self, updates: list[dict]) -> list[StoredUpdate]:
         """Store the updates not stored yet, in one transaction; return what is stored."""
-        ids = [str(int(u["update_id"])) for u in updates]
+        ids = [self.key(u) for u in updates]
         with self._db.uow() as uow:
             stored = self._stored(uow, ids)
-            fresh = [u for u in updates if str(u["update_id"]) not in stored]
+            fresh = {key: u for key, u in zip(ids, updates) if key not in stored}
             if fresh:
                 now = datetime.utcnow()
                 uow.session.add_all([
-                    InboundMessage(channel=Channel.telegram, external_id=str(u["update_id"]),
+                    InboundMessage(channel=Channel.telegram, external_id=key,
                                    sender=sender_of(u), payload=u, received_at=now)
-                    for u in fresh
+                    for key, u in fresh.items()
                 ])
                 try:
                     uow.commit()
-                    stored.update({str(u["update_id"]): StoredUpdate(
-                        int(u["update_id"]), u, False, 0) for u in fresh})
+                    stored.update({key: StoredUpdate(int(u["update_id"]), key, u, False, 0)
+                                   for key, u in fresh.items()})
                 except IntegrityError:  # stored concurrently by another receiver
                     uow.session.rollback()
                     stored = self._stored(uow, ids)
@@ -79,18 +100,16 @@ class InboundStore:
         rows = uow.session.execute(select(InboundMessage).where(
             InboundMessage.channel == Channel.telegram,
             InboundMessage.external_id.in_(ids))).scalars().all()
-        return {r.external_id: StoredUpdate(int(r.external_id), r.payload,
-                                            r.processed_at is not None, r.attempts)
-                for r in rows}
+        return {r.external_id: _stored(r) for r in rows}
 
-    def mark_processed(self, update_id: int) -> None:
-        self._set(update_id, processed_at=datetime.utcnow(),
+    def mark_processed(self, key: str) -> None:
+        self._set(key, processed_at=datetime.utcnow(),
                   attempts=InboundMessage.attempts + 1, last_error=None)
 
-    def mark_failed(self, update_id: int, error: str) -> None:
-        self._set(update_id, attempts=InboundMessage.attempts + 1, last_error=error[:2000])
+    def mark_failed(self, key: str, error: str) -> None:
+        self._set(key, attempts=InboundMessage.attempts + 1, last_error=error[:2000])
 
-    def has_other_failures(self, sender: str, update_id: int) -> bool:
+    def has_other_failures(self, sender: str, key: str) -> bool:
         """Whether ``sender`` has another message already waiting for a retry."""
         with self._db.uow() as uow:
             found = uow.session.execute(
@@ -99,7 +118,7 @@ class InboundStore:
                     InboundMessage.sender == sender,
                     InboundMessage.processed_at.is_(None),
                     InboundMessage.attempts > 0,
-                    InboundMessage.external_id != str(update_id),
+                    InboundMessage.external_id != key,
                 ).limit(1)
             ).first()
             return found is not None
@@ -117,17 +136,42 @@ class InboundStore:
                     (InboundMessage.attempts > 0) | (InboundMessage.received_at < stale_before),
                 ).order_by(InboundMessage.id).limit(limit)
             ).scalars().all()
-            return [StoredUpdate(int(r.external_id), r.payload, False, r.attempts) for r in rows]
+            return [_stored(r) for r in rows]
 
-    def _set(self, update_id: int, **values) -> None:
+    def adopt_legacy_keys(self) -> int:
+        """Rows stored by update id before keys named the message, still unanswered, get
+        their message key, so that the retry loop and the marks find them (once, at start).
+        One whose message was stored again under the new key is marked answered."""
+        adopted = 0
+        with self._db.uow() as uow:
+            rows = uow.session.execute(select(InboundMessage).where(
+                InboundMessage.channel == Channel.telegram,
+                InboundMessage.processed_at.is_(None),
+                ~InboundMessage.external_id.contains(":"))).scalars().all()
+            for row in rows:
+                key = self.key(row.payload)
+                if self._stored(uow, [key]):
+                    row.processed_at = datetime.utcnow()
+                else:
+                    row.external_id = key
+                    adopted += 1
+            uow.commit()
+        return adopted
+
+    def _set(self, key: str, **values) -> None:
         with self._db.uow() as uow:
             uow.session.execute(
                 update(InboundMessage).where(
                     InboundMessage.channel == Channel.telegram,
-                    InboundMessage.external_id == str(update_id),
+                    InboundMessage.external_id == key,
                 ).values(**values)
             )
             uow.commit()
+
+
+def _stored(row: InboundMessage) -> StoredUpdate:
+    return StoredUpdate(int(row.payload.get("update_id", 0)), row.external_id, row.payload,
+                        row.processed_at is not None, row.attempts)
 
 
 async def retry_unprocessed(store: InboundStore, process: Callable[[dict], Awaitable[None]],

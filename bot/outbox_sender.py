@@ -15,22 +15,24 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from minsheng.services import cases, outbox
 from sqlalchemy import select
 from telegram import Bot
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import NetworkError
 
-from bot import render
+from bot import delivery, render
+from bot.core.rasa import RasaUnavailable
 from bot.gateway import Gateway
-from bot.rasa_client import RasaUnavailable
-from bot.resident import deliver, sender_id
+from bot.resident import send_reply, sender_id
 from minsheng.enums import Channel
 from minsheng.models import ResidentIdentity, Staff
+from minsheng.services import cases, outbox
 
 log = logging.getLogger(__name__)
 
 RATING_INTENT = "start_rating"
+RATING_REQUEST = "rating_request"
+CHANNELS = (Channel.telegram,)  # the rows this sender delivers; web rows are the web chat's
 
 
 @dataclass(frozen=True)
@@ -69,27 +71,31 @@ class OutboxSender:
         by_chat: dict[int | None, list[Due]] = defaultdict(list)
         for row in due:
             by_chat[row.chat_id].append(row)
-        results = await asyncio.gather(*(self._send_chat(chat, rows)
-                                         for chat, rows in by_chat.items()))
-        outcomes = [outcome for chat_outcomes in results for outcome in chat_outcomes]
-        await asyncio.to_thread(self._record, outcomes)
-        return sum(1 for _, error in outcomes if error is None)
+        counts = await asyncio.gather(*(self._send_chat(chat, rows)
+                                        for chat, rows in by_chat.items()))
+        return sum(counts)
 
-    async def _send_chat(self, chat_id: int | None,
-                         rows: list[Due]) -> list[tuple[int, str | None]]:
-        outcomes: list[tuple[int, str | None]] = []
-        for row in rows:
+    async def _send_chat(self, chat_id: int | None, rows: list[Due]) -> int:
+        """One chat's rows in order; after a "not now" failure the rest wait their turn."""
+        results: list[tuple[int, delivery.Outcome]] = []
+        unsent: list[int] = []
+        for index, row in enumerate(rows):
             if chat_id is None:
-                outcomes.append((row.id, "recipient has no Telegram chat"))
+                results.append((row.id, delivery.Outcome("recipient has no Telegram chat")))
                 continue
             await self._pace(chat_id)
-            try:
-                await self._send(row)
-                outcomes.append((row.id, None))
-            except (TelegramError, RasaUnavailable) as error:
-                log.warning("outbox row %s to chat %s failed: %s", row.id, chat_id, error)
-                outcomes.append((row.id, f"{type(error).__name__}: {error}"))
-        return outcomes
+            outcome = await delivery.attempt(lambda row=row: self._send(row),
+                                             f"outbox row {row.id}")
+            if outcome.error is not None:
+                log.warning("outbox row %s to chat %s: %s", row.id, chat_id, outcome.error)
+            if row.kind != RATING_REQUEST or outcome.error is not None:
+                results.append((row.id, outcome))  # a rating request records itself
+            if outcome.stop_chat:
+                unsent = [later.id for later in rows[index + 1:]]
+                break
+        await asyncio.to_thread(delivery.record, self._gateway.db, chat_id or 0, results,
+                                unsent)
+        return sum(1 for _, outcome in results if outcome.error is None)
 
     async def _pace(self, chat_id: int) -> None:
         """At most one message per ``per_chat_interval`` to one chat."""
@@ -100,10 +106,11 @@ class OutboxSender:
         self._last_sent[chat_id] = time.monotonic()
 
     async def _send(self, row: Due) -> None:
-        if row.kind == "rating_request":
-            messages = await self._gateway.rasa.trigger_intent(
-                sender_id(row.chat_id), RATING_INTENT, {"case_no": row.payload["case_no"]})
-            await deliver(self._bot, self._gateway, row.chat_id, messages)
+        if row.kind == RATING_REQUEST:
+            await self._start_rating(row)
+            return
+        if row.kind == delivery.REPLY:  # a turn's reply that could not be sent at once
+            await send_reply(self._bot, self._gateway, row.chat_id, row.payload["reply"])
             return
         timezone = self._gateway.settings.timezone
         if row.to_staff and row.case is not None:
@@ -112,16 +119,30 @@ class OutboxSender:
                                          reply_markup=render.staff_keyboard(row.case))
             return
         buttons = row.payload.get("buttons") or []
-        await deliver(self._bot, self._gateway, row.chat_id,
-                      [{"text": row.text, "buttons": buttons}])
+        await send_reply(self._bot, self._gateway, row.chat_id,
+                         {"text": row.text, "buttons": buttons})
+
+    async def _start_rating(self, row: Due) -> None:
+        """Rasa's rating prompt, kept as reply rows together with this request marked
+        done (so a failed send never asks Rasa twice), then sent."""
+        try:
+            messages = await self._gateway.rasa.trigger_intent(
+                sender_id(row.chat_id), RATING_INTENT, {"case_no": row.payload["case_no"]})
+        except RasaUnavailable as error:
+            raise NetworkError(f"Rasa: {error}") from error  # not now: the outbox retries
+        ids = await asyncio.to_thread(delivery.keep, self._gateway.db, row.chat_id, messages,
+                                      None, row.id)
+        await delivery.send_rows(self._gateway.db, row.chat_id, list(zip(ids, messages)),
+                                 lambda reply: send_reply(self._bot, self._gateway,
+                                                          row.chat_id, reply))
 
     # -- database (blocking) -------------------------------------------------------------
     def _claim(self) -> list[Due]:
         options = self._gateway.options
         with self._gateway.db.uow() as uow:
-            rows = outbox.claim_due(uow, datetime.utcnow(), options.outbox_batch)
-            due = [self._resolve(uow, row) for row in rows
-                   if row.channel in (Channel.telegram, Channel.telegram.value)]
+            rows = outbox.claim_due(uow, datetime.utcnow(), options.outbox_batch,
+                                    channels=CHANNELS)
+            due = [self._resolve(uow, row) for row in rows]
             uow.commit()
             return due
 
@@ -144,14 +165,3 @@ class OutboxSender:
         if kind == "staff" and payload.get("case_no"):
             case = cases.get_case(uow, payload["case_no"])
         return Due(row.id, row.kind, row.text, payload, chat_id, kind == "staff", case)
-
-    def _record(self, outcomes: list[tuple[int, str | None]]) -> None:
-        if not outcomes:
-            return
-        with self._gateway.db.uow() as uow:
-            for row_id, error in outcomes:
-                if error is None:
-                    outbox.mark_sent(uow, row_id)
-                else:
-                    outbox.mark_failed(uow, row_id, error)
-            uow.commit()

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import datetime
-from datetime import timezone as dt_timezone
-from zoneinfo import ZoneInfo
 
 from telegram import (
     InlineKeyboardButton,
@@ -20,6 +17,7 @@ from telegram import (
 )
 
 from minsheng import staff_actions
+from minsheng.clock import format_local
 from minsheng.enums import CATEGORY_LABELS, STATE_LABELS, CaseState, Category
 
 TELEGRAM_TEXT_LIMIT = 4096
@@ -50,6 +48,7 @@ UNKNOWN_BUTTON = "无法识别的操作，已忽略。"
 NO_OPEN_TASKS = "您当前没有待办工单。"
 TEXT_TRIMMED_NOTE = "（内容较长，已完整保存）"
 NOT_PRIVATE_CHAT = "请私聊我反映问题。"
+EDITED = "修改过的消息不会重新处理。如需补充或更正，请直接再发一条新消息。"
 
 
 def escape(text: object) -> str:
@@ -126,15 +125,6 @@ def _code(value: object) -> str:
     return str(getattr(value, "value", value))
 
 
-def local_time(moment: datetime | None, timezone: str) -> str:
-    """A stored UTC time as local 'MM-DD HH:MM'."""
-    if moment is None:
-        return "—"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt_timezone.utc)
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
-
-
 def case_card(case, timezone: str) -> str:
     """A case for staff, HTML; every resident-supplied field escaped."""
     state = _code(case.state)
@@ -146,8 +136,8 @@ def case_card(case, timezone: str) -> str:
         f"地点：{escape(case.address or '—')}",
         f"描述：{escape(case.description)}",
         f"电话：{escape(case.phone or '—')}",
-        (f"签收时限：{local_time(case.ack_deadline, timezone)}　"
-         f"办结时限：{local_time(case.resolve_deadline, timezone)}"),
+        (f"签收时限：{format_local(case.ack_deadline, timezone)}　"
+         f"办结时限：{format_local(case.resolve_deadline, timezone)}"),
     ]
     return "\n".join(lines)
 
@@ -172,7 +162,7 @@ def task_list(cases, timezone: str) -> str:
         state = _code(case.state)
         lines.append(
             f"· {escape(case.case_no)} {escape(STATE_LABELS.get(CaseState(state), state))}"
-            f"，办结时限 {local_time(case.resolve_deadline, timezone)}"
+            f"，办结时限 {format_local(case.resolve_deadline, timezone)}"
         )
     if len(cases) > MAX_TASK_CARDS:
         lines.append(f"（以下显示前 {MAX_TASK_CARDS} 件的处理卡片）")

@@ -6,7 +6,6 @@ offered buttons). Text a resident types is never read by Rasa as an intent.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import uuid
@@ -14,35 +13,20 @@ from datetime import datetime
 from pathlib import Path
 
 from telegram import InputFile, Message, Update
-from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from bot import render
+from bot import delivery, render
+from bot.core.rasa import RasaUnavailable, intent_message, neutralise
 from bot.gateway import Gateway, gateway_of
 from bot.inbound import RASA_UNAVAILABLE
-from bot.rasa_client import RasaUnavailable
 from minsheng.images import UploadError, check_image
 
 log = logging.getLogger(__name__)
 
-FULL_WIDTH_SLASH = "／"
 # Our commands become these trusted intents (names from data/nlu).
 COMMAND_INTENTS = {"start": "/greet", "help": "/help", "cancel": "/cancel"}
 PHONE_DIGITS = re.compile(r"\D")
-DELIVERY_ATTEMPTS = 3
-
-
-def neutralise(text: str) -> str:
-    """Typed text can never be a forced intent: a leading '/' becomes '／'."""
-    stripped = text.lstrip()
-    if stripped.startswith("/"):
-        return FULL_WIDTH_SLASH + stripped[1:]
-    return stripped
-
-
-def intent_message(intent: str, **entities: object) -> str:
-    """A gateway-made forced intent, e.g. ``/share_location{"lat": 39.9, "lon": 116.4}``."""
-    return f"/{intent}{json.dumps(entities, ensure_ascii=False)}"
 
 
 def normalise_phone(phone: str) -> str:
@@ -94,7 +78,7 @@ async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if message.caption and message.caption.strip():
         limit = gateway_of(context).options.max_rasa_text
-        await converse(update, context, neutralise(message.caption)[:limit])
+        await converse(update, context, neutralise(message.caption)[:limit], final=False)
     await converse(update, context, intent_message("send_photo", photo=str(path)))
 
 
@@ -109,6 +93,11 @@ async def contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A shared contact → ``/provide_phone`` with the digits only."""
     phone = normalise_phone(update.effective_message.contact.phone_number)
     await converse(update, context, intent_message("provide_phone", phone=phone))
+
+
+async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited message: the first version was answered; say so, change nothing."""
+    await context.bot.send_message(update.effective_chat.id, render.EDITED)
 
 
 async def unsupported(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -152,8 +141,13 @@ async def answer_quietly(query, text: str | None = None) -> None:
 
 
 # -- the turn ----------------------------------------------------------------------------
-async def converse(update: Update, context: ContextTypes.DEFAULT_TYPE, rasa_text: str) -> None:
-    """One turn with Rasa for this chat; if Rasa is down, keep the update for retry."""
+async def converse(update: Update, context: ContextTypes.DEFAULT_TYPE, rasa_text: str,
+                   final: bool = True) -> None:
+    """One turn with Rasa for this chat; if Rasa is down, keep the update for retry.
+
+    The replies are kept together with the update marked processed (``final``: this is
+    the update's last turn), so a crash after Rasa answered neither loses nor repeats it.
+    """
     gateway = gateway_of(context)
     user = update.effective_user
     chat_id = update.effective_chat.id
@@ -166,14 +160,15 @@ async def converse(update: Update, context: ContextTypes.DEFAULT_TYPE, rasa_text
             await keep_for_retry(update, context, gateway, f"{RASA_UNAVAILABLE}{error}")
             return
         # Rasa has taken the turn: replaying it would double it, so delivery problems
-        # are retried here and logged, never turned into a retry of the update.
+        # are the outbox's to retry, never a retry of the update.
         if not replies:
             # Rasa answers every turn; none means a custom action failed (the action
             # server is down) and Rasa dropped its events. Never leave the resident silent.
             log.warning("Rasa gave no reply to update %s from chat %s", update.update_id,
                         chat_id)
             replies = [{"text": render.NO_REPLY}]
-        await deliver(context.bot, gateway, chat_id, replies)
+        await deliver(context.bot, gateway, chat_id, replies,
+                      inbound_key=gateway.inbound_key(update) if final else None)
 
 
 async def keep_for_retry(update: Update, context: ContextTypes.DEFAULT_TYPE,
@@ -184,32 +179,29 @@ async def keep_for_retry(update: Update, context: ContextTypes.DEFAULT_TYPE,
     if not gateway.is_first_failure(update):
         return
     sender = sender_id(update.effective_user.id)
-    if await asyncio.to_thread(gateway.inbound.has_other_failures, sender, update.update_id):
+    if await asyncio.to_thread(gateway.inbound.has_other_failures, sender,
+                               gateway.inbound_key(update)):
         return
     await context.bot.send_message(update.effective_chat.id, render.BUSY)
 
 
-async def deliver(bot, gateway: Gateway, chat_id: int, replies: list[dict]) -> None:
-    """Rasa's bot messages → Telegram messages (buttons become inline keyboards)."""
-    for reply in replies:
-        for outgoing in to_outgoing(gateway, chat_id, reply):
-            for attempt in range(1, DELIVERY_ATTEMPTS + 1):
-                try:
-                    if outgoing.photo:
-                        await send_photo(bot, gateway, chat_id, outgoing)
-                    else:
-                        await bot.send_message(chat_id, outgoing.text,
-                                               reply_markup=outgoing.markup)
-                    break
-                except BadRequest as error:  # Telegram refused it; resending will not help
-                    log.error("reply to chat %s refused: %s", chat_id, error)
-                    break
-                except (NetworkError, TimedOut) as error:
-                    if attempt == DELIVERY_ATTEMPTS:
-                        log.error("reply to chat %s lost after %s attempts: %s",
-                                  chat_id, attempt, error)
-                    else:
-                        await asyncio.sleep(0.5 * attempt)
+async def deliver(bot, gateway: Gateway, chat_id: int, replies: list[dict],
+                  inbound_key: str | None = None) -> None:
+    """Rasa's bot messages: kept in the outbox first (with the update marked processed
+    when ``inbound_key`` is given), then sent now; see bot.delivery for what a failure
+    does."""
+    ids = await asyncio.to_thread(delivery.keep, gateway.db, chat_id, replies, inbound_key)
+    await delivery.send_rows(gateway.db, chat_id, list(zip(ids, replies)),
+                             lambda reply: send_reply(bot, gateway, chat_id, reply))
+
+
+async def send_reply(bot, gateway: Gateway, chat_id: int, reply: dict) -> None:
+    """One Rasa message → Telegram messages (buttons become inline keyboards)."""
+    for outgoing in to_outgoing(gateway, chat_id, reply):
+        if outgoing.photo:
+            await send_photo(bot, gateway, chat_id, outgoing)
+        else:
+            await bot.send_message(chat_id, outgoing.text, reply_markup=outgoing.markup)
 
 
 def to_outgoing(gateway: Gateway, chat_id: int, reply: dict) -> list[render.OutgoingMessage]:

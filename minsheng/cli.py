@@ -10,6 +10,8 @@
     minsheng report [--from] [--to]     the 7621 report [--json]
     minsheng scheduler run [--once]     overdue escalation and the rating window
     minsheng user …  /  minsheng nlu …  console logins / NLU tooling (their own modules)
+    minsheng privacy export|erase --resident R
+                                        a resident's data (PIPL): export it, or erase it
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from minsheng.enums import CaseState, Category, Channel, StaffRole
 from minsheng.grid_import import __doc__ as GRID_FORMAT
 
 # Subcommands owned by other modules, handed the rest of the command line.
-DELEGATED = {"nlu": "nlu.cli", "user": "minsheng.users"}
+DELEGATED = {"nlu": "nlu.cli", "user": "minsheng.users", "privacy": "minsheng.data_requests"}
 
 
 def build_parser() -> argparse.ArgumentParser:

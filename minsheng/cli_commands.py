@@ -5,9 +5,9 @@ import argparse
 import json
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
-from minsheng.clock import DEFAULT_TIMEZONE, to_local, utcnow
+from minsheng.clock import DEFAULT_TIMEZONE, format_local, to_local, utcnow
 from minsheng.db import Database
 from minsheng.errors import DomainError
 
@@ -19,10 +19,6 @@ def parse_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"日期格式应为 YYYY-MM-DD：{text}") from None
-
-
-def _local(moment: datetime | None, tz: str) -> str:
-    return to_local(moment, tz).strftime("%m-%d %H:%M") if moment else "—"
 
 
 def db_upgrade(database: Database, settings) -> int:
@@ -130,8 +126,8 @@ def cases_list(database: Database, settings, args) -> int:
     for v in views:
         flag = "（超时）" if v.overdue else ""
         print(f"{v.case_no}  {v.category_label}  {v.state_label}{flag}  "
-              f"{v.grid_name or '—'}  {v.assignee_name or '—'}  受理 {_local(v.accepted_at, tz)}"
-              f"  时限 {_local(v.resolve_deadline, tz)}  {v.description[:30]}")
+              f"{v.grid_name or '—'}  {v.assignee_name or '—'}  受理 {format_local(v.accepted_at, tz)}"
+              f"  时限 {format_local(v.resolve_deadline, tz)}  {v.description[:30]}")
     print(f"共 {len(views)} 件" + ("（已截断，可用 --limit）" if len(views) == args.limit else ""))
     return 0
 
@@ -159,7 +155,7 @@ def scheduler_run(database: Database, settings, args) -> int:
 
     timezone = getattr(settings, "timezone", DEFAULT_TIMEZONE)
     return scheduler_loop.run(database, settings, args.interval, once=args.once,
-                              stamp=lambda now: _local(now, timezone))
+                              stamp=lambda now: format_local(now, timezone))
 
 
 def run(args, settings) -> int:

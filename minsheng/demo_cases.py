@@ -67,6 +67,15 @@ def _owner(uow, case_no: str) -> int:
     return uow.session.execute(select(Case.assignee_id).where(Case.case_no == case_no)).scalar()
 
 
+def _caller(uow, case_no: str, handler: int | None) -> int | None:
+    """Who makes the 回访 call: someone on the next rung up, never the case's handler."""
+    from minsheng.services.escalation import next_rung
+
+    case = uow.session.execute(select(Case).where(Case.case_no == case_no)).scalar_one()
+    rung = next_rung(uow.session, case.grid_id, case.level, exclude=handler)
+    return rung[1].id if rung else None
+
+
 def _handle(uow, rng: random.Random, case_no: str, opened: datetime, limit: datetime,
             now: datetime, resident: ResidentRef) -> None:
     """Acknowledge, maybe escalate, resolve (mostly on time), and maybe rate."""
@@ -108,8 +117,11 @@ def _rate(uow, rng: random.Random, case_no: str, resolved: datetime, now: dateti
     # residents on Telegram or the web rate online; the others are called back (offline)
     online = resident.channel in ONLINE
     route = FeedbackRoute.online if online else FeedbackRoute.offline
+    caller = None if online else _caller(uow, case_no, owner)
+    if not online and caller is None:
+        return
     comment = "处理得不彻底" if rating == Rating.dissatisfied else None
-    cases.rate(uow, case_no, rating, route, comment=comment, staff_id=None if online else owner,
+    cases.rate(uow, case_no, rating, route, comment=comment, staff_id=caller,
                resident=resident if online else None, now=at)
     if rating == Rating.dissatisfied:  # reworked one level up, then rated again or not
         view = cases.get_case(uow, case_no)
@@ -119,9 +131,10 @@ def _rate(uow, rng: random.Random, case_no: str, resolved: datetime, now: dateti
         cases.acknowledge(uow, case_no, view.assignee_id, now=again)
         cases.resolve(uow, case_no, view.assignee_id, "提级复查，已彻底处理",
                       now=again + timedelta(hours=3))
-        if rng.random() < 0.5 and again + timedelta(hours=8) <= now:
+        caller = _caller(uow, case_no, view.assignee_id)
+        if rng.random() < 0.5 and again + timedelta(hours=8) <= now and caller is not None:
             cases.rate(uow, case_no, Rating.basically_satisfied, FeedbackRoute.offline,
-                       staff_id=view.assignee_id, now=again + timedelta(hours=8))
+                       staff_id=caller, now=again + timedelta(hours=8))
 
 
 def seed_cases(database, now: datetime, settings=None, reports: int = REPORTS) -> int:

@@ -20,3 +20,7 @@ class IllegalTransition(DomainError):
 
 class InvalidInput(DomainError):
     pass
+
+
+class QuotaExceeded(DomainError):
+    """A resident reached today's number of online reports (a flood, or a script)."""

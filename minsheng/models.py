@@ -96,6 +96,9 @@ class ResidentIdentity(Base):
     resident_id = Column(Integer, ForeignKey("residents.id"), nullable=False, index=True)
     channel = Column(_enum(Channel), nullable=False)
     external_id = Column(String(100), nullable=False)
+    # Set when the channel said this person cannot be reached (they blocked the bot);
+    # cleared when they write again. Notices are not queued to an unreachable identity.
+    unreachable_at = Column(DateTime)
 
     resident = relationship("Resident", back_populates="identities")
 
@@ -248,6 +251,19 @@ class OutboxMessage(Base):
     sent_at = Column(DateTime)
     failed_at = Column(DateTime)  # gave up after too many attempts (still visible)
     last_error = Column(Text)
+
+
+class OfferedButton(Base):
+    """A button a channel showed a resident; a pressed payload is accepted only if offered."""
+
+    __tablename__ = "offered_buttons"
+    __table_args__ = (UniqueConstraint("channel", "resident_id", "payload"),)
+    id = Column(Integer, primary_key=True)
+    channel = Column(_enum(Channel), nullable=False)
+    resident_id = Column(Integer, ForeignKey("residents.id"), nullable=False)
+    payload = Column(String(500), nullable=False)
+    title = Column(String(200), nullable=False)
+    offered_at = Column(DateTime, nullable=False)
 
 
 class InboundMessage(Base):

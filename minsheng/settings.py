@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     # Where login and chat attempt counters live: memory:// (one web process) or a
     # redis:// URL shared by every web replica.
     throttle_url: str = "memory://"
+    # Online reports one resident may open per local day (urgent ones always go through).
+    daily_case_quota: int = 10
     # Served over HTTPS (behind a TLS proxy): cookies get the Secure flag.
     web_https: bool = False
     rasa_url: str = "http://127.0.0.1:5005"

@@ -11,10 +11,7 @@ import uuid
 
 import httpx
 
-
-def neutralise_slash(text: str) -> str:
-    # Rasa reads "/intent{...}" as a forced intent; a resident must never be able to send one.
-    return "／" + text[1:] if text.startswith("/") else text
+from bot.core.rasa import neutralise
 
 
 def main() -> int:
@@ -33,7 +30,7 @@ def main() -> int:
             if text.isdigit() and buttons and 1 <= int(text) <= len(buttons):
                 message = buttons[int(text) - 1]["payload"]
             else:
-                message = neutralise_slash(text)
+                message = neutralise(text)
             try:
                 reply = client.post(args.url, json={"sender": args.sender, "message": message})
                 reply.raise_for_status()

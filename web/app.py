@@ -5,9 +5,9 @@ Run with ``uvicorn web.app:create_app --factory`` (``make run`` does it on :8000
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from contextlib import asynccontextmanager, suppress
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -16,7 +16,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from bot.webchat.channel import WebChat
 from minsheng import audit
+from minsheng.clock import format_local
 from minsheng.db import Database
 from minsheng.enums import CATEGORY_LABELS, CHANNEL_LABELS, RATING_LABELS, STATE_LABELS
 from minsheng.privacy import install_log_redaction
@@ -37,14 +39,9 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
 
 def _templates(settings: Settings) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    tz = ZoneInfo(settings.timezone)
 
-    def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        if value is None:
-            return ""
-        if value.tzinfo is None:  # stored naive in UTC
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(tz).strftime(fmt)
+    def local(value: datetime | None, fmt: str = "full") -> str:
+        return format_local(value, settings.timezone, fmt, empty="")
 
     def label(value, labels: dict) -> str:
         return labels.get(value, str(value) if value is not None else "")
@@ -64,13 +61,26 @@ def _templates(settings: Settings) -> Jinja2Templates:
     return templates
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    """While serving, the web chat answers what waits for residents whose page is closed."""
+    sweep = asyncio.create_task(app.state.webchat.sweep_forever(), name="webchat-sweep")
+    try:
+        yield
+    finally:
+        sweep.cancel()
+        with suppress(asyncio.CancelledError):
+            await sweep
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     install_log_redaction("", "uvicorn", "uvicorn.error", "uvicorn.access")
     app = FastAPI(title="民生说事 API", version="1", docs_url="/docs", redoc_url=None,
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json", lifespan=lifespan)
     app.state.settings = settings
     app.state.db = Database(settings.database_url)
+    app.state.webchat = WebChat(settings, app.state.db)  # the web chat channel
     app.state.templates = _templates(settings)
     app.state.training = None  # the NLU training job, when one runs (web.nlu_job)
     app.state.nlu_dir = NLU_DIR  # where relabelled examples are learned into

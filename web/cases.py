@@ -18,6 +18,7 @@ from minsheng.db import UnitOfWork
 from minsheng.enums import CaseState, Category, Channel, FeedbackRoute, Rating
 from minsheng.errors import DomainError
 from minsheng.services import cases as case_service
+from minsheng.services import contact
 from web import acting, queries
 from web.deps import CurrentUser, Scope, UnitDep, UserScope, render
 from web.uploads import MAX_UPLOAD_BYTES, UploadError, resolve_photo, save_image
@@ -72,6 +73,11 @@ def desk(request: Request, user: CurrentUser, scope: UserScope, unit: UnitDep,
 @router.get("/{case_no}")
 def case_page(request: Request, case_no: str, user: CurrentUser, scope: UserScope,
               unit: UnitDep):
+    return _case_response(request, case_no, user, scope, unit)
+
+
+def _case_response(request: Request, case_no: str, user, scope: Scope, unit: UnitOfWork,
+                   full_phone: str | None = None):
     case = _case_or_404(unit, scope, case_no)
     may_act = acting.may_act(unit, user, case.case_no)
     offered = acting.offered(unit, user, case.case_no, case.state, staff_actions.CONSOLE)
@@ -81,7 +87,28 @@ def case_page(request: Request, case_no: str, user: CurrentUser, scope: UserScop
                   actions=[a for a in offered if not a.needs_target],
                   targeted=targeted if staff else [],
                   flashes=_flashes(request), actor_labels=ACTOR_LABELS, ratings=list(Rating),
-                  can_callback=may_act and case.state == CaseState.resolved.value)
+                  can_callback=may_act and case.state == CaseState.resolved.value,
+                  can_reveal_phone=bool(case.phone) and user.staff_id is not None
+                  and user.staff_id == case.assignee_id
+                  and case.state in {s.value for s in contact.REVEALED_IN},
+                  full_phone=full_phone)
+
+
+@router.post("/{case_no}/phone")
+def reveal_phone(request: Request, case_no: str, user: CurrentUser, scope: UserScope,
+                 unit: UnitDep):
+    """The handler's call-back number: shown once on this page, each view in the timeline."""
+    _check_scope(unit, scope, case_no)
+    if user.staff_id is None:
+        raise HTTPException(403, "只有当前承办人可以查看居民的完整电话")
+    try:
+        phone = contact.reveal_phone(unit, case_no, user.staff_id, utcnow())
+    except DomainError as error:
+        return _back(case_no, str(error), "error")
+    unit.commit()
+    response = _case_response(request, case_no, user, scope, unit, full_phone=phone)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.get("/{case_no}/photos/{photo_id}")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
+from bot.core.rasa import RasaClient
 from minsheng import nlu_log
 from minsheng.db import UnitOfWork
 from minsheng.enums import Category, Channel
@@ -26,7 +27,6 @@ from minsheng.users import UserView
 from nlu.decision import category_candidates, decide_category
 from web import queries
 from web.deps import Scope, current_user, render, uow, user_scope
-from web.rasa import parse
 
 router = APIRouter(prefix="/cases", include_in_schema=False)
 OFFLINE_CHANNELS = [Channel.hotline, Channel.mailbox, Channel.service_station, Channel.patrol,
@@ -50,7 +50,8 @@ def new_case_form(request: Request, user: UserView = Depends(current_user)):
 async def _suggest(request: Request, text: str) -> dict:
     """{'available': bool, 'category', 'confidence', 'candidates': [(code, conf)…]}."""
     settings = request.app.state.settings
-    result = await parse(settings, text)
+    async with RasaClient(settings.rasa_url, settings.rasa_token) as rasa:
+        result = await rasa.parse(text)
     if result is None:
         return {"available": False}
     ranking = result.get("intent_ranking") or []

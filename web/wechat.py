@@ -13,7 +13,7 @@ import logging
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from bot.rasa_client import RasaClient
+from bot.core.rasa import RasaClient
 from bot.wechat.api import WeChatApi
 from bot.wechat.channel import WeChatChannel
 from bot.wechat.protocol import MAX_BODY_BYTES, BadMessage
@@ -101,5 +101,16 @@ def install(app: FastAPI) -> None:
         await channel.rasa.close()
         app.state.wechat = None
 
-    app.add_event_handler("startup", start)
-    app.add_event_handler("shutdown", stop)
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(application: FastAPI):
+        """The app's own lifespan, with the WeChat channel started around it."""
+        await start()
+        try:
+            async with inner(application) as state:
+                yield state
+        finally:
+            await stop()
+
+    app.router.lifespan_context = lifespan

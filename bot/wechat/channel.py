@@ -17,9 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.contract import Capabilities
+from bot.core.rasa import RasaClient, RasaUnavailable, intent_message, neutralise
 from bot.inbound import RASA_UNAVAILABLE
-from bot.rasa_client import RasaClient, RasaUnavailable
-from bot.resident import intent_message, neutralise
 from bot.wechat import protocol, render
 from bot.wechat.api import WeChatApi, WeChatError
 from bot.wechat.inbound import WeChatInbox

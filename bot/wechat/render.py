@@ -6,7 +6,7 @@ answers with the number, or types the option's title; either is turned back into
 button's payload only if it was offered to this very resident in the latest reply
 (a new offer replaces the old one, a reply without buttons withdraws it). The offers live
 in this process's memory, like Telegram's buttons: after a restart a number is read as
-typed text (it may be a 楼栋 number, so it is never refused). A typed answer never becomes a payload otherwise (see ``bot.resident.neutralise``).
+typed text (it may be a 楼栋 number, so it is never refused). A typed answer never becomes a payload otherwise (see ``bot.core.rasa.neutralise``).
 """
 from __future__ import annotations
 

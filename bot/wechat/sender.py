@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from bot.core.rasa import RasaUnavailable
 from bot.outbox_sender import RATING_INTENT
-from bot.rasa_client import RasaUnavailable
 from bot.wechat import render
 from bot.wechat.api import WINDOW_CLOSED, WeChatError
 from bot.wechat.channel import WeChatChannel, sender_id

@@ -18,7 +18,7 @@ from .contract import (
     RatingView,
     ResidentRef,
 )
-from .feedback import add_info, rate, withdraw
+from .feedback import add_info, check_awaiting_rating, rate, withdraw
 from .handling import acknowledge, add_progress, escalate, merge, reassign, resolve, return_case
 from .intake import open_case
 from .queries import (
@@ -42,6 +42,7 @@ __all__ = [
     "add_info",
     "add_progress",
     "cases_of_resident",
+    "check_awaiting_rating",
     "contact_for_resident",
     "escalate",
     "get_case",

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from minsheng.enums import OPEN_STATES, ActorType, CaseState, StaffRole
+from minsheng.enums import OPEN_STATES, ActorType, CaseState, GridLevel, StaffRole
 from minsheng.errors import NotFound
 from minsheng.lifecycle import target_state
 from minsheng.models import Case, CaseEvent, CaseFollower, Grid, Resident, ResidentIdentity, Staff
@@ -74,6 +74,14 @@ def ancestors(session: Session, grid_id: int | None) -> list[Grid]:
         chain.append(grid)
         grid_id = grid.parent_id
     return chain
+
+
+def public_grid_name(session: Session, grid_id: int | None) -> str | None:
+    """The nearest grid node residents know by name: a micro-grid is shown as its grid."""
+    for node in ancestors(session, grid_id):
+        if GridLevel(node.level) != GridLevel.micro_grid:
+            return node.name
+    return None
 
 
 def open_load(session: Session, staff_ids: list[int]) -> dict[int, int]:

@@ -45,6 +45,7 @@ class OpenResult:
     resolve_deadline: datetime | None
     ack_deadline: datetime | None
     category: Category
+    public_grid_name: str | None = None  # what residents read: a micro-grid shows as its grid
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from minsheng.clock import DEFAULT_TIMEZONE
 from minsheng.enums import LADDER, ActorType, EscalationLevel, Handling
 from minsheng.errors import IllegalTransition
 from minsheng.models import Case, Staff
 
-from . import limits, notify
+from . import limits, notices, notify
 from .common import ancestors, pick_staff, record, staff_of, transition
 from .routing import ROLE_OF_LEVEL
 
@@ -50,10 +51,11 @@ def next_rung(session: Session, grid_id: int | None, level: EscalationLevel,
 def move_up(uow, case: Case, now: datetime, *, action: str, actor_type: ActorType,
             actor_id: int | None, reason: str | None, keep_state: bool = False,
             kind: str = "case_escalated", tell_supervisor: bool = False,
-            table_action: str | None = None):
+            table_action: str | None = None, tz: str = DEFAULT_TIMEZONE):
     """Hand the case one rung up; records the event and who must be told.
 
     ``keep_state`` leaves a reopened case reopened (a 不满意 rating) instead of ``assigned``;
+    the resident who rated is answered in the conversation, so no notice is queued then.
     ``table_action`` is the state-machine row when the event name differs (overdue_ack).
     """
     session = uow.session
@@ -86,4 +88,6 @@ def move_up(uow, case: Case, now: datetime, *, action: str, actor_type: ActorTyp
     if supervisor is not None:
         notify.tell_staff(uow, supervisor[1], "case_supervise",
                           f"督办提醒{why}：{summary}，现由{owner.public_name}办理", case, now)
+    if not keep_state:
+        notices.moved(uow, case, event, table_action or action, now, tz)
     return event

@@ -4,9 +4,17 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from minsheng.clock import utcnow
-from minsheng.enums import RATING_LABELS, ActorType, CaseState, FeedbackRoute, Rating
+from minsheng.enums import (
+    OPEN_STATES,
+    RATING_LABELS,
+    STATE_LABELS,
+    ActorType,
+    CaseState,
+    FeedbackRoute,
+    Rating,
+)
 from minsheng.errors import IllegalTransition, InvalidInput, NotAllowed
-from minsheng.models import CasePhoto, CaseRating, Staff
+from minsheng.models import Case, CasePhoto, CaseRating, Staff
 
 from . import limits, notify
 from .access import check_may_act
@@ -72,9 +80,54 @@ def _latest_rating(session, case) -> CaseRating | None:
                            .order_by(CaseRating.id.desc()).limit(1)).scalar_one_or_none()
 
 
+def _handlers(case: Case) -> set[int]:
+    """Who handled the case: its assignee and whoever recorded its latest 办结."""
+    ids = {case.assignee_id} if case.assignee_id else set()
+    resolved = next((e for e in reversed(case.events) if e.action == "resolve"), None)
+    if resolved is not None and resolved.actor_type == ActorType.staff and resolved.actor_id:
+        ids.add(resolved.actor_id)
+    return ids
+
+
+def _why_not_awaiting(session, case: Case) -> str | None:
+    """None when the case waits for a rating; otherwise what to tell the resident."""
+    state, no = CaseState(case.state), case.case_no
+    if state == CaseState.resolved:
+        return None
+    latest = _latest_rating(session, case)
+    if state == CaseState.closed and latest is not None:
+        return (f"工单 {no} 已经评价过了（{RATING_LABELS[Rating(latest.value)]}），"
+                "不用再评价，谢谢您！")
+    if state == CaseState.closed:
+        return f"工单 {no} 的评价期已过，已经结束，不用再评价了。有新问题随时告诉我。"
+    if state == CaseState.withdrawn:
+        return f"工单 {no} 已撤回，不需要评价。"
+    if state == CaseState.merged:
+        into = session.get(Case, case.merged_into_id) if case.merged_into_id else None
+        where = f"工单 {into.case_no}" if into else "另一个工单"
+        return f"工单 {no} 已合并到{where}办理，等那边办结后再请您评价。"
+    if state in OPEN_STATES and latest is not None:
+        return f"工单 {no} 正在重新办理（{STATE_LABELS[state]}），办好后会再请您评价。"
+    return f"工单 {no} 还在办理中（{STATE_LABELS[state]}），办结后会请您评价。"
+
+
+def check_awaiting_rating(uow, case_no: str, resident: ResidentRef) -> None:
+    """Raises, with a clear Chinese answer, unless this resident may rate the case now."""
+    session = uow.session
+    case = load_case(session, case_no, lock=False)
+    if not is_party(session, case, find_resident(session, resident)):
+        raise NotAllowed(f"工单 {case.case_no} 不是您反映的，不能评价。")
+    why = _why_not_awaiting(session, case)
+    if why is not None:
+        raise IllegalTransition(why)
+
+
 def rate(uow, case_no: str, rating: Rating, route: FeedbackRoute, comment=None,
          staff_id=None, resident=None, now=None) -> bool:
-    """满意/基本满意 close the case; 不满意 reopens it one level up."""
+    """满意/基本满意 close the case; 不满意 reopens it one level up.
+
+    An offline 回访 is recorded by a staff member who did not handle the case.
+    """
     session, now = uow.session, now or utcnow()
     rating, route = Rating(rating), FeedbackRoute(route)
     case = load_case(session, case_no)
@@ -86,6 +139,12 @@ def rate(uow, case_no: str, rating: Rating, route: FeedbackRoute, comment=None,
     if (latest is not None and Rating(latest.value) == rating
             and CaseState(case.state) != CaseState.resolved):
         return False  # the same rating pressed twice
+    if staff_id is not None and staff_id in _handlers(case):
+        raise NotAllowed(f"您是工单 {case.case_no} 的承办人，不能为自己办理的工单登记回访，"
+                         "请由其他工作人员回访。")
+    why = _why_not_awaiting(session, case)
+    if why is not None:
+        raise IllegalTransition(why)
     actor = ({"actor_type": ActorType.staff, "actor_id": staff_id} if staff_id is not None
              else _resident_actor(person) if person is not None
              else {"actor_type": ActorType.system, "actor_id": None})

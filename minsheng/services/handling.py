@@ -1,18 +1,20 @@
 """What staff do with a case: 签收, 进展, 办结, 上报, 退回, 改派, 合并.
 
 Each function runs in the caller's unit of work and commits at the end. It returns True
-when something changed and False when the same action had already been done.
+when something changed and False when the same action had already been done. Residents
+are told in the same unit of work (``notices``); ``settings`` gives the local time zone
+of the deadlines they read.
 """
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from minsheng.clock import utcnow
+from minsheng.clock import DEFAULT_TIMEZONE, utcnow
 from minsheng.enums import ActorType, CaseState, GridLevel, Handling, StaffRole
 from minsheng.errors import DomainError, IllegalTransition, InvalidInput
 from minsheng.models import CaseEvent, CaseFollower, CasePhoto, Grid, Staff
 
-from . import limits, notify
+from . import limits, notices, notify
 from .access import check_may_act
 from .common import get_staff, load_case, record, staff_actor, transition
 from .escalation import HANDLING_OF_LEVEL, move_up
@@ -41,6 +43,10 @@ def _repeated(case, staff_id, action: str, note: str | None = None) -> bool:
     return last is not None and last.action == action and (note is None or last.note == note)
 
 
+def _tz(settings) -> str:
+    return getattr(settings, "timezone", None) or DEFAULT_TIMEZONE
+
+
 def _add_photos(session, case, paths, now) -> None:
     for path in paths:
         if path:
@@ -48,13 +54,15 @@ def _add_photos(session, case, paths, now) -> None:
                                   added_at=now))
 
 
-def acknowledge(uow, case_no: str, staff_id: int, now=None) -> bool:
+def acknowledge(uow, case_no: str, staff_id: int, now=None, settings=None) -> bool:
     session, now = uow.session, now or utcnow()
     case = load_case(session, case_no)
     check_may_act(session, staff_id, case)
-    if transition(session, case, "acknowledge", now, **staff_actor(staff_id)) is None:
+    event = transition(session, case, "acknowledge", now, **staff_actor(staff_id))
+    if event is None:
         return False
     case.acknowledged_at = now
+    notices.acknowledged(uow, case, event, now, _tz(settings))
     uow.commit()
     return True
 
@@ -68,8 +76,9 @@ def add_progress(uow, case_no: str, staff_id: int, note: str, now=None, photos=N
     check_may_act(session, staff_id, case)
     if _repeated(case, staff_id, "progress", note) and not photos:
         return False
-    transition(session, case, "progress", now, note=note, **staff_actor(staff_id))
+    event = transition(session, case, "progress", now, note=note, **staff_actor(staff_id))
     _add_photos(session, case, photos, now)
+    notices.progress(uow, case, event, note, photos, now)
     uow.commit()
     return True
 
@@ -87,15 +96,15 @@ def resolve(uow, case_no: str, staff_id: int, note: str, photo_path=None, handli
     case.resolved_on_time = case.resolve_deadline is None or now <= case.resolve_deadline
     case.handling = Handling(handling) if handling else (
         case.handling or HANDLING_OF_LEVEL[case.level])
-    _add_photos(session, case, [photo_path, *(photos or [])], now)
-    notify.tell_residents(uow, case, "rating_request",
-                          f"您反映的问题（工单 {case.case_no}）已办结，请对处理结果进行评价。",
-                          now, payload={"rating": True})
+    added = [p for p in [photo_path, *(photos or [])] if p]
+    _add_photos(session, case, added, now)
+    notices.resolved(uow, case, event, _clean(note), added, now)
     uow.commit()
     return True
 
 
-def escalate(uow, case_no: str, actor_staff_id: int | None, reason: str, now=None) -> bool:
+def escalate(uow, case_no: str, actor_staff_id: int | None, reason: str, now=None,
+             settings=None) -> bool:
     """上报: one rung up the ladder; the new owner and the previous one are told."""
     session, now = uow.session, now or utcnow()
     case = load_case(session, case_no)
@@ -104,7 +113,7 @@ def escalate(uow, case_no: str, actor_staff_id: int | None, reason: str, now=Non
         return False
     check_may_act(session, actor_staff_id, case)
     move_up(uow, case, now, action="escalate", reason=_clean(reason),
-            **staff_actor(actor_staff_id))
+            tz=_tz(settings), **staff_actor(actor_staff_id))
     uow.commit()
     return True
 
@@ -125,19 +134,20 @@ def return_case(uow, case_no: str, staff_id: int, reason: str, now=None) -> bool
     desk = worker_for(session, desk_grid)
     if desk is None or (member is not None and desk.id == member.id):
         raise DomainError("您已是社区服务台，请直接改派给正确的网格。")
-    transition(session, case, "return", now, note=reason, data={"to_staff_id": desk.id},
-               **staff_actor(staff_id))
+    event = transition(session, case, "return", now, note=reason,
+                       data={"to_staff_id": desk.id}, **staff_actor(staff_id))
     case.grid_id, case.assignee_id = desk_grid.id, desk.id
     case.level = LEVEL_OF_ROLE[StaffRole(desk.role)]
     case.ack_deadline = limits.ack_deadline(session, case.category, case.urgent, now)
     notify.tell_staff(uow, desk, "case_returned",
                       f"网格退回，请改派（{reason}）：{notify.case_summary(case)}", case, now)
+    notices.returned(uow, case, event, desk, now)
     uow.commit()
     return True
 
 
 def reassign(uow, case_no: str, to_staff_id: int, by_staff_id: int | None, now=None,
-             note: str | None = None) -> bool:
+             note: str | None = None, settings=None) -> bool:
     """改派: to a named staff member; a grid worker's grid becomes the case's grid."""
     session, now = uow.session, now or utcnow()
     case = load_case(session, case_no)
@@ -145,8 +155,8 @@ def reassign(uow, case_no: str, to_staff_id: int, by_staff_id: int | None, now=N
     target = get_staff(session, to_staff_id)
     if case.assignee_id == target.id and CaseState(case.state) != CaseState.new:
         return False
-    transition(session, case, "reassign", now, note=_clean(note) or target.public_name,
-               data={"to_staff_id": target.id}, **staff_actor(by_staff_id))
+    event = transition(session, case, "reassign", now, note=_clean(note) or target.public_name,
+                       data={"to_staff_id": target.id}, **staff_actor(by_staff_id))
     target_grid = session.get(Grid, target.grid_id)
     if GridLevel(target_grid.level) in (GridLevel.grid, GridLevel.micro_grid):
         case.grid_id = target_grid.id
@@ -154,6 +164,7 @@ def reassign(uow, case_no: str, to_staff_id: int, by_staff_id: int | None, now=N
     case.ack_deadline = limits.ack_deadline(session, case.category, case.urgent, now)
     notify.tell_staff(uow, target, "case_assigned",
                       f"您有新派单（改派）：{notify.case_summary(case)}", case, now)
+    notices.moved(uow, case, event, "reassign", now, _tz(settings))
     uow.commit()
     return True
 
@@ -174,8 +185,8 @@ def merge(uow, duplicate_no: str, into_no: str, staff_id: int | None, now=None) 
         raise IllegalTransition(f"工单{duplicate.case_no}已合并到其他工单。")
     if CaseState(into.state) in (CaseState.merged, CaseState.withdrawn, CaseState.closed):
         raise IllegalTransition(f"目标工单{into.case_no}已结束，不能合并进去。")
-    transition(session, duplicate, "merge", now, note=f"合并至 {into.case_no}",
-               data={"into": into.case_no}, **staff_actor(staff_id))
+    event = transition(session, duplicate, "merge", now, note=f"合并至 {into.case_no}",
+                       data={"into": into.case_no}, **staff_actor(staff_id))
     duplicate.merged_into_id = into.id
     if duplicate.resident_id and duplicate.resident_id != into.resident_id:
         exists = session.execute(select(CaseFollower.id).where(
@@ -185,9 +196,7 @@ def merge(uow, duplicate_no: str, into_no: str, staff_id: int | None, now=None) 
             session.add(CaseFollower(case_id=into.id, resident_id=duplicate.resident_id))
     record(session, into, "follow", now, note=f"合并了 {duplicate.case_no}",
            data={"from": duplicate.case_no}, **staff_actor(staff_id))
-    notify.tell_residents(uow, duplicate, "case_merged",
-                          f"您的工单 {duplicate.case_no} 与同一问题的工单 {into.case_no} 合并办理。",
-                          now)
+    notices.merged(uow, duplicate, into, event, now)
     owner = session.get(Staff, duplicate.assignee_id) if duplicate.assignee_id else None
     if owner is not None and owner.id != into.assignee_id:
         notify.tell_staff(uow, owner, "case_moved", f"工单已合并至 {into.case_no}",

@@ -1,18 +1,18 @@
 """Opening a case: idempotent, duplicate-aware, routed and assigned in one unit of work."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from minsheng.clock import DEFAULT_TIMEZONE, utcnow
+from minsheng.clock import DEFAULT_TIMEZONE, to_local, utc_bounds, utcnow
 from minsheng.enums import OPEN_STATES, ActorType, CaseState, Category, Channel
-from minsheng.errors import InvalidInput
+from minsheng.errors import InvalidInput, QuotaExceeded
 from minsheng.models import Case, CaseFollower, CasePhoto, Grid, Resident, Staff
 from minsheng.places import Place, normalize_building, normalize_xiaoqu
 
 from . import limits, notify, routing
-from .common import ensure_resident, record
+from .common import ensure_resident, public_grid_name, record
 from .contract import NewCase, OpenResult
 from .numbering import next_case_no
 
@@ -28,7 +28,8 @@ def _result(session: Session, case: Case, created: bool, merged: bool = False) -
         assignee_name=owner.public_name if owner else None,
         assignee_phone=owner.duty_phone if owner else None,
         resolve_deadline=case.resolve_deadline, ack_deadline=case.ack_deadline,
-        category=Category(case.category))
+        category=Category(case.category),
+        public_grid_name=public_grid_name(session, case.grid_id))
 
 
 def _normal_place(report: NewCase) -> Place | None:
@@ -106,6 +107,9 @@ def open_case(uow, report: NewCase, *, now=None, settings=None) -> OpenResult:
         return _result(session, existing, created=False)
     category, place = Category(report.category), _normal_place(report)
     resident = ensure_resident(session, report.resident, report.phone) if report.resident else None
+    if resident is not None and settings is not None and not report.urgent:
+        _check_quota(session, resident.id, Channel(report.channel), now, tz,
+                     settings.daily_case_quota)
     duplicate = None if report.urgent else find_duplicate(session, category, place)
     if duplicate is not None:
         _attach(uow, duplicate, report, resident, now)
@@ -135,6 +139,20 @@ def open_case(uow, report: NewCase, *, now=None, settings=None) -> OpenResult:
     _route_and_assign(uow, case, report, place, now)
     uow.commit()
     return _result(session, case, created=True)
+
+
+def _check_quota(session, resident_id: int, channel: Channel, now, tz: str, quota: int) -> None:
+    """Online residents open at most ``quota`` cases a local day; staff-entered ones are
+    not counted against anyone."""
+    if channel not in notify.ONLINE_CHANNELS:
+        return
+    today = to_local(now, tz).date()
+    start, _end = utc_bounds(today, today, tz)
+    opened = session.execute(select(func.count(Case.id)).where(
+        Case.resident_id == resident_id, Case.accepted_at >= start)).scalar()
+    if opened >= quota:
+        raise QuotaExceeded(f"您今天已经提交了 {opened} 件问题，今天不能再提交了。"
+                            "紧急情况请直接拨打 110 / 119 / 120，其他问题请明天再报。")
 
 
 def _route_and_assign(uow, case: Case, report: NewCase, place: Place | None, now) -> None:

@@ -42,7 +42,8 @@ def resident_ids(uow, case: Case) -> list[int]:
 
 def online_channel(uow, resident_id: int) -> Channel | None:
     channels = set(uow.session.execute(select(ResidentIdentity.channel).where(
-        ResidentIdentity.resident_id == resident_id)).scalars())
+        ResidentIdentity.resident_id == resident_id,
+        ResidentIdentity.unreachable_at.is_(None))).scalars())  # not those who blocked us
     return next((Channel(c) for c in ONLINE_CHANNELS if c in channels), None)
 
 

@@ -51,16 +51,24 @@ def enqueue(uow, channel: Channel, recipient: str, kind: str, text: str,
     return message
 
 
-def claim_due(uow, now: datetime, limit: int = 50,
-              channels: Iterable[Channel] | None = None) -> list[OutboxMessage]:
-    """Rows due for sending (only on ``channels`` when given), leased to this sender;
-    SKIP LOCKED keeps hosts apart."""
+def claim_due(uow, now: datetime, limit: int = 50, *,
+              channels: Iterable[Channel] | None = None, recipient: str | None = None,
+              kinds: Iterable[str] | None = None) -> list[OutboxMessage]:
+    """Due rows, leased to this sender; SKIP LOCKED keeps hosts apart.
+
+    A sender passes the ``channels`` it delivers and never leases another channel's rows
+    (None: every channel, for consoles and tests); ``recipient`` and ``kinds`` narrow it.
+    """
     session = _session(uow)
     query = select(OutboxMessage).where(
         OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None),
         OutboxMessage.next_attempt_at <= now)
     if channels is not None:
         query = query.where(OutboxMessage.channel.in_([Channel(c) for c in channels]))
+    if recipient is not None:
+        query = query.where(OutboxMessage.recipient == recipient)
+    if kinds is not None:
+        query = query.where(OutboxMessage.kind.in_(list(kinds)))
     rows = list(session.execute(
         query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
         .with_for_update(skip_locked=True)).scalars())
@@ -78,6 +86,13 @@ def mark_sent(uow, message_id: int, now: datetime | None = None) -> None:
         row.last_error = None
 
 
+def release(uow, message_id: int, now: datetime | None = None) -> None:
+    """Hand a leased, untried row back to the senders: due now, attempt not counted."""
+    row = _session(uow).get(OutboxMessage, message_id)
+    if row is not None and row.sent_at is None and row.failed_at is None:
+        row.next_attempt_at = now or utcnow()
+
+
 def backoff(attempts: int) -> timedelta:
     """30 s, 60 s, 120 s … capped at an hour."""
     seconds = BASE_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)
@@ -85,14 +100,15 @@ def backoff(attempts: int) -> timedelta:
 
 
 def mark_failed(uow, message_id: int, error: str, now: datetime | None = None,
-                max_attempts: int = MAX_ATTEMPTS) -> None:
-    """Record the error; retry later, or give up after ``max_attempts`` (row stays visible)."""
+                max_attempts: int = MAX_ATTEMPTS, give_up: bool = False) -> None:
+    """Record the error; retry later, or give up after ``max_attempts`` or at once when
+    retrying cannot help (``give_up``: refused, recipient blocked us). The row stays."""
     row = _session(uow).get(OutboxMessage, message_id)
     if row is None or row.sent_at is not None:
         return
     now = now or utcnow()
     row.last_error = str(error)[:2000]
-    if (row.attempts or 0) >= max_attempts:
+    if give_up or (row.attempts or 0) >= max_attempts:
         row.failed_at = now
     else:
         row.next_attempt_at = now + backoff(row.attempts or 1)
@@ -102,3 +118,16 @@ def pending(uow) -> list[OutboxMessage]:
     """Unsent rows, oldest first (for consoles and tests)."""
     return list(_session(uow).execute(select(OutboxMessage).where(
         OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id)).scalars())
+
+
+def conversation(uow, channel: Channel, recipient: str, after: int = 0,
+                 hidden_kinds: Iterable[str] = ()) -> list[OutboxMessage]:
+    """A recipient's rows on a pulled channel (the web chat) with ids above ``after``, in
+    order; ``hidden_kinds`` are instructions to the channel, not messages to show."""
+    query = select(OutboxMessage).where(
+        OutboxMessage.channel == Channel(channel), OutboxMessage.recipient == recipient,
+        OutboxMessage.id > after)
+    hidden = list(hidden_kinds)
+    if hidden:
+        query = query.where(OutboxMessage.kind.not_in(hidden))
+    return list(_session(uow).execute(query.order_by(OutboxMessage.id)).scalars())

@@ -21,7 +21,7 @@ from minsheng.lifecycle import TRANSITIONS, UNACKNOWLEDGED
 from minsheng.models import Case, CaseFollower, CaseRating, Grid, Staff
 from minsheng.privacy import mask_phone
 
-from .common import find_resident, load_case
+from .common import find_resident, load_case, public_grid_name
 from .contract import CaseView, Contact, EventView, PhotoView, RatingView, ResidentRef
 
 EXTRA_ACTION_LABELS = {"open": "受理", "follow": "同一问题又有反映", "overdue_ack": "超时未签收督办",
@@ -178,7 +178,8 @@ def contact_for_resident(uow, resident: ResidentRef) -> Contact | None:
         .order_by(Case.accepted_at.desc(), Case.id.desc()).limit(1)).first()
     if row is not None:
         member, grid = row
-        return Contact(member.public_name, member.duty_phone, grid.name if grid else None)
+        return Contact(member.public_name, member.duty_phone,
+                       public_grid_name(session, grid.id) if grid else None)
     desk = community_desk(list(session.execute(select(Grid)).scalars()), None, session)
     member = worker_for(session, desk) if desk is not None else None
     if member is None:

@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, or_, select
 
+from minsheng.clock import DEFAULT_TIMEZONE
 from minsheng.enums import OPEN_STATES, ActorType, CaseState
 from minsheng.errors import IllegalTransition
 from minsheng.lifecycle import UNACKNOWLEDGED
 from minsheng.models import Case, CaseEvent, Staff
 
-from . import notify
+from . import notices, notify
 from .common import record, transition
 from .escalation import move_up
 
@@ -45,7 +46,7 @@ def _ack_due(now):
                 _not_yet("overdue_ack", Case.ack_deadline))
 
 
-def scan_overdue(uow, now: datetime, limit: int = BATCH) -> ScanResult:
+def scan_overdue(uow, now: datetime, limit: int = BATCH, settings=None) -> ScanResult:
     """Escalate each overdue case once per missed deadline; tell new owner and supervisor."""
     session, result = uow.session, ScanResult()
     rows = session.execute(
@@ -58,7 +59,8 @@ def scan_overdue(uow, now: datetime, limit: int = BATCH) -> ScanResult:
         try:
             move_up(uow, case, now, action=action, table_action="overdue",
                     actor_type=ActorType.system, actor_id=None, reason=reason,
-                    kind="case_overdue", tell_supervisor=True)
+                    kind="case_overdue", tell_supervisor=True,
+                    tz=getattr(settings, "timezone", None) or DEFAULT_TIMEZONE)
         except IllegalTransition:
             # top of the ladder: remind the owner instead; the event still marks it done
             record(session, case, action, now, actor_type=ActorType.system,
@@ -90,13 +92,9 @@ def scan_ratings(uow, now: datetime, settings=None, limit: int = BATCH) -> ScanR
             result.closed.append(case.case_no)
             continue
         case.rating_reminded_at = now
-        record(session, case, "rating_reminder", now, actor_type=ActorType.system,
-               note="提醒居民评价")
-        notify.tell_residents(
-            uow, case, "rating_reminder",
-            f"您反映的问题（工单 {case.case_no}）已办结，还没收到您的评价，方便时请评价一下。",
-            now, payload={"rating": True},
-            dedupe_prefix=f"rating_reminder:{case.case_no}:{case.resolved_at:%Y%m%d%H%M%S}")
+        event = record(session, case, "rating_reminder", now, actor_type=ActorType.system,
+                       note="提醒居民评价")
+        notices.rating_reminder(uow, case, event, now)
         result.reminded.append(case.case_no)
     uow.commit()
     return result

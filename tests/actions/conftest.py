@@ -1,6 +1,8 @@
 import pytest
 
 from actions import common
+from minsheng.enums import GridLevel, StaffRole
+from minsheng.models import Grid, Staff
 
 
 @pytest.fixture
@@ -24,3 +26,28 @@ def dispatcher():
     from rasa_sdk.executor import CollectingDispatcher
 
     return CollectingDispatcher()
+
+
+@pytest.fixture
+def grid(database):
+    """One community with one grid covering 幸福里小区 3号楼, its worker and leader."""
+    with database.uow() as uow:
+        s = uow.session
+        community = Grid(code="C01", name="幸福社区", level=GridLevel.community, xiaoqu=[],
+                         buildings=[])
+        s.add(community)
+        s.flush()
+        g = Grid(code="C01-G1", name="幸福里第一网格", level=GridLevel.grid, parent_id=community.id,
+                 xiaoqu=["幸福里小区"], buildings=["幸福里:3号楼"])
+        s.add(g)
+        s.flush()
+        s.add_all([
+            Staff(name="王小明", public_name="王网格", role=StaffRole.grid_worker, grid_id=g.id,
+                  duty_phone="0311-8000001", telegram_user_id=9001),
+            Staff(name="李大海", public_name="李网格长", role=StaffRole.grid_leader, grid_id=g.id,
+                  duty_phone="0311-8000002"),
+            Staff(name="赵社区", public_name="社区服务台", role=StaffRole.community,
+                  grid_id=community.id, duty_phone="0311-8000000"),
+        ])
+        uow.commit()
+    return database

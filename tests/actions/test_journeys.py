@@ -1,7 +1,6 @@
 """Actions against the real case services on a migrated SQLite database."""
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from actions.emergency import ActionEmergency
@@ -15,8 +14,8 @@ from actions.status import (
     ValidateAddInfoForm,
     ValidateWithdrawForm,
 )
-from minsheng.enums import CaseState, GridLevel, StaffRole
-from minsheng.models import Case, CaseEvent, Grid, Staff
+from minsheng.enums import CaseState
+from minsheng.models import Case, CaseEvent, Staff
 from minsheng.services import cases
 from tests.actions.factories import DOMAIN, ents, make_tracker, responses, slot_events, texts
 
@@ -24,31 +23,6 @@ REPORT = {"description": "幸福里小区3号楼楼道有人飞线充电", "desc
           "category": "safety_hazard", "place": "幸福里小区3号楼", "xiaoqu": "幸福里小区",
           "building": "3号楼", "photos": ["var/photos/a.jpg"], "photos_done": True,
           "phone": "13812345678", "confirm": True}
-
-
-@pytest.fixture
-def grid(database):
-    """One community with one grid covering 幸福里小区 3号楼, its worker and leader."""
-    with database.uow() as uow:
-        s = uow.session
-        community = Grid(code="C01", name="幸福社区", level=GridLevel.community, xiaoqu=[],
-                         buildings=[])
-        s.add(community)
-        s.flush()
-        g = Grid(code="C01-G1", name="幸福里第一网格", level=GridLevel.grid, parent_id=community.id,
-                 xiaoqu=["幸福里小区"], buildings=["幸福里:3号楼"])
-        s.add(g)
-        s.flush()
-        s.add_all([
-            Staff(name="王小明", public_name="王网格", role=StaffRole.grid_worker, grid_id=g.id,
-                  duty_phone="0311-8000001", telegram_user_id=9001),
-            Staff(name="李大海", public_name="李网格长", role=StaffRole.grid_leader, grid_id=g.id,
-                  duty_phone="0311-8000002"),
-            Staff(name="赵社区", public_name="社区服务台", role=StaffRole.community,
-                  grid_id=community.id, duty_phone="0311-8000000"),
-        ])
-        uow.commit()
-    return database
 
 
 def count_cases(db) -> int:

@@ -154,3 +154,20 @@ async def test_a_late_category_press_corrects_the_category_and_the_question_stay
     slots = await run_form(dispatcher, tracker)
     assert slots == {"category": "clutter"}
     assert dispatcher.messages == []
+
+
+async def test_a_rating_button_or_a_resolved_case_is_no_answer_to_the_report_question(
+    database, dispatcher
+):
+    asked = {"description": "楼道里堆满了纸箱", "category": "clutter"}
+    press = make_tracker('/rate_satisfied{"case_no": "MS-20261122-0001"}', "rate_satisfied",
+                         entities=ents(case_no="MS-20261122-0001"), form="report_form",
+                         requested="place", slots=asked)
+    started = make_tracker('/start_rating{"case_no": "MS-20261122-0001"}', "start_rating",
+                           entities=ents(case_no="MS-20261122-0001"), form="report_form",
+                           requested="phone", slots=asked)
+    for tracker in (press, started):
+        slots = await run_form(dispatcher, tracker)
+        # nothing extracted: Rasa rejects the form and the rating rules answer the press
+        assert "place" not in slots and "phone" not in slots
+    assert dispatcher.messages == []

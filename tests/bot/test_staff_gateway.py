@@ -118,8 +118,10 @@ async def test_resolving_with_a_note_starts_the_rating_through_rasa(
     assert rasa.triggered[0]["name"] == "start_rating"
     assert rasa.triggered[0]["entities"] == {"case_no": CASE_NO}
     assert rasa.triggered[0]["sender"] == f"telegram:{RESIDENT_TG}"
-    # … and delivers its question with the rating buttons to the resident
-    [question] = await bot_api.wait_for_messages(RESIDENT_TG)
+    # … and delivers its question with the rating buttons to the resident (who was told
+    # of the 签收 first)
+    told, question = await bot_api.wait_for_messages(RESIDENT_TG, count=2)
+    assert "签收" in told.text and CASE_NO in told.text
     assert [b["text"] for b in question.buttons] == ["满意", "基本满意", "不满意"]
     await wait_until(lambda: all(r.sent_at for r in outbox_rows(db, kind="rating_request")))
 
@@ -160,7 +162,11 @@ async def test_a_non_staff_user_pressing_staff_buttons_is_refused(
 
 async def test_a_failed_outbox_send_is_retried_and_delivered_once(
         gateway, bot_api: BotApiServer, db, seeded):
-    bot_api.fail("sendMessage", times=1, error_code=502, description="Bad Gateway")
+    from bot.delivery import NETWORK_ATTEMPTS
+
+    # more failures in a row than a send retries by itself: the outbox's back-off takes over
+    bot_api.fail("sendMessage", times=NETWORK_ATTEMPTS, error_code=502,
+                 description="Bad Gateway")
     now = datetime.utcnow()
     with db.uow() as uow:
         uow.session.add(OutboxMessage(

@@ -88,3 +88,10 @@ def callback_update(user_id: int, data: str, message: dict | None = None) -> dic
 def sent_message(call_result: dict) -> dict:
     """The Message the bot sent (a recorded call's result), to press its buttons or reply."""
     return dict(call_result)
+
+
+def edited_update(user_id: int, text: str) -> dict:
+    """The resident edited an earlier text message."""
+    message = _message(user_id, text=text)
+    message["edit_date"] = message["date"] + 5
+    return {"edited_message": message}

@@ -86,7 +86,8 @@ class Stack:
 
     def inbound(self, update_id: int) -> tuple | None:
         rows = self.query("SELECT processed_at, attempts, last_error FROM inbound_messages "
-                          "WHERE channel = 'telegram' AND external_id = ?", str(update_id))
+                          "WHERE channel = 'telegram' AND json_extract(payload, '$.update_id') = ?",
+                          update_id)
         return rows[0] if rows else None
 
     def logs(self) -> str:
@@ -274,7 +275,8 @@ def test_action_server_down_during_a_report_is_stored_told_and_completes_when_ba
     told = api.wait_sent(chat, 0, TURN, what="the notice that the message was not handled")
     assert told.text == render.NO_REPLY
     stored = stack.query("SELECT payload, processed_at FROM inbound_messages "
-                         "WHERE channel = 'telegram' AND external_id = ?", str(update_id))
+                         "WHERE channel = 'telegram' AND json_extract(payload, '$.update_id') = ?",
+                         update_id)
     assert len(stored) == 1, "the message is kept in inbound_messages"
     assert json.loads(stored[0][0])["message"]["text"] == text
     assert stack.query("SELECT count(*) FROM cases WHERE description LIKE '%和平家园%'") == [(0,)]

@@ -42,7 +42,7 @@ def test_scans_and_outbox_on_real_databases(db):
         assert scheduler.scan_overdue(uow, T0 + timedelta(hours=3)).escalated == []
         due = outbox.claim_due(uow, T0 + timedelta(hours=3), 100)
         assert {r.kind for r in due} == {"case_assigned", "case_overdue", "case_moved",
-                                         "case_supervise"}
+                                         "case_supervise", "notice_escalated"}
         for row in due:
             outbox.mark_sent(uow, row.id)
         uow.commit()

@@ -140,11 +140,11 @@ def test_a_different_rating_after_closing_is_refused(db, world, opened):
 
 
 def test_dissatisfied_reopens_one_level_up_and_tells_the_new_owner(db, world, opened):
-    worker, leader = world.staff["worker1"], world.staff["leader1"]
+    worker, leader, desk = (world.staff[k] for k in ("worker1", "leader1", "desk"))
     act(db, cases.acknowledge, opened.case_no, worker)
     act(db, cases.resolve, opened.case_no, worker, "好了")
     assert act(db, cases.rate, opened.case_no, Rating.dissatisfied, FeedbackRoute.offline,
-               comment="根本没清", staff_id=worker)
+               comment="根本没清", staff_id=desk)
     view = act(db, cases.get_case, opened.case_no)
     assert view.state == "reopened" and view.assignee_id == leader
     assert view.level == "grid_leader" and view.resolved_at is None

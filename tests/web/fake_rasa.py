@@ -3,6 +3,8 @@
 REST channel: any typed text is summarised and confirmed with two buttons; ``/affirm``
 calls ``on_confirm(sender, text, photos)`` — the test's stand-in for the action server —
 and answers with the case number it returns. ``/model/parse`` ranks categories by keyword.
+``trigger_intent`` of ``start_rating`` asks for the rating with three buttons; ``silent``
+answers every turn with ``[]``, as Rasa does when the action server is down.
 """
 from __future__ import annotations
 
@@ -12,11 +14,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 KEYWORDS = {"垃圾": "sanitation", "楼道": "clutter", "飞线": "safety_hazard", "路灯": "livelihood",
             "吵架": "dispute", "偷": "public_order", "违建": "illegal_construction"}
 CONFIRM = [{"title": "确认提交", "payload": "/affirm"}, {"title": "取消", "payload": "/deny"}]
+RATING = [{"title": "满意", "payload": "/rate_satisfied"},
+          {"title": "基本满意", "payload": "/rate_basically_satisfied"},
+          {"title": "不满意", "payload": "/rate_dissatisfied"}]
+TRIGGER = re.compile(r"^/conversations/(?P<sender>[^/]+)/trigger_intent$")
 
 
 @dataclass
@@ -25,6 +31,8 @@ class FakeRasa:
     on_confirm: Callable[[str, str, list[str]], str] | None = None
     received: list[dict] = field(default_factory=list)
     parsed: list[str] = field(default_factory=list)
+    triggered: list[dict] = field(default_factory=list)
+    silent: bool = False
     _pending: dict[str, dict] = field(default_factory=dict)
     _server: ThreadingHTTPServer | None = None
 
@@ -46,6 +54,12 @@ class FakeRasa:
                         self._send(401, {"status": "failure"})
                     else:
                         self._send(200, fake.parse(body.get("text", "")))
+                elif TRIGGER.match(url.path):
+                    if parse_qs(url.query).get("token") != [fake.token]:
+                        self._send(401, {"status": "failure"})
+                    else:
+                        sender = unquote(TRIGGER.match(url.path).group("sender"))
+                        self._send(200, fake.trigger(sender, body))
                 else:
                     self._send(404, {})
 
@@ -76,6 +90,8 @@ class FakeRasa:
 
     def reply(self, body: dict) -> list[dict]:
         self.received.append(body)
+        if self.silent:
+            return []
         sender, text = body["sender"], body["message"]
         pending = self._pending.setdefault(sender, {"text": None, "photos": []})
         out = {"recipient_id": sender}
@@ -87,12 +103,24 @@ class FakeRasa:
             case_no = self.on_confirm(sender, pending["text"], pending["photos"])
             self._pending.pop(sender)
             return [{**out, "text": f"已受理，工单号 {case_no}，我们会尽快处理。"}]
+        if text in {b["payload"] for b in RATING}:
+            return [{**out, "text": "收到您的评价，谢谢您的反馈！"}]
         if text == "/deny":
             self._pending.pop(sender)
             return [{**out, "text": "好的，已取消。"}]
         pending["text"] = text
         return [{**out, "text": f"您反映的是：{text}"},
                 {**out, "text": "确认提交吗？", "buttons": CONFIRM}]
+
+    def trigger(self, sender: str, body: dict) -> dict:
+        self.triggered.append({"sender": sender, **body})
+        if self.silent:
+            return {"messages": []}
+        case_no = (body.get("entities") or {}).get("case_no")
+        if body.get("name") != "start_rating":
+            return {"messages": []}
+        return {"messages": [{"recipient_id": sender, "buttons": RATING,
+                              "text": f"您反映的问题（工单 {case_no}）已经办结。对处理结果满意吗？"}]}
 
     def parse(self, text: str) -> dict:
         self.parsed.append(text)

@@ -100,12 +100,12 @@ def test_an_oversized_upload_is_refused(client, rasa):
     assert rasa.received == []
 
 
-def test_rasa_being_down_gives_a_polite_retry_message(client, rasa):
+def test_rasa_being_down_gives_a_polite_answer_that_the_message_is_kept(client, rasa):
     client.get("/chat")
     rasa.stop()
     response = say(client, text="路灯不亮")
-    assert response.status_code == 503
-    assert "稍后再试" in response.json()["detail"]
+    assert response.status_code == 200
+    assert "恢复后会自动回复" in response.json()["messages"][0]["text"]
 
 
 def test_the_chat_refuses_posts_without_the_csrf_header(client):

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.rasa_client import RasaClient
+from bot.core.rasa import RasaClient
 from bot.wechat.api import WeChatApi
 from bot.wechat.channel import WeChatChannel
 from bot.wechat.sender import WeChatSender

@@ -1,6 +1,13 @@
-"""Rasa over HTTP: the REST channel for messages, the HTTP API for ``trigger_intent``."""
+"""Rasa over HTTP, for every channel: the REST channel for messages, the HTTP API for
+``trigger_intent`` and ``/model/parse``; and the one slash neutraliser.
+
+Only a channel adapter makes ``/intent{...}`` messages (location, photo, contact,
+offered buttons). Text a resident types goes through ``neutralise`` first, so Rasa never
+reads it as a forced intent.
+"""
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -8,9 +15,25 @@ import httpx
 
 log = logging.getLogger(__name__)
 
+FULL_WIDTH_SLASH = "／"
+PARSE_TIMEOUT = 5.0
+
 
 class RasaUnavailable(Exception):
     """Rasa did not answer (down, timed out, or a 5xx); the message must be retried."""
+
+
+def neutralise(text: str) -> str:
+    """Typed text can never be a forced intent: a leading '/' becomes '／'."""
+    stripped = text.lstrip()
+    if stripped.startswith("/"):
+        return FULL_WIDTH_SLASH + stripped[1:]
+    return stripped
+
+
+def intent_message(intent: str, **entities: object) -> str:
+    """A channel-made forced intent, e.g. ``/share_location{"lat": 39.9, "lon": 116.4}``."""
+    return f"/{intent}{json.dumps(entities, ensure_ascii=False)}"
 
 
 class RasaClient:
@@ -22,6 +45,12 @@ class RasaClient:
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
         )
 
+    async def __aenter__(self) -> RasaClient:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
     async def close(self) -> None:
         await self._http.aclose()
 
@@ -30,7 +59,7 @@ class RasaClient:
         """One resident turn through the REST channel; returns Rasa's bot messages."""
         body = {"sender": sender, "message": text, "metadata": metadata}
         result = await self._post(f"{self.base_url}/webhooks/rest/webhook", body, {})
-        return result if isinstance(result, list) else []
+        return [r for r in result if isinstance(r, dict)] if isinstance(result, list) else []
 
     async def trigger_intent(self, sender: str, intent: str,
                              entities: dict[str, Any]) -> list[dict]:
@@ -40,9 +69,21 @@ class RasaClient:
         result = await self._post(url, {"name": intent, "entities": entities}, params)
         return list(result.get("messages") or []) if isinstance(result, dict) else []
 
-    async def _post(self, url: str, body: dict, params: dict) -> Any:
+    async def parse(self, text: str) -> dict | None:
+        """Rasa's NLU result for ``text`` (intent, ranking, entities), or None when unreachable."""
         try:
-            response = await self._http.post(url, json=body, params=params)
+            result = await self._post(f"{self.base_url}/model/parse", {"text": text},
+                                      {"token": self._token}, timeout=PARSE_TIMEOUT)
+        except RasaUnavailable as error:
+            log.info("Rasa parse unavailable: %s", error)
+            return None
+        return result if isinstance(result, dict) else None
+
+    async def _post(self, url: str, body: dict, params: dict,
+                    timeout: float | None = None) -> Any:
+        extra = {"timeout": timeout} if timeout is not None else {}
+        try:
+            response = await self._http.post(url, json=body, params=params, **extra)
         except httpx.HTTPError as error:
             raise RasaUnavailable(f"{type(error).__name__}: {error}") from error
         if response.status_code >= 400:

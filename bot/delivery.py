@@ -1,0 +1,159 @@
+"""Telegram replies leave through the outbox: kept first, then sent at once.
+
+A turn's replies are written as outbox rows in the same transaction that marks the
+resident's update processed, so a crash after Rasa answered loses nothing and never
+replays the turn. They are then sent right away; whatever cannot be sent now stays in the
+outbox for the sender's back-off, recorded with its reason:
+
+- ``RetryAfter`` (flood control) is waited out, up to ``MAX_WAIT`` seconds, and the same
+  message sent again — never the turn;
+- ``Forbidden`` (the resident blocked the bot) marks their Telegram identity unreachable
+  and the rows failed: nobody keeps trying a door that is closed;
+- ``BadRequest`` will not heal: that row is failed, the next ones go on;
+- network trouble is retried briefly here, then left to the outbox sender.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from minsheng.clock import utcnow
+from minsheng.db import Database
+from minsheng.enums import Channel
+from minsheng.models import InboundMessage, ResidentIdentity
+from minsheng.services import outbox
+
+log = logging.getLogger(__name__)
+
+REPLY = "reply"
+MAX_WAIT = 30.0  # longer flood waits go back to the outbox's schedule
+NETWORK_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How sending one row ended: sent (error None), or why not, and what follows."""
+
+    error: str | None = None
+    give_up: bool = False  # never retry this row
+    stop_chat: bool = False  # do not send later rows to this chat now (keep their order)
+    blocked: bool = False  # the resident blocked the bot
+
+
+SENT = Outcome()
+
+
+def keep(db: Database, chat_id: int, replies: list[dict],
+         inbound_key: str | None = None, done_row: int | None = None) -> list[int]:
+    """Rasa's replies as outbox rows for ``chat_id`` (leased to this process for sending
+    now), in one transaction with what they answer: the inbound update marked processed,
+    or the outbox row that asked Rasa (a rating request) marked sent."""
+    now = utcnow()
+    with db.uow() as uow:
+        ids = []
+        for reply in replies:
+            row = outbox.enqueue(uow, Channel.telegram, str(chat_id), REPLY,
+                                 str(reply.get("text") or ""), payload={"reply": reply}, now=now)
+            row.next_attempt_at = now + timedelta(seconds=outbox.CLAIM_LEASE_SECONDS)
+            uow.session.flush()
+            ids.append(row.id)
+        if inbound_key is not None:
+            uow.session.execute(update(InboundMessage).where(
+                InboundMessage.channel == Channel.telegram,
+                InboundMessage.external_id == inbound_key,
+                InboundMessage.processed_at.is_(None)).values(processed_at=now))
+        if done_row is not None:
+            outbox.mark_sent(uow, done_row, now)
+        if inbound_key is not None:  # they wrote to us: whatever they blocked, no longer
+            uow.session.execute(update(ResidentIdentity).where(
+                ResidentIdentity.channel == Channel.telegram,
+                ResidentIdentity.external_id == str(chat_id),
+                ResidentIdentity.unreachable_at.is_not(None)).values(unreachable_at=None))
+        uow.commit()
+        return ids
+
+
+async def attempt(send, what: str) -> Outcome:
+    """Run ``send()`` patiently; the outcome says whether and how it failed."""
+    network_failures = 0
+    while True:
+        try:
+            await send()
+            return SENT
+        except RetryAfter as error:
+            wait = _seconds(error.retry_after)
+            if wait > MAX_WAIT:
+                return Outcome(f"RetryAfter: {wait:.0f} s", stop_chat=True)
+            log.info("flood control on %s: waiting %.1f s", what, wait)
+            await asyncio.sleep(wait)
+        except Forbidden as error:
+            # Telegram's own text names it: "Forbidden: bot was blocked by the user"
+            return Outcome(str(error), give_up=True, stop_chat=True, blocked=True)
+        except BadRequest as error:
+            return Outcome(f"BadRequest: {error}", give_up=True)
+        except NetworkError as error:  # TimedOut is one
+            network_failures += 1
+            if network_failures >= NETWORK_ATTEMPTS:
+                return Outcome(f"{type(error).__name__}: {error}", stop_chat=True)
+            await asyncio.sleep(0.5 * network_failures)
+        except TelegramError as error:
+            return Outcome(f"{type(error).__name__}: {error}", stop_chat=True)
+
+
+def _seconds(value) -> float:
+    """PTB gives ``retry_after`` as seconds, or as a timedelta in newer settings."""
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+async def send_rows(db: Database, chat_id: int, rows: list[tuple[int, dict]],
+                    send_one) -> None:
+    """Send kept rows to one chat in order with ``send_one(reply)``; record every outcome.
+
+    After a failure that says "not now" (flood, network, a block) the later rows are not
+    tried: they go back to the outbox in their order.
+    """
+    results: list[tuple[int, Outcome]] = []
+    unsent: list[int] = []
+    for index, (row_id, reply) in enumerate(rows):
+        outcome = await attempt(lambda reply=reply: send_one(reply), f"chat {chat_id}")
+        results.append((row_id, outcome))
+        if outcome.error is not None:
+            log.warning("outbox row %s to chat %s not sent: %s", row_id, chat_id, outcome.error)
+        if outcome.stop_chat:
+            unsent = [later for later, _ in rows[index + 1:]]
+            break
+    await asyncio.to_thread(record, db, chat_id, results, unsent)
+
+
+def record(db: Database, chat_id: int, results: list[tuple[int, Outcome]],
+           unsent: list[int]) -> None:
+    """Write what happened: sent, failed (retry later or never), rows released to the
+    outbox sender; a block marks the resident's Telegram identity unreachable."""
+    now = utcnow()
+    with db.uow() as uow:
+        for row_id, outcome in results:
+            if outcome.error is None:
+                outbox.mark_sent(uow, row_id, now)
+            else:
+                outbox.mark_failed(uow, row_id, outcome.error, now, give_up=outcome.give_up)
+        blocked = any(o.blocked for _, o in results)
+        for row_id in unsent:
+            if blocked:
+                outbox.mark_failed(uow, row_id, "the resident blocked the bot", now,
+                                   give_up=True)
+            else:
+                outbox.release(uow, row_id, now)
+        if blocked:
+            mark_unreachable(uow, chat_id, now)
+        uow.commit()
+
+
+def mark_unreachable(uow, chat_id: int, now) -> None:
+    uow.session.execute(update(ResidentIdentity).where(
+        ResidentIdentity.channel == Channel.telegram,
+        ResidentIdentity.external_id == str(chat_id)).values(unreachable_at=now))

@@ -1,0 +1,201 @@
+"""A resident's requests under PIPL: see everything we hold about them, or have it erased.
+
+``minsheng privacy export --resident R [--out FILE]`` and
+``minsheng privacy erase --resident R`` where R is a resident id, ``<channel>:<id>`` (e.g.
+``telegram:123456``) or ``phone:<number>``. Erasing keeps each case and its timeline of
+states, so that 受理, 办结 and 满意度 stay true, but removes what identifies or describes the
+person: their identities, phone, the case text and exact place, photos, comments, their own
+notes, messages in the NLU log, the inbound store and the outbox. Both are audited.
+
+Not reached from here: the Rasa tracker store (a separate database holding the dialogue);
+erase it with Rasa's own tooling or by dropping the sender's rows.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sqlalchemy import delete, select, update
+
+from minsheng import audit
+from minsheng.clock import utcnow
+from minsheng.db import Database
+from minsheng.enums import ActorType, Channel
+from minsheng.errors import NotFound
+from minsheng.models import (
+    Case,
+    CaseEvent,
+    CaseFollower,
+    CaseRating,
+    InboundMessage,
+    NluMessage,
+    OfferedButton,
+    OutboxMessage,
+    Resident,
+    ResidentIdentity,
+)
+from minsheng.privacy import PURGED
+from minsheng.settings import load_settings
+
+ERASED = "（应居民要求已删除）"
+
+
+def find_resident(uow, who: str) -> Resident:
+    """The resident named by an id, ``channel:external_id`` or ``phone:number``."""
+    session = uow.session
+    kind, _, value = who.partition(":")
+    resident = None
+    if who.isdigit():
+        resident = session.get(Resident, int(who))
+    elif kind == "phone":
+        resident = session.execute(select(Resident).where(Resident.phone == value)
+                                   .order_by(Resident.id)).scalars().first()
+    elif kind in {c.value for c in Channel}:
+        resident = session.execute(select(Resident).join(ResidentIdentity).where(
+            ResidentIdentity.channel == Channel(kind),
+            ResidentIdentity.external_id == value)).scalar_one_or_none()
+    if resident is None:
+        raise NotFound(f"找不到居民 {who}")
+    return resident
+
+
+def _senders(uow, resident: Resident) -> list[str]:
+    return [f"{Channel(i.channel)}:{i.external_id}" for i in uow.session.execute(select(ResidentIdentity).where(
+                ResidentIdentity.resident_id == resident.id)).scalars()]
+
+
+def _their_cases(uow, resident: Resident) -> list[Case]:
+    return list(uow.session.execute(select(Case).where(Case.resident_id == resident.id)
+                                    .order_by(Case.id)).scalars())
+
+
+def export(uow, resident: Resident) -> dict:
+    """Everything held about ``resident``, as plain JSON-ready data."""
+    session, senders = uow.session, _senders(uow, resident)
+    cases = _their_cases(uow, resident)
+    followed = list(session.execute(select(Case.case_no).join(
+        CaseFollower, CaseFollower.case_id == Case.id).where(
+        CaseFollower.resident_id == resident.id)).scalars())
+    return {
+        "resident": {"id": resident.id, "display_name": resident.display_name,
+                     "phone": resident.phone, "created_at": _iso(resident.created_at)},
+        "identities": senders,
+        "cases": [_case(session, case) for case in cases],
+        "following": followed,
+        "messages_read_by_the_classifier": [
+            {"at": _iso(m.at), "text": m.text, "label": m.corrected_label or m.predicted_label}
+            for m in session.execute(select(NluMessage).where(NluMessage.sender.in_(senders))
+                                     .order_by(NluMessage.id)).scalars()],
+        "messages_sent_to_them": [
+            {"at": _iso(m.created_at), "channel": str(m.channel), "text": m.text}
+            for m in session.execute(select(OutboxMessage).where(
+                OutboxMessage.recipient == f"resident:{resident.id}")
+                .order_by(OutboxMessage.id)).scalars()],
+    }
+
+
+def _case(session, case: Case) -> dict:
+    rating = case.rating
+    return {
+        "case_no": case.case_no, "category": str(case.category), "state": str(case.state),
+        "description": case.description, "address": case.address, "xiaoqu": case.xiaoqu,
+        "building": case.building, "unit": case.unit, "room": case.room,
+        "lat": case.lat, "lon": case.lon, "phone": case.phone,
+        "accepted_at": _iso(case.accepted_at), "resolved_at": _iso(case.resolved_at),
+        "photos": [p.path for p in case.photos],
+        "rating": None if rating is None else {"value": str(rating.value),
+                                               "comment": rating.comment},
+        "timeline": [{"at": _iso(e.at), "action": e.action, "note": e.note}
+                     for e in case.events],
+    }
+
+
+def erase(uow, resident: Resident, photos_dir: Path | None = None) -> dict:
+    """Remove the person, keep the statistics; returns what was done. Caller commits."""
+    session, senders = uow.session, _senders(uow, resident)
+    cases = _their_cases(uow, resident)
+    case_ids = [c.id for c in cases]
+    removed_files = 0
+    for case in cases:
+        case.description, case.phone, case.address = ERASED, None, None
+        case.unit, case.room, case.lat, case.lon = None, None, None, None
+        for photo in list(case.photos):
+            removed_files += _remove_file(photo.path, photos_dir)
+            session.delete(photo)
+    if case_ids:
+        session.execute(update(CaseRating).where(CaseRating.case_id.in_(case_ids))
+                        .values(comment=None))
+        session.execute(update(CaseEvent).where(
+            CaseEvent.case_id.in_(case_ids), CaseEvent.actor_type == ActorType.resident)
+            .values(note=None, data=None))
+    session.execute(delete(CaseFollower).where(CaseFollower.resident_id == resident.id))
+    session.execute(delete(OfferedButton).where(OfferedButton.resident_id == resident.id))
+    nlu = session.execute(delete(NluMessage).where(NluMessage.sender.in_(senders))).rowcount
+    session.execute(update(InboundMessage).where(InboundMessage.sender.in_(senders))
+                    .values(payload=PURGED, sender=None))
+    session.execute(update(OutboxMessage).where(
+        OutboxMessage.recipient == f"resident:{resident.id}")
+        .values(text=ERASED, payload={}, failed_at=utcnow(),
+                last_error="erased at the resident's request"))
+    session.execute(delete(ResidentIdentity).where(
+        ResidentIdentity.resident_id == resident.id))
+    resident.display_name, resident.phone = None, None
+    session.flush()
+    return {"cases": len(cases), "photos": removed_files, "nlu_messages": nlu,
+            "identities": len(senders)}
+
+
+def _remove_file(path: str, photos_dir: Path | None) -> int:
+    file = Path(path)
+    if photos_dir is not None and Path(photos_dir).resolve() not in file.resolve().parents:
+        return 0  # never delete outside the photo store
+    try:
+        file.unlink()
+        return 1
+    except FileNotFoundError:
+        return 0
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="minsheng privacy",
+                                     description="居民个人信息：导出或删除 / a resident's data")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("export", "导出该居民的全部信息（JSON）/ export as JSON"),
+                       ("erase", "删除该居民的个人信息，保留统计 / erase, keep statistics")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--resident", required=True,
+                             help="居民编号、渠道:账号（telegram:123）或 phone:手机号")
+        if name == "export":
+            command.add_argument("--out", help="写入文件（默认输出到屏幕）")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    database = Database(settings.database_url)
+    try:
+        with database.uow() as uow:
+            resident = find_resident(uow, args.resident)
+            if args.command == "export":
+                text = json.dumps(export(uow, resident), ensure_ascii=False, indent=2)
+                if args.out:
+                    Path(args.out).write_text(text, encoding="utf-8")
+                else:
+                    print(text)
+            else:
+                done = erase(uow, resident, settings.photos_dir)
+                print(f"已删除居民 {resident.id} 的个人信息：工单 {done['cases']} 件（统计保留），"
+                      f"照片 {done['photos']} 张，消息 {done['nlu_messages']} 条，"
+                      f"账号 {done['identities']} 个。")
+            audit.record(uow, f"privacy_{args.command}", actor="cli",
+                         target=f"resident:{resident.id}")
+            uow.commit()
+    except NotFound as error:
+        print(f"错误：{error}", file=sys.stderr)
+        return 1
+    finally:
+        database.dispose()
+    return 0
