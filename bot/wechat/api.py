@@ -17,6 +17,7 @@ import httpx
 log = logging.getLogger(__name__)
 
 WINDOW_CLOSED = 45015  # the resident has not written within 48 hours
+NOT_FOLLOWING = 43004  # the resident unfollowed the account
 STALE_TOKEN = {40001, 40014, 42001}
 TOKEN_MARGIN = 300  # refresh this many seconds before WeChat's expiry
 

@@ -2,7 +2,8 @@
 
 WeChat re-sends a message it got no answer to within 5 seconds (three times, same
 MsgId; events carry no MsgId and are keyed by FromUserName+CreateTime). A re-sent one
-finds its row and is not processed again.
+finds its row and is not processed again. An unsubscribe marks the resident's WeChat
+identity unreachable (notices stop); anything they send later makes it reachable again.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bot.wechat.protocol import Inbound
 from minsheng.clock import utcnow
 from minsheng.db import Database
 from minsheng.enums import Channel
-from minsheng.models import InboundMessage
+from minsheng.models import InboundMessage, ResidentIdentity
 
 
 class WeChatInbox:
@@ -33,11 +34,31 @@ class WeChatInbox:
                 sender=f"wechat:{inbound.openid}"[:100], payload=inbound.fields,
                 received_at=utcnow(), attempts=0))
             try:
-                uow.commit()
+                uow.session.flush()
             except IntegrityError:
                 uow.session.rollback()
                 return False
+            self._reachability(uow, inbound)
+            uow.commit()
             return True
+
+    @staticmethod
+    def _reachability(uow, inbound: Inbound) -> None:
+        unsubscribed = inbound.kind == "unsubscribe"
+        uow.session.execute(update(ResidentIdentity).where(
+            ResidentIdentity.channel == Channel.wechat,
+            ResidentIdentity.external_id == inbound.openid,
+            ResidentIdentity.unreachable_at.is_(None) if unsubscribed
+            else ResidentIdentity.unreachable_at.is_not(None),
+        ).values(unreachable_at=utcnow() if unsubscribed else None))
+
+    def mark_unreachable(self, openid: str) -> None:
+        """WeChat refuses to send to them (they unfollowed the account: 43004)."""
+        with self._db.uow() as uow:
+            uow.session.execute(update(ResidentIdentity).where(
+                ResidentIdentity.channel == Channel.wechat,
+                ResidentIdentity.external_id == openid).values(unreachable_at=utcnow()))
+            uow.commit()
 
     def mark_processed(self, external_id: str) -> None:
         self._set(external_id, processed_at=utcnow(),

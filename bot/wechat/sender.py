@@ -22,7 +22,7 @@ from sqlalchemy import select
 from bot.core.rasa import RasaUnavailable
 from bot.outbox_sender import RATING_INTENT
 from bot.wechat import render
-from bot.wechat.api import WINDOW_CLOSED, WeChatError
+from bot.wechat.api import NOT_FOLLOWING, WINDOW_CLOSED, WeChatError
 from bot.wechat.channel import WeChatChannel, sender_id
 from minsheng.clock import utcnow
 from minsheng.db import Database
@@ -102,6 +102,8 @@ class WeChatSender:
             return None
         except (WeChatError, RasaUnavailable) as error:
             log.warning("WeChat outbox row %s failed: %s", row.id, error)
+            if isinstance(error, WeChatError) and error.errcode == NOT_FOLLOWING:
+                await asyncio.to_thread(self._channel.inbox.mark_unreachable, row.openid)
             return f"{type(error).__name__}: {error}"
 
     async def _text_of(self, row: Due) -> str:

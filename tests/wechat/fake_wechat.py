@@ -2,7 +2,8 @@
 
 Enough for the channel: ``/cgi-bin/token`` (issues numbered tokens for the right app
 id and secret), ``/cgi-bin/media/get`` (files a test adds), ``/cgi-bin/message/custom/send``
-(refused with 45015 for openids whose 48-hour window a test closed) and
+(refused with 45015 for openids whose 48-hour window a test closed, 43004 for
+those who unfollowed) and
 ``/cgi-bin/message/template/send``. A call with an unknown or expired token gets 40001,
 as WeChat answers it. Every call is recorded.
 """
@@ -36,6 +37,7 @@ class FakeWeChat:
     calls: list[ApiCall] = field(default_factory=list)
     media: dict[str, bytes] = field(default_factory=dict)
     window_closed: set[str] = field(default_factory=set)
+    unfollowed: set[str] = field(default_factory=set)
     valid_tokens: set[str] = field(default_factory=set)
     _issued: int = 0
     _server: ThreadingHTTPServer | None = None
@@ -112,6 +114,8 @@ class FakeWeChat:
                     return self._json({"errcode": 40007, "errmsg": "invalid media_id"})
                 return 200, "image/jpeg", content
             if path == "/cgi-bin/message/custom/send":
+                if (body or {}).get("touser") in self.unfollowed:
+                    return self._json({"errcode": 43004, "errmsg": "require subscribe"})
                 if (body or {}).get("touser") in self.window_closed:
                     return self._json({"errcode": 45015, "errmsg": "response out of time limit"})
                 return self._json({"errcode": 0, "errmsg": "ok"})

@@ -266,3 +266,20 @@ def test_a_message_rasa_could_not_take_is_kept_and_answered_by_api_when_rasa_is_
         assert flaky.messages_from(f"wechat:{OPENID}") == ["小区路灯不亮"]
     finally:
         flaky.stop()
+
+
+def test_an_unfollow_stops_notices_until_the_resident_writes_again(client, db):
+    from minsheng.services import notify
+    from tests.wechat.conftest import wechat_resident
+
+    resident = wechat_resident(db, OPENID)
+
+    def channel_now():
+        with db.uow() as uow:
+            return notify.online_channel(uow, resident)
+
+    assert channel_now() == Channel.wechat
+    post_message(client, message_xml(OPENID, "event", {"Event": "unsubscribe"}))
+    assert channel_now() is None
+    post_message(client, message_xml(OPENID, "event", {"Event": "subscribe"}, create_time=1))
+    assert channel_now() == Channel.wechat

@@ -203,3 +203,16 @@ async def test_a_rating_request_starts_the_rating_in_rasa_and_sends_its_options(
     assert "1. 满意" in content
     assert sender.channel.offers.answer(OPENID, "1").payload == "/rate_satisfied"
     assert row_state(db, row)["sent"]
+
+
+async def test_a_resident_who_unfollowed_is_marked_unreachable_and_gets_no_more_notices(
+        db, wechat, build):
+    from minsheng.services import notify
+
+    resident = wechat_resident(db)
+    wechat.unfollowed.add(OPENID)
+    row = queue(db, f"resident:{resident}", "您的工单已签收。")
+    assert await build().send_due() == 0
+    assert row_state(db, row)["error"].startswith("WeChatError: 43004")
+    with db.uow() as uow:
+        assert notify.online_channel(uow, resident) is None
