@@ -16,7 +16,7 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from pathlib import Path
 
-from bot.contract import Capabilities
+from bot.core.contract import Capabilities
 from bot.core.rasa import RasaClient, RasaUnavailable, intent_message, neutralise
 from bot.inbound import RASA_UNAVAILABLE
 from bot.wechat import protocol, render

@@ -13,7 +13,7 @@ from typing import Protocol
 import pytest
 
 from actions.common import split_sender
-from bot.contract import Capabilities
+from bot.core.contract import Capabilities
 from minsheng.enums import Channel
 from tests.web.fake_rasa import FakeRasa
 from tests.wechat.conftest import (
