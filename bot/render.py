@@ -19,6 +19,7 @@ from telegram import (
 from minsheng import staff_actions
 from minsheng.clock import format_local
 from minsheng.enums import CATEGORY_LABELS, STATE_LABELS, CaseState, Category
+from minsheng.services import contact
 
 TELEGRAM_TEXT_LIMIT = 4096
 
@@ -119,6 +120,7 @@ def choice_made(original_text: str, title: str) -> str:
 # -- staff -------------------------------------------------------------------------------
 MAX_TASK_CARDS = 10
 STAFF_PREFIX = "s:"
+PHONE_KEY = "phone"
 
 
 def _code(value: object) -> str:
@@ -148,12 +150,17 @@ def staff_callback(key: str, case_no: str) -> str:
 
 
 def staff_keyboard(case) -> InlineKeyboardMarkup | None:
-    """The actions the staff-action table offers on Telegram in the case's state."""
+    """The actions the staff-action table offers on Telegram in the case's state, and once
+    acknowledged, a button for the resident's full phone (each press recorded)."""
     actions = staff_actions.offered(_code(case.state), staff_actions.TELEGRAM)
-    if not actions:
-        return None
-    return inline_keyboard([(a.label, staff_callback(a.key, case.case_no)) for a in actions],
-                           per_row=3)
+    buttons = [(a.label, staff_callback(a.key, case.case_no)) for a in actions]
+    if case.phone and _code(case.state) in {s.value for s in contact.REVEALED_IN}:
+        buttons.append(("居民电话", staff_callback(PHONE_KEY, case.case_no)))
+    return inline_keyboard(buttons, per_row=3) if buttons else None
+
+
+def resident_phone(case_no: str, phone: str) -> str:
+    return f"工单 {case_no} 居民电话：{phone}\n（仅供回访联系，本次查看已记录）"
 
 
 def task_list(cases, timezone: str) -> str:

@@ -58,12 +58,12 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Typed text (including unknown /commands) → Rasa as plain text."""
-    typed = (update.effective_message.text or "").strip()
-    if not typed:
+    typed = neutralise(update.effective_message.text or "")
+    if not typed:  # nothing visible: empty, or only zero-width or control characters
         await update.effective_message.reply_text(render.EMPTY_MESSAGE)
         return
     limit = gateway_of(context).options.max_rasa_text
-    await converse(update, context, neutralise(typed)[:limit])
+    await converse(update, context, typed[:limit])
 
 
 async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -76,9 +76,10 @@ async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     path = await save_photo(update, context, attachment)
     if path is None:
         return
-    if message.caption and message.caption.strip():
+    caption = neutralise(message.caption or "")
+    if caption:
         limit = gateway_of(context).options.max_rasa_text
-        await converse(update, context, neutralise(message.caption)[:limit], final=False)
+        await converse(update, context, caption[:limit], final=False)
     await converse(update, context, intent_message("send_photo", photo=str(path)))
 
 

@@ -20,9 +20,10 @@ from bot import render
 from bot.gateway import gateway_of
 from bot.resident import answer_quietly
 from minsheng import staff_actions
+from minsheng.clock import utcnow
 from minsheng.db import Database
 from minsheng.errors import DomainError
-from minsheng.services import access, cases
+from minsheng.services import access, cases, contact
 from minsheng.services import staff as staff_service
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,9 @@ CASE_NO = r"(MS-\d{8}-\d{4,6})"
 TELEGRAM_ACTIONS = {a.key: a for a in staff_actions.STAFF_ACTIONS.values()
                     if staff_actions.TELEGRAM in a.channels}
 LEGACY_KEYS = {"ack": "acknowledge"}  # callback data on cards sent before the table
+PHONE = render.PHONE_KEY  # not a state change: the handler asks for the call-back number
 CALLBACK = re.compile(
-    rf"^s:({'|'.join(map(re.escape, [*TELEGRAM_ACTIONS, *LEGACY_KEYS]))}):{CASE_NO}$")
+    rf"^s:({'|'.join(map(re.escape, [*TELEGRAM_ACTIONS, *LEGACY_KEYS, PHONE]))}):{CASE_NO}$")
 # Actions that need a note ask for it by ForceReply; the prompt's first line names it:
 # "✍️ 办结说明｜MS-20261122-0007", and the reply is matched back by that label.
 NOTE_ACTIONS = {a.note_label: a.key for a in TELEGRAM_ACTIONS.values() if a.note_required}
@@ -152,6 +154,10 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                     query.data, user_id)
         await context.bot.send_message(user_id, render.NOT_YOUR_CASE)
         return
+    if match.group(1) == PHONE:
+        text = await asyncio.to_thread(reveal_phone, gateway.db, staff_id, case_no)
+        await context.bot.send_message(user_id, text)
+        return
     action = TELEGRAM_ACTIONS[LEGACY_KEYS.get(match.group(1), match.group(1))]
     if action.note_required:
         await context.bot.send_message(
@@ -217,6 +223,17 @@ def act(db: Database, staff_id: int, action: str, case_no: str, note: str | None
             return Outcome(f"{label}未完成：{error}")
         view = cases.get_case(uow, case_no)
     return Outcome(render.action_done(label, case_no), view)
+
+
+def reveal_phone(db: Database, staff_id: int, case_no: str) -> str:
+    """The resident's full phone for the handler after 签收, the view recorded."""
+    with db.uow() as uow:
+        try:
+            phone = contact.reveal_phone(uow, case_no, staff_id, utcnow())
+        except DomainError as error:
+            return str(error)
+        uow.commit()
+    return render.resident_phone(case_no, phone)
 
 
 def open_cases(db: Database, telegram_user_id: int, timezone: str) -> list:

@@ -5,21 +5,15 @@ copy of the database gives no working token. ``minsheng token create|revoke`` ma
 """
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 from sqlalchemy import select
 
 from minsheng.clock import utcnow
 from minsheng.db import UnitOfWork
 from minsheng.models import ApiToken, WebUser
+from minsheng.tokens import new_token, token_hash
 from minsheng.users import UserError, UserView, get_user
 
 MAX_TOKEN_LENGTH = 200  # a presented value longer than this is not one of ours
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def _active_user(uow: UnitOfWork, username: str) -> WebUser:
@@ -34,7 +28,7 @@ def _active_user(uow: UnitOfWork, username: str) -> WebUser:
 def create_token(uow: UnitOfWork, username: str) -> str:
     """A new token for the login ``username``; the caller commits. Returns the token."""
     user = _active_user(uow, username)
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     uow.session.add(ApiToken(user_id=user.id, token_hash=token_hash(token), created_at=utcnow()))
     uow.session.flush()
     return token

@@ -6,27 +6,22 @@ leaked database cannot be turned into live sessions.
 """
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import timedelta
 
 from sqlalchemy import select, update
 
 from minsheng.clock import utcnow
 from minsheng.models import WebSession
+from minsheng.tokens import new_token, token_hash
 
 LIFETIME = timedelta(hours=12)
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def open_session(uow, user_id: int, address: str | None = None) -> str:
     """A new session for ``user_id``; returns the token for the cookie. Caller commits."""
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     now = utcnow()
-    uow.session.add(WebSession(token_hash=_hash(token), user_id=user_id, created_at=now,
+    uow.session.add(WebSession(token_hash=token_hash(token), user_id=user_id, created_at=now,
                                expires_at=now + LIFETIME, address=address))
     return token
 
@@ -36,7 +31,7 @@ def session_user_id(uow, token: str | None) -> int | None:
     if not token or not isinstance(token, str):
         return None
     row = uow.session.execute(select(WebSession).where(
-        WebSession.token_hash == _hash(token))).scalar_one_or_none()
+        WebSession.token_hash == token_hash(token))).scalar_one_or_none()
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         return None
     return row.user_id
@@ -45,7 +40,7 @@ def session_user_id(uow, token: str | None) -> int | None:
 def revoke(uow, token: str | None) -> None:
     if token and isinstance(token, str):
         uow.session.execute(update(WebSession).where(
-            WebSession.token_hash == _hash(token), WebSession.revoked_at.is_(None))
+            WebSession.token_hash == token_hash(token), WebSession.revoked_at.is_(None))
             .values(revoked_at=utcnow()))
 
 

@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -31,7 +33,8 @@ from web.deps import LoginRequired, render
 from web.uploads import MAX_UPLOAD_BYTES
 
 HERE = Path(__file__).resolve().parent
-STOCK_DETAILS = {"Not Found": "页面不存在", "Method Not Allowed": "不支持这种请求方式"}
+STOCK_DETAILS = {"Not Found": "页面不存在", "Method Not Allowed": "不支持这种请求方式",
+                 "There was an error parsing the body": "请求内容的格式不对，无法读取"}
 DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -123,12 +126,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                 headers={"WWW-Authenticate": challenge})
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        """Fields missing or of the wrong kind: one Chinese sentence, the details after."""
+        return JSONResponse({"detail": "请求内容不完整或格式不对", "errors": jsonable_encoder(
+            exc.errors())}, status_code=422)
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
         if request.url.path.startswith(("/api/", "/chat/")) or "json" in request.headers.get(
             "accept", ""
         ):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+            return JSONResponse({"detail": STOCK_DETAILS.get(exc.detail, exc.detail)},
+                                status_code=exc.status_code,
                                 headers=getattr(exc, "headers", None))
         detail = STOCK_DETAILS.get(exc.detail, exc.detail)
         return render(request, "error.html", status_code=exc.status_code,

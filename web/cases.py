@@ -87,7 +87,8 @@ def _case_response(request: Request, case_no: str, user, scope: Scope, unit: Uni
                   actions=[a for a in offered if not a.needs_target],
                   targeted=targeted if staff else [],
                   flashes=_flashes(request), actor_labels=ACTOR_LABELS, ratings=list(Rating),
-                  can_callback=may_act and case.state == CaseState.resolved.value,
+                  can_callback=case_service.may_record_callback(unit, case.case_no,
+                                                                user.staff_id),
                   can_reveal_phone=bool(case.phone) and user.staff_id is not None
                   and user.staff_id == case.assignee_id
                   and case.state in {s.value for s in contact.REVEALED_IN},

@@ -23,7 +23,7 @@ from fastapi.responses import StreamingResponse
 from itsdangerous import BadSignature, Signer
 from pydantic import BaseModel, confloat, constr
 
-from bot.core.rasa import intent_message, neutralise
+from bot.core.rasa import clean, intent_message, neutralise
 from bot.webchat.channel import WebChat
 from bot.webchat.store import ChatMessage
 from minsheng.throttle import Counter
@@ -211,7 +211,7 @@ async def chat_send(request: Request, chat: Chat, resident: WebResident, body: C
         if replies is None:
             raise HTTPException(400, BUTTON_EXPIRED)
         return _out(replies)
-    text = (body.text or "").strip()
+    text = clean(body.text or "")
     if not text:
         raise HTTPException(400, "请先输入内容")
     if len(text) > MAX_TEXT:

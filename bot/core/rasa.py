@@ -8,6 +8,7 @@ reads it as a forced intent.
 from __future__ import annotations
 
 import json
+import re
 import logging
 from typing import Any
 
@@ -23,9 +24,22 @@ class RasaUnavailable(Exception):
     """Rasa did not answer (down, timed out, or a 5xx); the message must be retried."""
 
 
+# Characters a resident cannot see: NUL and other controls (PostgreSQL refuses NUL in
+# text), zero-width spaces and joiners, the byte-order mark, and bidi overrides that make
+# text display differently from what it says. Line breaks and tabs stay.
+INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e"
+                       "\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def clean(text: str) -> str:
+    """What the resident visibly typed: invisible characters removed, space trimmed."""
+    return INVISIBLE.sub("", text or "").strip()
+
+
 def neutralise(text: str) -> str:
-    """Typed text can never be a forced intent: a leading '/' becomes '／'."""
-    stripped = text.lstrip()
+    """Typed text as Rasa may read it: ``clean``, and never a forced intent — a leading
+    '/' becomes '／'. Empty if nothing visible was typed."""
+    stripped = clean(text)
     if stripped.startswith("/"):
         return FULL_WIDTH_SLASH + stripped[1:]
     return stripped

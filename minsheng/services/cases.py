@@ -18,7 +18,7 @@ from .contract import (
     RatingView,
     ResidentRef,
 )
-from .feedback import add_info, check_awaiting_rating, rate, withdraw
+from .feedback import add_info, check_awaiting_rating, may_record_callback, rate, withdraw
 from .handling import acknowledge, add_progress, escalate, merge, reassign, resolve, return_case
 from .intake import open_case
 from .queries import (
@@ -47,6 +47,7 @@ __all__ = [
     "escalate",
     "get_case",
     "list_cases",
+    "may_record_callback",
     "merge",
     "open_case",
     "open_cases_of_staff",

@@ -80,6 +80,13 @@ def _latest_rating(session, case) -> CaseRating | None:
                            .order_by(CaseRating.id.desc()).limit(1)).scalar_one_or_none()
 
 
+def may_record_callback(uow, case_no: str, staff_id: int | None) -> bool:
+    """Whether ``staff_id`` may record the offline 回访 of a resolved case (not its handler)."""
+    case = load_case(uow.session, case_no, lock=False)
+    return (staff_id is not None and CaseState(case.state) == CaseState.resolved
+            and staff_id not in _handlers(case))
+
+
 def _handlers(case: Case) -> set[int]:
     """Who handled the case: its assignee and whoever recorded its latest 办结."""
     ids = {case.assignee_id} if case.assignee_id else set()

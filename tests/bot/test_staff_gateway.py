@@ -93,7 +93,7 @@ async def test_staff_acknowledge_by_button_changes_the_case_and_redraws_the_card
                                                      if c.method == "editMessageText"])
     assert case_state(db, CASE_NO) == "acknowledged"
     # the lifecycle allows 退回 from acknowledged, so the table offers it (it used to drift)
-    assert [b["text"] for b in edited.buttons] == ["进展", "办结", "上报", "退回"]
+    assert [b["text"] for b in edited.buttons] == ["进展", "办结", "上报", "退回", "居民电话"]
     assert bot_api.calls_of("answerCallbackQuery")
     # pressing 签收 again (an old card) changes nothing
     await press(bot_api, WORKER_TG, button(card, "签收"), updates.sent_message(card.result))
@@ -200,8 +200,9 @@ async def test_the_card_buttons_in_every_open_state_are_the_tables_telegram_acti
         await bot_api.push(updates.message_update(WORKER_TG, "/tasks"))
         card = (await bot_api.wait_for_messages(WORKER_TG, count=2 * count))[-1]
         table = staff_actions.offered(state, staff_actions.TELEGRAM)
-        assert [b["text"] for b in card.buttons] == [a.label for a in table], state
-        assert [b["callback_data"] for b in card.buttons] == [
+        actions = [b for b in card.buttons if b["text"] != "居民电话"]  # not a state change
+        assert [b["text"] for b in actions] == [a.label for a in table], state
+        assert [b["callback_data"] for b in actions] == [
             f"s:{a.key}:{CASE_NO}" for a in table], state
     assert "签收" not in [a.label for a in staff_actions.offered("new", "telegram")]
 
@@ -233,3 +234,26 @@ async def test_return_by_button_asks_for_the_reason_and_hands_the_case_to_the_de
         c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
         and c.text.startswith("已退回")])
     assert CASE_NO in done.text
+
+
+async def test_after_acknowledging_the_handler_can_see_the_residents_phone_and_it_is_recorded(
+        gateway, bot_api: BotApiServer, seeded, rasa: FakeRasa, db):
+    await bot_api.push(updates.message_update(WORKER_TG, "/tasks"))
+    _, card = await bot_api.wait_for_messages(WORKER_TG, count=2)
+    assert "居民电话" not in [b["text"] for b in card.buttons]  # not before 签收
+    assert "13800138000" not in card.text
+    await press(bot_api, WORKER_TG, button(card, "签收"), updates.sent_message(card.result))
+    await wait_until(lambda: case_state(db, CASE_NO) == "acknowledged")
+    redrawn = await bot_api.wait_for(lambda calls: [
+        c for c in calls if c.method == "editMessageText" and c.buttons])
+    phone_button = button(redrawn[-1], "居民电话")
+    await press(bot_api, WORKER_TG, phone_button)
+    told = await bot_api.wait_for(lambda calls: [
+        c for c in calls if c.method == "sendMessage" and "13800138000" in c.text])
+    assert CASE_NO in told[0].text and "已记录" in told[0].text
+    assert events_of(db, CASE_NO).count("phone_viewed") == 1
+    # another worker pressing the same button data learns nothing
+    await press(bot_api, OTHER_WORKER_TG, phone_button)
+    await bot_api.wait_for_messages(OTHER_WORKER_TG)
+    assert all("13800138000" not in c.text for c in bot_api.sent_to(OTHER_WORKER_TG))
+    assert events_of(db, CASE_NO).count("phone_viewed") == 1

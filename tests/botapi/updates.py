@@ -95,3 +95,18 @@ def edited_update(user_id: int, text: str) -> dict:
     message = _message(user_id, text=text)
     message["edit_date"] = message["date"] + 5
     return {"edited_message": message}
+
+
+def media_update(user_id: int, kind: str) -> dict:
+    """A voice note, video, video note, audio or a non-image document."""
+    media = {
+        "voice": {"file_id": "v-1", "file_unique_id": "v-u1", "duration": 3},
+        "video": {"file_id": "vid-1", "file_unique_id": "vid-u1", "width": 640,
+                  "height": 480, "duration": 5},
+        "video_note": {"file_id": "vn-1", "file_unique_id": "vn-u1", "length": 240,
+                       "duration": 5},
+        "audio": {"file_id": "a-1", "file_unique_id": "a-u1", "duration": 60},
+        "document": {"file_id": "d-1", "file_unique_id": "d-u1", "file_name": "投诉.pdf",
+                     "mime_type": "application/pdf"},
+    }[kind]
+    return {"message": _message(user_id, **{kind: media})}

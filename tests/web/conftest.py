@@ -169,3 +169,11 @@ def open_case(db: Database, description: str, xiaoqu: str, category: str = "clut
             resident=cases.ResidentRef(Channel(channel), f"r-{description[:8]}")))
         uow.commit()
         return result.case_no
+
+
+@pytest.fixture
+def held_clock(monkeypatch):
+    """Attempt counters see one fixed moment, so no window boundary falls inside a test."""
+    from minsheng import throttle
+
+    monkeypatch.setattr(throttle, "now", lambda: 1_000_000.0 + 30.0)

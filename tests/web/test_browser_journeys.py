@@ -68,13 +68,22 @@ def test_a_web_chat_report_is_handled_to_resolution_and_counted(browser, rasa, d
     browser.find("#form-resolve textarea").send_keys("已通知物业清走杂物，楼道已畅通")
     browser.find("#do-resolve").click()
     browser.wait_text("#case-state", "已办结")
+    assert not browser.finds("#do-callback")  # the handler does not record their own 回访
+    browser.screenshot("case-resolved")
+
+    # 3. the community desk calls the resident back and records the rating
+    browser.open("/")
+    browser.driver.delete_all_cookies()
+    browser.login("community", PASSWORD)
+    browser.open(f"/cases/{case_no}")
+    browser.wait_for("#timeline")
     Select(browser.find("#callback-rating")).select_by_value("satisfied")
     browser.find("#do-callback").click()
     browser.wait_text("#case-state", "已关闭")
     assert "满意（线下回访）" in browser.find("#case-rating").text
     browser.screenshot("case-closed")
 
-    # 3. the street office sees it counted, exactly as the report counts it
+    # 4. the street office sees it counted, exactly as the report counts it
     browser.open("/")
     browser.driver.delete_all_cookies()
     browser.login("street", PASSWORD)

@@ -294,8 +294,10 @@ async def test_a_rating_started_while_the_page_is_closed_waits_unsent_for_the_pa
         sweep.cancel()
     resident_id = chat.store.resident_id("closed-page")
     with db.uow() as uow:
-        [prompt] = outbox.conversation(uow, Channel.web, f"resident:{resident_id}",
-                                       hidden_kinds=["reply", "rating_request"])
+        # the 签收 notice came first; the rating prompt Rasa made is the last message
+        *notices, prompt = outbox.conversation(uow, Channel.web, f"resident:{resident_id}",
+                                               hidden_kinds=["reply", "rating_request"])
+        assert [n.kind for n in notices] == ["notice_acknowledged"]
         assert prompt.sent_at is None and "满意吗" in prompt.text
         prompt_id = prompt.id
     assert chat.store.offered_title(resident_id, "/rate_satisfied") is None

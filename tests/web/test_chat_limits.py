@@ -14,7 +14,8 @@ def say(client: TestClient, text: str):
                        headers={"X-CSRFToken": csrf_of(client)})
 
 
-def test_the_31st_message_within_a_minute_is_refused_and_never_reaches_rasa(client, rasa):
+def test_the_31st_message_within_a_minute_is_refused_and_never_reaches_rasa(client, rasa,
+                                                                           held_clock):
     client.get("/chat")
     limit = chat.LIMITS["message-resident"][0]
     codes = [say(client, f"第{n}条").status_code for n in range(limit + 1)]
@@ -23,7 +24,7 @@ def test_the_31st_message_within_a_minute_is_refused_and_never_reaches_rasa(clie
     assert "太频繁" in say(client, "还在刷").json()["detail"]
 
 
-def test_many_residents_behind_one_address_share_its_budget(app, rasa):
+def test_many_residents_behind_one_address_share_its_budget(app, rasa, held_clock):
     per_address = chat.LIMITS["message-address"][0]
     answers = []
     for n in range(per_address // 10 + 1):  # 10 messages from each new browser
@@ -36,7 +37,7 @@ def test_many_residents_behind_one_address_share_its_budget(app, rasa):
     assert say(elsewhere, "我这边正常吗").status_code == 200
 
 
-def test_photos_have_their_own_hourly_limit(client, rasa):
+def test_photos_have_their_own_hourly_limit(client, rasa, held_clock):
     client.get("/chat")
     limit = chat.LIMITS["photo-resident"][0]
     codes = [client.post("/chat/photo", files={"photo": ("p.jpg", jpeg_bytes(), "image/jpeg")},

@@ -81,7 +81,7 @@ def test_get_shows_the_state_and_once_rated_the_rating(client, db, cli_db, two_c
     act(client, mine, token, "resolve", "已清理")
     with db.uow() as uow:
         cases.rate(uow, mine, Rating.satisfied, route=FeedbackRoute.offline,
-                   staff_id=world.worker1_id)
+                   staff_id=world.community_staff_id)  # the 回访 is not the handler's
         uow.commit()
     detail = client.get(f"/api/cases/{mine}", headers=bearer(token)).json()
     assert (detail["state"], detail["rating"]) == ("closed", "satisfied")
