@@ -171,13 +171,13 @@ class WeChatChannel:
         return None, render.UNSUPPORTED
 
     def _typed(self, inbound: protocol.Inbound) -> tuple[str | None, str | None]:
-        typed = inbound.text.strip()
+        typed = neutralise(inbound.text)  # also drops invisible and control characters
         if not typed:
             return None, render.EMPTY_MESSAGE
         chosen = self.offers.answer(inbound.openid, typed)
         if chosen is not None:
             return chosen.payload, None
-        return neutralise(typed)[:MAX_RASA_TEXT], None
+        return typed[:MAX_RASA_TEXT], None
 
     async def save_photo(self, inbound: protocol.Inbound) -> Path | None:
         """The photo behind the message's MediaId, checked and stored; None if refused."""

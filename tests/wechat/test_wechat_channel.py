@@ -283,3 +283,9 @@ def test_an_unfollow_stops_notices_until_the_resident_writes_again(client, db):
     assert channel_now() is None
     post_message(client, message_xml(OPENID, "event", {"Event": "subscribe"}, create_time=1))
     assert channel_now() == Channel.wechat
+
+
+def test_a_text_of_only_invisible_characters_is_answered_without_asking_rasa(client, rasa):
+    reply = passive(post_message(client, text_message("\u200b\u202e \u200d", 97)))
+    assert reply["Content"] == "没有收到文字内容。请用文字描述您遇到的问题，或发送照片、位置。"
+    assert rasa.received == []
