@@ -6,7 +6,7 @@ export RASA_TELEMETRY_ENABLED := false
 VENV := .venv/bin
 .DEFAULT_GOAL := help
 
-.PHONY: help install run test lint bench-cases bench-nlu bench-bot bench-web
+.PHONY: help install run test lint bench-cases bench-nlu bench-bot bench-web bench-notices
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,3 +35,6 @@ bench-bot: install ## Telegram gateway: 20 residents in parallel via a local Bot
 
 bench-web: install ## web console page render times (median/p95) with the demo data; target < 300 ms
 	@$(VENV)/python scripts/bench_web.py
+
+bench-notices: install ## staff action → notice on an open web chat (SSE), p50/p95 over 20 residents; target p95 ≤ 2 s
+	@$(VENV)/python scripts/bench_notices.py --residents 20
