@@ -14,6 +14,7 @@ import time
 import weakref
 from datetime import timedelta
 
+from bot.core.contract import Capabilities
 from bot.core.rasa import RasaClient, RasaUnavailable
 from bot.inbound import RASA_UNAVAILABLE
 from bot.webchat.store import ChatMessage, Pending, Trigger, WebChatStore, sender_of
@@ -30,6 +31,10 @@ EMPTY_ATTEMPTS = 3  # a message Rasa keeps answering with nothing is given up af
 
 
 class WebChat:
+    # Buttons are pressable; photos and the browser's position are sent from the page;
+    # notices reach an open page at once (SSE) and a closed one when it is opened again.
+    capabilities = Capabilities(buttons="inline", photos=True, location=True, push=True)
+
     def __init__(self, settings: Settings, db: Database, retry_every: float = 10.0,
                  rasa_timeout: float = 30.0) -> None:
         self.settings = settings

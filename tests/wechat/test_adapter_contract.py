@@ -2,7 +2,8 @@
 
 Each adapter brings a harness (how a resident types, answers an offered button, sends a
 photo or a location, and how a notice reaches them); the tests below run for every
-harness in ``HARNESSES``. WeChat is the first; Telegram and the web chat can add theirs.
+harness in ``HARNESSES``: WeChat and the web chat (Telegram's harness, on the async
+gateway fixtures, is still to come).
 """
 from __future__ import annotations
 
@@ -74,7 +75,50 @@ class WeChatHarness:
         return sends[-1].body["text"]["content"]
 
 
-HARNESSES = {"wechat": WeChatHarness}
+class WebChatHarness:
+    """The web chat, through its HTTP endpoints, in the same app."""
+
+    channel = Channel.web
+
+    def __init__(self, client, rasa, wechat, db) -> None:
+        self.client, self.rasa, self.db = client, rasa, db
+        self.capabilities = client.app.state.webchat.capabilities
+        client.get("/chat")
+        self._headers = {"X-CSRFToken": client.cookies["csrftoken"]}
+        self._last: list[dict] = []
+
+    def _post(self, path: str, **kwargs) -> None:
+        response = self.client.post(path, headers=self._headers, **kwargs)
+        assert response.status_code == 200, response.text
+        self._last = response.json()["messages"]
+
+    def say(self, text: str) -> None:
+        self._post("/chat/send", json={"text": text})
+
+    def answer_option(self, number: int) -> None:
+        offered = [b for m in self._last for b in m["buttons"]]
+        self._post("/chat/send", json={"payload": offered[number - 1]["payload"]})
+
+    def send_photo(self, content: bytes) -> None:
+        self._post("/chat/photo", files={"photo": ("p.png", content, "image/png")})
+
+    def send_location(self, lat: float, lon: float) -> None:
+        self._post("/chat/location", json={"lat": lat, "lon": lon})
+
+    def push(self, text: str) -> str:
+        from minsheng.services import outbox
+
+        self.say("你好")  # the resident exists once they have written
+        external = split_sender(self.rasa.received[-1]["sender"])[1]
+        resident = self.client.app.state.webchat.store.resident_id(external)
+        with self.db.uow() as uow:
+            outbox.enqueue(uow, Channel.web, f"resident:{resident}", "progress", text)
+            uow.commit()
+        messages = self.client.get("/chat/messages", params={"after": 0}).json()["messages"]
+        return messages[-1]["text"]
+
+
+HARNESSES = {"wechat": WeChatHarness, "webchat": WebChatHarness}
 
 
 @pytest.fixture(params=sorted(HARNESSES))
