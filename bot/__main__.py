@@ -17,6 +17,7 @@ from telegram import Update
 from bot.app import build_application, quiet_http_logging
 from bot.webhook import webhook_app
 from minsheng.db import Database
+from minsheng.privacy import install_log_redaction
 from minsheng.settings import load_settings
 
 log = logging.getLogger("bot")
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     quiet_http_logging()
+    install_log_redaction()  # phone and ID numbers never reach the gateway's log
     settings = load_settings()
     if not settings.telegram_bot_token:
         raise SystemExit("TELEGRAM_BOT_TOKEN is not set. Without it, chat locally: "

@@ -5,6 +5,7 @@ Run with ``uvicorn web.app:create_app --factory`` (``make run`` does it on :8000
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from pathlib import Path
@@ -78,6 +79,9 @@ async def lifespan(app: FastAPI):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    # Our modules log through the root logger; give it a handler (a no-op when the server
+    # or the tests set one up) so that the redacting filter sits on every way out.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     install_log_redaction("", "uvicorn", "uvicorn.error", "uvicorn.access")
     app = FastAPI(title="民生说事 API", version="1", docs_url="/docs", redoc_url=None,
                   openapi_url="/openapi.json", lifespan=lifespan)
