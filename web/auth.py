@@ -10,6 +10,7 @@ from minsheng.db import UnitOfWork
 from minsheng.sessions import open_session, revoke, session_user_id
 from minsheng.throttle import Counter
 from minsheng.users import authenticate, get_user
+from web.csrf import SESSION_KEY
 from web.deps import render, uow
 
 router = APIRouter(include_in_schema=False)
@@ -76,10 +77,9 @@ def login(request: Request, username: str = Form(""), password: str = Form(""),
     audit.record(unit, "login", actor=f"user:{user.id}", address=address)
     unit.commit()  # the session, and a password hash upgraded at this login
     pairs.clear(pair)
-    chat_sid = request.session.get("chat_sid")
-    request.session.clear()
-    if chat_sid:
-        request.session["chat_sid"] = chat_sid
+    kept = {k: request.session[k] for k in ("chat_sid", SESSION_KEY) if k in request.session}
+    request.session.clear()  # nothing from before the login rides along, but these
+    request.session.update(kept)
     request.session["sid"] = token
     return RedirectResponse(_safe_next(next), status_code=303)
 

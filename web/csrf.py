@@ -20,15 +20,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_csrf import CSRFMiddleware
 
 FIELD = "csrftoken"
+SESSION_KEY = "csrf"  # kept across login (web/auth.py), like the chat's identity
 API_PREFIX = "/api/"
 # Called by WeChat's servers, never by a browser with our cookies; authenticated by its
 # signature (web/wechat.py), which a forged cross-site request cannot carry.
 SIGNED_WEBHOOKS = ("/wechat",)
 
 
+STALE_FORM = "页面已过期，请刷新后再提交。"
+
+
 def csrf_token(request: Request) -> str:
-    """The token a page should embed (the cookie, or the one this response will set)."""
-    return request.cookies.get(FIELD) or request.scope.get("csrf_new_token", "")
+    """The token a page should embed: this session's (also set as the cookie)."""
+    return request.scope.get("csrf_new_token") or request.cookies.get(FIELD, "")
 
 
 class FormCSRFMiddleware(CSRFMiddleware):
@@ -40,8 +44,9 @@ class FormCSRFMiddleware(CSRFMiddleware):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if FIELD not in Request(scope).cookies:
-            scope["csrf_new_token"] = self._generate_csrf_token()
+        bound = self._session_token(scope)
+        if Request(scope).cookies.get(FIELD) != bound:
+            scope["csrf_new_token"] = bound  # (re)set the cookie: a planted one is replaced
         if scope["method"] not in self.safe_methods:
             length = dict(scope["headers"]).get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body:
@@ -56,7 +61,24 @@ class FormCSRFMiddleware(CSRFMiddleware):
                 return
             scope["csrf_form_token"] = await _form_token(scope, body)
             receive = _replay(body)
+            submitted = await self._get_submitted_csrf_token(Request(scope))
+            if bound and submitted != bound:  # a token, but not this session's
+                await PlainTextResponse(STALE_FORM, status_code=403)(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
+
+    def _session_token(self, scope: Scope) -> str | None:
+        """The token bound to this browser's session, made when the session has none.
+
+        The double-submit cookie alone would accept a cookie an attacker managed to plant;
+        bound to the signed session, a token is only good for the session it was made in.
+        """
+        session = scope.get("session")
+        if session is None:  # no session middleware around us (never in the app)
+            return Request(scope).cookies.get(FIELD) or self._generate_csrf_token()
+        if not session.get(SESSION_KEY):
+            session[SESSION_KEY] = self._generate_csrf_token()
+        return session[SESSION_KEY]
 
     async def _get_submitted_csrf_token(self, request: Request) -> str | None:
         return request.headers.get(self.header_name) or request.scope.get("csrf_form_token")

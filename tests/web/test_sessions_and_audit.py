@@ -76,3 +76,21 @@ def test_over_https_the_session_and_csrf_cookies_are_secure(settings, world):
         assert "secure" in session.lower() and "httponly" in session.lower()
     finally:
         app.state.db.dispose()
+
+
+def test_a_csrf_cookie_planted_in_the_browser_does_not_make_a_valid_form(app, client, db):
+    """The token is bound to the signed session: one from another session is refused, even
+    when the attacker also set it as this browser's cookie."""
+    assert login(client, "admin").status_code == 303
+    attacker = TestClient(app)
+    attacker.get("/login")
+    planted = attacker.cookies["csrftoken"]
+    client.cookies.set("csrftoken", planted)
+    response = client.post("/logout", data={"csrftoken": planted}, follow_redirects=False)
+    assert response.status_code == 403 and "刷新" in response.text
+    assert client.get("/admin", follow_redirects=False).status_code == 200  # still logged in
+    victim = TestClient(app)  # a browser whose only csrftoken is the planted one
+    victim.cookies.set("csrftoken", planted)
+    set_cookies = victim.get("/login").headers.get_list("set-cookie")
+    fresh = next(c for c in set_cookies if c.startswith("csrftoken="))
+    assert planted not in fresh  # the page puts the cookie right
