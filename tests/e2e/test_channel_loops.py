@@ -6,7 +6,6 @@ API, the resident is told and rates from the notice, the case is closed, and
 from __future__ import annotations
 
 import re
-import time
 
 import httpx
 import pytest
@@ -173,7 +172,7 @@ class WeChatResident:
         response = self.http.post(f"/wechat?{signed_query(WECHAT_TOKEN)}", content=body,
                                   headers={"content-type": "text/xml"})
         assert response.status_code == 200
-        passive = re.search(r"<Content><!\[CDATA\[(.*?)\]\]></Content>", response.text, re.S)
+        passive = re.search(r"<Content><!\[CDATA\[(.*?)\]\]></Content>", response.text, re.DOTALL)
         if passive:
             return passive.group(1)
         return wait_until(lambda: self._sent()[seen:], TURN, "the reply via the API")[-1]
