@@ -58,10 +58,12 @@ def programs(bin_dir: Path, rasa_token: str, model: Path | None, ports: Ports = 
 
 
 def supervisord_conf(progs: list[Program], root: Path, run_dir: Path) -> str:
-    """supervisord.conf: children log to run_dir/log/<name>.log, supervisord to stdout."""
+    """supervisord.conf: children log to run_dir/log/<name>.log; supervisord prints its
+    own log (spawned, exited, restarted) and keeps it in run_dir/log/supervisord.log."""
     log_dir = run_dir / "log"
     lines = [
-        "[supervisord]", "nodaemon=true", "logfile=/dev/stdout", "logfile_maxbytes=0",
+        # In the foreground supervisord also prints its log: the file keeps it afterwards.
+        "[supervisord]", "nodaemon=true", f"logfile={log_dir / 'supervisord.log'}",
         "loglevel=info", f"pidfile={run_dir / 'supervisord.pid'}", f"directory={root}",
         "",
         "[unix_http_server]", f"file={run_dir / 'supervisor.sock'}", "chmod=0700", "",
