@@ -17,6 +17,7 @@ REPORT_TEXT = "幸福里小区3号楼楼道里有人飞线充电，电线就挂�
 CHOICES = ("确认提交", "跳过", "完成", "安全隐患")
 # Sent by the gateway itself, not through the outbox (told once, or per failed press).
 DIRECT = {render.BUSY, render.NO_REPLY, render.BUTTON_EXPIRED, render.EDITED}
+RESEND_AFTER = 5.0  # "请稍后再发一次": a resident waits a moment before sending again
 TURN = 300.0  # one turn, generous: a killed Rasa loads its model again first
 
 
@@ -90,8 +91,9 @@ class Journey:
                 self.case_no = found.group(0)
                 return self.case_no
             step = steps.get(turn)
-            if reply.text == render.NO_REPLY:  # "please send it again": the resident does
+            if reply.text == render.NO_REPLY:  # "send it again later": the resident does
                 self.resent += 1
+                time.sleep(RESEND_AFTER)
                 self._again(last, step)
                 continue
             if reply.text == render.BUTTON_EXPIRED:  # type the answer instead
@@ -126,8 +128,6 @@ class Journey:
         self.press(STAFF_TG, card, "签收", ack_step)
         self.wait(STAFF_TG, seen, lambda c: c.text == render.action_done("签收", case_no),
                   "签收 confirmation")
-        self.wait(self.chat, seen_resident, lambda c: "签收" in c.text and case_no in c.text,
-                  "the resident's 签收 notice")
         seen = len(self.api.sent_to(STAFF_TG))
         self.press_data(STAFF_TG, card, f"s:resolve:{case_no}")
         prompt = self.wait(STAFF_TG, seen, lambda c: c.text.startswith("✍️ 办结说明"),
