@@ -4,7 +4,9 @@ Telegram limits callback data to 64 bytes and lets any client send any data, so 
 Rasa payload (``/choose_category{"category": "clutter"}``) never travels in it: the
 keyboard carries ``r:<token>`` and this table maps (chat, token) back to the payload.
 A token is a hash of chat and payload, so offering the same button twice reuses it.
-The table lives in the gateway's memory; after a restart old buttons answer
+The table lives in the gateway's memory; after a restart a press it does not know is
+looked up in the chat's recent replies kept in the outbox (bot.delivery.offered_buttons),
+so a press stored before a crash is still answered. Older buttons answer
 ``BUTTON_EXPIRED`` and the resident types the answer instead.
 """
 from __future__ import annotations

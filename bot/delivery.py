@@ -19,18 +19,19 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from minsheng.clock import utcnow
 from minsheng.db import Database
 from minsheng.enums import Channel
-from minsheng.models import InboundMessage, ResidentIdentity
+from minsheng.models import InboundMessage, OutboxMessage, ResidentIdentity
 from minsheng.services import outbox
 
 log = logging.getLogger(__name__)
 
 REPLY = "reply"
+RECENT_REPLIES = 50  # the replies whose buttons a restarted gateway offers again
 MAX_WAIT = 30.0  # longer flood waits go back to the outbox's schedule
 NETWORK_ATTEMPTS = 3
 
@@ -76,6 +77,22 @@ def keep(db: Database, chat_id: int, replies: list[dict],
                 ResidentIdentity.unreachable_at.is_not(None)).values(unreachable_at=None))
         uow.commit()
         return ids
+
+
+def offered_buttons(db: Database, chat_id: int) -> list[tuple[str, str]]:
+    """(title, payload) of the buttons in the chat's recent kept replies, oldest first:
+    what the gateway had offered before a restart emptied its memory."""
+    with db.uow() as uow:
+        payloads = uow.session.execute(
+            select(OutboxMessage.payload).where(
+                OutboxMessage.channel == Channel.telegram,
+                OutboxMessage.recipient == str(chat_id), OutboxMessage.kind == REPLY)
+            .order_by(OutboxMessage.id.desc()).limit(RECENT_REPLIES)).scalars().all()
+    buttons = [(str(b.get("title") or ""), str(b.get("payload")))
+               for payload in reversed(payloads)
+               for b in ((payload or {}).get("reply") or {}).get("buttons") or []
+               if isinstance(b, dict) and b.get("payload")]
+    return buttons
 
 
 async def attempt(send, what: str) -> Outcome:

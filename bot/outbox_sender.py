@@ -130,6 +130,8 @@ class OutboxSender:
                 sender_id(row.chat_id), RATING_INTENT, {"case_no": row.payload["case_no"]})
         except RasaUnavailable as error:
             raise NetworkError(f"Rasa: {error}") from error  # not now: the outbox retries
+        if not messages:  # the action server is down: the rating form could not ask
+            raise NetworkError("Rasa: no messages (is the action server down?)")
         ids = await asyncio.to_thread(delivery.keep, self._gateway.db, row.chat_id, messages,
                                       None, row.id)
         await delivery.send_rows(self._gateway.db, row.chat_id, list(zip(ids, messages)),

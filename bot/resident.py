@@ -119,6 +119,11 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     gateway = gateway_of(context)
     chat_id = update.effective_chat.id if update.effective_chat else query.from_user.id
     offered = gateway.buttons.lookup(chat_id, query.data or "")
+    if offered is None:  # offered before this process started? the outbox kept it
+        for title, payload in await asyncio.to_thread(delivery.offered_buttons, gateway.db,
+                                                      chat_id):
+            gateway.buttons.offer(chat_id, title, payload)
+        offered = gateway.buttons.lookup(chat_id, query.data or "")
     if offered is None:
         log.warning("refused callback %r from user %s in chat %s: not offered to this chat",
                     query.data, query.from_user.id, chat_id)

@@ -194,6 +194,23 @@ async def test_rasa_buttons_become_an_inline_keyboard_and_a_press_sends_the_payl
     assert bot_api.calls_of("answerCallbackQuery")
 
 
+async def test_a_button_offered_before_a_gateway_restart_is_still_accepted(
+        gateway, bot_api: BotApiServer, rasa: FakeRasa):
+    """The offers live in memory; a restart (a crash, kill -9) empties it, and a press
+    stored before it must still be answered: the offer is found in the kept replies."""
+    from bot.buttons import OfferedButtons
+
+    await bot_api.push(updates.message_update(RESIDENT, "请选择类别"))
+    [offer] = await bot_api.wait_for_messages(RESIDENT)
+    gateway.bot_data["gateway"].buttons = OfferedButtons()  # what a new process starts with
+    await bot_api.push(updates.callback_update(RESIDENT, offer.buttons[1]["callback_data"],
+                                               updates.sent_message(offer.result)))
+    sent = await bot_api.wait_for_messages(RESIDENT, count=2)
+    assert "失效" not in sent[1].text
+    assert rasa.texts_from(f"telegram:{RESIDENT}")[-1] == \
+        '/choose_category{"category": "clutter"}'
+
+
 async def test_a_forged_resident_callback_is_refused_and_never_reaches_rasa(
         gateway, bot_api: BotApiServer, rasa: FakeRasa):
     await bot_api.push(updates.callback_update(RESIDENT, "r:00deadbeef000000"))

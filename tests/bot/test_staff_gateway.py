@@ -126,6 +126,24 @@ async def test_resolving_with_a_note_starts_the_rating_through_rasa(
     await wait_until(lambda: all(r.sent_at for r in outbox_rows(db, kind="rating_request")))
 
 
+async def test_a_rating_rasa_starts_with_no_messages_is_asked_again_not_lost(
+        gateway, bot_api: BotApiServer, rasa: FakeRasa, db, seeded):
+    """With the action server down Rasa answers trigger_intent with no messages; the
+    request must stay in the outbox, not be marked sent with nothing delivered."""
+    rasa.silent_triggers = 1
+    await press(bot_api, WORKER_TG, f"s:ack:{CASE_NO}")
+    await wait_until(lambda: case_state(db, CASE_NO) == "acknowledged")
+    await press(bot_api, WORKER_TG, f"s:resolve:{CASE_NO}")
+    prompt = await bot_api.wait_for(lambda calls: next(
+        (c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
+         and (c.params.get("reply_markup") or {}).get("force_reply")), None))
+    await bot_api.push(updates.reply_update(WORKER_TG, "杂物已清理干净",
+                                            updates.sent_message(prompt.result)))
+    [question] = await bot_api.wait_for_messages(RESIDENT_TG, timeout=10)
+    assert [b["text"] for b in question.buttons] == ["满意", "基本满意", "不满意"]
+    assert len(rasa.triggered) == 2
+
+
 async def test_a_forged_case_number_is_refused_and_changes_nothing(
         gateway, bot_api: BotApiServer, db, seeded, caplog):
     await press(bot_api, WORKER_TG, "s:ack:MS-20261122-9999")

@@ -36,6 +36,7 @@ class FakeRasa:
     latency: Callable[[], float] = lambda: 0.0
     received: list[dict] = field(default_factory=list)
     triggered: list[dict] = field(default_factory=list)
+    silent_triggers: int = 0  # answer this many triggers with no messages (actions down)
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -76,6 +77,9 @@ class FakeRasa:
         sender = request.match_info["sender"]
         self.triggered.append({"sender": sender, **body})
         case_no = body.get("entities", {}).get("case_no", "")
+        if self.silent_triggers > 0:
+            self.silent_triggers -= 1
+            return web.json_response({"tracker": {"sender_id": sender}, "messages": []})
         messages = [{
             "recipient_id": sender,
             "text": f"您的工单 {case_no} 已办结，请评价：",

@@ -1,0 +1,215 @@
+"""Keep serving through crashes and outages: faults injected into the real stack.
+
+One stack for the module (tests/faults/stack.py: every process under the real supervisord
+with minsheng/processes.py's configuration). Each case plays a journey over Telegram with
+a new resident and injects one fault at one step:
+
+- ``kill -9`` of the gateway, Rasa, the action server, the web process or the scheduler,
+  right after the resident's first message is stored (before it is answered), after the
+  second update (mid-form), right after the confirming press; in the staff journey right
+  after the 签收 press and right after the 办结 note. supervisord restarts the process; the
+  resident and staff member keep going as people would, with generous timeouts (Rasa
+  takes its model load time to come back).
+- an SQLite write lock held 40 s (a second connection, ``BEGIN EXCLUSIVE``) mid-journey.
+
+After recovery every update must be answered exactly once (inbound rows, Rasa's tracker,
+the Bot API's sent messages against the outbox rows), every case must exist once and
+every notice must be delivered once. The table of fault × step → lost, doubled,
+unanswered and the times to recover is printed at the end (``-s``) and written to
+tests/artefacts/fault_table.txt. ``web s`` is how long a web chat message sent at the
+moment of the fault took to be answered (the issue's target: 10 s, Rasa its load time).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import rasa_budget
+from tests.faults.journeys import Journey, count, first_answer_after, now, settle
+from tests.faults.stack import STAFF_TG, start_stack, stop_stack
+from tests.faults.webprobe import WebChatProbe
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+
+VICTIMS = ("gateway", "rasa", "actions", "web", "scheduler")
+TABLE = Path(__file__).resolve().parents[1] / "artefacts" / "fault_table.txt"
+LOCK_SECONDS = 40.0
+WEB_BUDGET = 10.0  # the issue's target for the web chat after a single kill
+_chats = itertools.count(6400001)
+# Problems the suite found that are not fixed yet (too large for this change; reported),
+# by fault: what the count says, and why. Anything else still fails the case.
+KNOWN = {
+    "gateway": (re.compile(r"^Rasa took update \d+'s turn 2 times$"),
+                ("known: a gateway killed while Rasa takes a turn leaves the update "
+                "unprocessed; the new gateway sends it again and Rasa takes the turn twice")),
+    "actions": (re.compile(r"^told to send \d+ message\(s\) again$"),
+                ("known: with the action server down Rasa drops the failed action's events, "
+                "so the resident is told to send the message again (render.NO_REPLY)")),
+    "sqlite-lock": (re.compile(r"^Rasa took update \d+'s turn 2 times$"),
+                    ("known: the action server waits up to 30 s for the lock, the gateway "
+                     "gives Rasa 30 s; it gives up, keeps the update and sends it again "
+                     "while Rasa still takes the first turn")),
+}
+
+
+@dataclass
+class Row:
+    fault: str
+    step: str
+    lost: int = 0
+    doubled: int = 0
+    unanswered: int = 0
+    recover: float | None = None  # the fault → the journey's next answer
+    back: float | None = None     # the kill → the process running and answering again
+    web: float | None = None      # the fault → a web chat message answered
+    notes: str = ""
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def format_table(rows: list[Row]) -> str:
+    head = (f"{'fault':<16} {'step':<14} {'lost':>4} {'doubled':>7} {'unanswered':>10} "
+            f"{'recover s':>9} {'back s':>7} {'web s':>6}  notes")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r.fault:<16} {r.step:<14} {r.lost:>4} {r.doubled:>7} "
+                     f"{r.unanswered:>10} {_fmt(r.recover):>9} {_fmt(r.back):>7} "
+                     f"{_fmt(r.web):>6}  {r.notes}")
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def table():
+    rows: list[Row] = []
+    yield rows
+    text = format_table(rows)
+    TABLE.parent.mkdir(parents=True, exist_ok=True)
+    TABLE.write_text(text + "\n", encoding="utf-8")
+    print("\n\n" + text + f"\n(written to {TABLE})")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, served_model):
+    built = start_stack(tmp_path_factory.mktemp("faults"), served_model)
+    try:
+        built.wait_all_ready(rasa_budget() + 60)
+        yield built
+    finally:
+        stop_stack(built)
+
+
+@pytest.fixture
+def logs_on_failure(stack, request):
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print("\n===== process logs =====\n" + stack.logs())
+
+
+class Injector:
+    """The fault, run when the journey reaches its step; measures the recovery."""
+
+    def __init__(self, stack, victim: str, at: str, watch_chat: int) -> None:
+        self.stack, self.victim, self.at, self.watch_chat = stack, victim, at, watch_chat
+        self.fired_at: float | None = None
+        self.back: float | None = None
+        self.probe: WebChatProbe | None = None
+        self._threads: list[threading.Thread] = []
+
+    def __call__(self, step: str) -> None:
+        if step != self.at or self.fired_at is not None:
+            return
+        self.fired_at = now()
+        self.probe = WebChatProbe(f"http://127.0.0.1:{self.stack.ports.web}",
+                                  timeout=rasa_budget() + 120)
+        if self.victim == "sqlite-lock":
+            self._threads.append(self.stack.hold_write_lock(LOCK_SECONDS))
+            self.probe.start()
+            return
+        old = self.stack.kill(self.victim)
+        self.probe.start()
+        thread = threading.Thread(target=self._measure_back, args=(old,), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _measure_back(self, old_pid: int) -> None:
+        self.back = self.stack.wait_back(self.victim, old_pid, rasa_budget() + 120)
+
+    def finish(self, row: Row) -> None:
+        for thread in self._threads:
+            thread.join(rasa_budget() + 150)
+        row.back = self.back
+        row.web = self.probe.join() if self.probe else None
+        if self.fired_at is not None:
+            row.recover = first_answer_after(self.stack, self.watch_chat, self.fired_at)
+        else:
+            row.notes += "fault step not reached; "
+
+
+def run_case(stack, table, fault: str, step: str, staff: bool) -> None:
+    chat = next(_chats)
+    watch = STAFF_TG if step == "ack" else chat  # after 办结: the rating prompt
+    injector = Injector(stack, fault, step, watch)
+    journey = Journey(stack, chat, injector)
+    row = Row(fault, step)
+    table.append(row)
+    stopped = ""
+    try:
+        steps = {"first": {1: "first"}, "middle": {2: "middle"}}.get(step, {})
+        journey.report(steps, confirm_step="confirm" if step == "confirm" else None)
+        if staff:
+            journey.staff_handles(ack_step="ack" if step == "ack" else None,
+                                  resolve_step="resolve" if step == "resolve" else None)
+    except AssertionError as error:
+        stopped = f"journey stopped: {str(error)[:160]}"
+    finally:
+        injector.finish(row)
+        settle(stack, [chat, STAFF_TG])
+        found = count(stack, journey)
+        if stopped:
+            found.unanswered.append(stopped)
+        row.lost, row.doubled, row.unanswered = found.totals()
+        row.notes += "; ".join(found.lost + found.doubled + found.unanswered)[:300]
+        # Every journey reports the same problem at the same place: an open case would
+        # take the next journey's report as a duplicate (merged). Withdraw what is open.
+        stack.query("UPDATE cases SET state = 'withdrawn' WHERE state IN "
+                    "('new', 'assigned', 'acknowledged', 'in_progress', 'reopened')")
+    problems = found.lost + found.doubled + found.unanswered
+    if fault in KNOWN and problems and all(KNOWN[fault][0].search(p) for p in problems):
+        pytest.xfail(KNOWN[fault][1])
+    assert found.totals() == (0, 0, 0), (found, row)
+    assert not row.notes, row.notes
+    if fault == "web":
+        assert row.web is not None and row.web <= WEB_BUDGET, row
+
+
+KILLS = [(v, s, False) for v in VICTIMS for s in ("first", "middle", "confirm")]
+STAFF = [(v, "ack", True) for v in VICTIMS] + [(v, "resolve", True)
+                                              for v in ("gateway", "rasa", "actions")]
+LOCKS = [("sqlite-lock", "middle", True)]
+# The whole matrix takes ~30 min on 2 cores (each Rasa kill costs its model load, each
+# gateway kill the 60 s before an unanswered update is retried). By default a sample that
+# kills every process in the resident and the staff journey runs in ~15 min;
+# MINSHENG_FAULTS=full runs every cell.
+SAMPLE = {("gateway", "first"), ("gateway", "confirm"), ("gateway", "ack"),
+          ("rasa", "first"), ("rasa", "confirm"),
+          ("actions", "first"), ("actions", "middle"), ("actions", "confirm"),
+          ("actions", "ack"), ("actions", "resolve"),
+          ("web", "first"), ("web", "ack"), ("scheduler", "first"), ("scheduler", "ack"),
+          ("sqlite-lock", "middle")}
+FULL = os.environ.get("MINSHENG_FAULTS", "").lower() == "full"
+CASES = [c for c in KILLS + STAFF + LOCKS if FULL or (c[0], c[1]) in SAMPLE]
+
+
+@pytest.mark.parametrize("fault,step,staff", CASES, ids=[f"{f}-{s}" for f, s, _ in CASES])
+def test_the_journey_survives_the_fault_with_nothing_lost_or_doubled(
+        stack, table, logs_on_failure, fault, step, staff):
+    run_case(stack, table, fault, step, staff)
