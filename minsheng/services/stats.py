@@ -1,21 +1,21 @@
-"""The 7621 report: 受理数, 办结数, 办结率, 满意度, 按时办结率 — exactly as DESIGN.md defines them.
+"""The 7621 report and the 接诉即办 rates — every formula in docs/metrics.md, here in one place.
 
-    办结率     = resolved-or-closed / accepted   (accepted excludes withdrawn and merged)
-    满意度     = (satisfied + basically_satisfied) / rated   (a case's latest rating counts)
-    按时办结率 = resolved within the limit / resolved
-
-One GROUP BY (category, grid, channel) query does the counting; the rows (a few hundred at
-most) are rolled up here into the overall figure and the three breakdowns.
+The cases counted are those *accepted* on the local dates date_from..date_to (withdrawn and
+merged ones excluded), optionally limited to a part of the grid tree. Each case is read
+once into ``CaseFacts`` (two queries: the cases with their latest rating, and the events
+that matter); a ``Row`` adds up facts; ``RATES`` says, for every rate, which count is
+divided by which. A rate with nothing to divide is None (shown "—").
 """
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
-from datetime import date
+from collections import defaultdict
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import func, select
 
-from minsheng.clock import DEFAULT_TIMEZONE, utc_bounds
+from minsheng.clock import DEFAULT_TIMEZONE, to_local, utc_bounds, utcnow
 from minsheng.enums import (
     CATEGORY_LABELS,
     CHANNEL_LABELS,
@@ -23,13 +23,66 @@ from minsheng.enums import (
     Category,
     Channel,
     GridLevel,
+    Handling,
     Rating,
 )
-from minsheng.models import Case, CaseRating, Grid
+from minsheng.models import Case, CaseEvent, CaseRating, Grid
+
+from . import limits
 
 NOT_ACCEPTED = [CaseState.withdrawn, CaseState.merged]
-DONE = [CaseState.resolved, CaseState.closed]
-GOOD = [Rating.satisfied, Rating.basically_satisfied]
+DONE = {CaseState.resolved, CaseState.closed}
+GOOD = {Rating.satisfied, Rating.basically_satisfied}
+COUNTED_EVENTS = ["acknowledge", "resolve", "rate", "return", "urge", "request_extension",
+                  "approve_extension", "refuse_extension", "cosign"]
+HANDLING_LABELS = {Handling.on_the_spot: "即时办理", Handling.grid: "网格处置",
+                   Handling.community: "社区协调", Handling.street_whistle: "街道吹哨",
+                   Handling.joint_meeting: "联席会议", Handling.referral: "转办职能部门"}
+NO_HANDLING = "none"
+
+# rate name → (label, numerator count, denominator count). The one table of formulas.
+RATES = {
+    "closure_rate": ("办结率", "resolved", "accepted"),
+    "response_rate": ("响应率", "responded", "due_for_ack"),
+    "resolution_rate": ("解决率", "solved", "resolved"),
+    "satisfaction_rate": ("满意率", "satisfied", "rated"),
+    "ack_rate": ("签收率", "acknowledged", "accepted"),
+    "on_time_rate": ("按时办结率", "on_time", "resolved"),
+    "reopen_rate": ("重办率", "reopened", "ever_resolved"),
+    "return_rate": ("退单率", "returned", "accepted"),
+    "urge_rate": ("催办率", "urged", "accepted"),
+    "extension_rate": ("延期率", "extended", "accepted"),
+}
+NEW_RATES = [name for name in RATES if name != "closure_rate"]
+# The ranking score: response counts little, the resident's verdicts count most.
+WEIGHTS = {"response_rate": 0.10, "resolution_rate": 0.45, "satisfaction_rate": 0.45}
+UNIT_LEVELS = (("street", "街道"), ("community", "社区"), ("grid", "网格"))
+
+
+@dataclass
+class CaseFacts:
+    """What the formulas need to know about one accepted case."""
+
+    case_id: int
+    category: str
+    channel: str
+    grid_id: int | None
+    handling: str | None
+    month: str
+    done: bool  # resolved or closed now
+    on_time: bool
+    rating: str | None  # the latest rating
+    acknowledged: bool = False
+    responded: bool = False
+    due_for_ack: bool = False
+    ever_resolved: bool = False
+    reopened: bool = False
+    returned: bool = False
+    urged: bool = False
+    urged_auto: bool = False
+    extension_requested: bool = False
+    extended: bool = False
+    cosigned: bool = False
 
 
 @dataclass
@@ -41,22 +94,57 @@ class Row:
     on_time: int = 0
     rated: int = 0
     satisfied: int = 0
+    solved: int = 0
+    acknowledged: int = 0
+    responded: int = 0
+    due_for_ack: int = 0
+    ever_resolved: int = 0
+    reopened: int = 0
+    returned: int = 0
+    urged: int = 0
+    urged_auto: int = 0
+    extension_requested: int = 0
+    extended: int = 0
+    cosigned: int = 0
 
     def add(self, other: Row) -> None:
-        for name in ("accepted", "resolved", "on_time", "rated", "satisfied"):
+        for name in COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def count(self, f: CaseFacts) -> None:
+        good = f.rating in GOOD
+        flags = {"accepted": True, "resolved": f.done, "on_time": f.done and f.on_time,
+                 "rated": f.rating is not None, "satisfied": good, "solved": f.done and good}
+        for name in COUNTS:
+            if flags.get(name, getattr(f, name, False)):
+                setattr(self, name, getattr(self, name) + 1)
+
+    def rate(self, name: str) -> float | None:
+        _label, numerator, denominator = RATES[name]
+        below = getattr(self, denominator)
+        return getattr(self, numerator) / below if below else None
 
     @property
     def closure_rate(self) -> float | None:
-        return self.resolved / self.accepted if self.accepted else None
+        return self.rate("closure_rate")
 
     @property
     def satisfaction(self) -> float | None:
-        return self.satisfied / self.rated if self.rated else None
+        return self.rate("satisfaction_rate")
 
     @property
     def on_time_rate(self) -> float | None:
-        return self.on_time / self.resolved if self.resolved else None
+        return self.rate("on_time_rate")
+
+    def score(self) -> float | None:
+        """The ranking score; None when one of its rates has nothing to divide."""
+        values = {name: self.rate(name) for name in WEIGHTS}
+        if any(v is None for v in values.values()):
+            return None
+        return sum(WEIGHTS[name] * values[name] for name in WEIGHTS)
+
+
+COUNTS = [f.name for f in fields(Row) if f.name not in ("key", "label")]
 
 
 @dataclass
@@ -67,56 +155,130 @@ class Report:
     by_category: list[Row] = field(default_factory=list)
     by_grid: list[Row] = field(default_factory=list)
     by_channel: list[Row] = field(default_factory=list)
+    by_handling: list[Row] = field(default_factory=list)
+    by_month: list[Row] = field(default_factory=list)
+    units: dict[str, list[Row]] = field(default_factory=dict)  # street/community/grid rows
 
 
-def _count(condition):
-    return func.sum(case((condition, 1), else_=0))
-
-
-def _grid_groups(session) -> dict[int | None, tuple[str, str]]:
-    """grid id → (code, name) of its grid-level node (a micro-grid counts with its grid)."""
+def _units(session) -> dict[int | None, dict[str, tuple[str, str]]]:
+    """grid id → {level: (code, name)} of its street, community and grid (a micro-grid
+    counts with its grid); ``None`` (not routed) → {"grid": ("-", "未分配")}."""
     grids = {g.id: g for g in session.execute(select(Grid)).scalars()}
-    groups: dict[int | None, tuple[str, str]] = {None: ("-", "未分配")}
-    for grid in grids.values():
-        node = grid
-        if GridLevel(node.level) == GridLevel.micro_grid and node.parent_id in grids:
-            node = grids[node.parent_id]
-        groups[grid.id] = (node.code, node.name)
-    return groups
+    units: dict[int | None, dict[str, tuple[str, str]]] = {None: {"grid": ("-", "未分配")}}
+    for grid_id in grids:
+        node, found, seen = grids.get(grid_id), {}, set()
+        while node is not None and node.id not in seen:
+            seen.add(node.id)
+            micro = GridLevel(node.level) == GridLevel.micro_grid
+            if not (micro and node.parent_id in grids):
+                found.setdefault("grid" if micro else str(node.level), (node.code, node.name))
+            node = grids.get(node.parent_id)
+        units[grid_id] = found
+    return units
 
 
-def report(uow, date_from: date, date_to: date, tz: str = DEFAULT_TIMEZONE) -> Report:
-    """Cases accepted on the local dates date_from..date_to (inclusive)."""
-    session = uow.session
+def _cohort(date_from: date, date_to: date, tz: str, grid_ids: set[int] | None):
     start, end = utc_bounds(date_from, date_to, tz)
+    where = [Case.accepted_at >= start, Case.accepted_at < end,
+             Case.state.notin_(NOT_ACCEPTED)]
+    if grid_ids is not None:
+        where.append(Case.grid_id.in_(sorted(grid_ids) or [-1]))
+    return where
+
+
+def _facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
     latest = (select(CaseRating.case_id, func.max(CaseRating.id).label("rating_id"))
               .group_by(CaseRating.case_id).subquery())
-    accepted = Case.state.notin_(NOT_ACCEPTED)
-    done = and_(accepted, Case.state.in_(DONE))
-    rated = and_(accepted, CaseRating.value.isnot(None))
-    query = (
-        select(Case.category, Case.grid_id, Case.channel, _count(accepted), _count(done),
-               _count(and_(done, Case.resolved_on_time.is_(True))), _count(rated),
-               _count(and_(rated, CaseRating.value.in_(GOOD))))
-        .select_from(Case)
+    rows = session.execute(
+        select(Case.id, Case.category, Case.channel, Case.grid_id, Case.handling, Case.state,
+               Case.accepted_at, Case.urgent, Case.resolved_on_time, CaseRating.value)
         .outerjoin(latest, latest.c.case_id == Case.id)
-        .outerjoin(CaseRating, CaseRating.id == latest.c.rating_id)
-        .where(Case.accepted_at >= start, Case.accepted_at < end)
-        .group_by(Case.category, Case.grid_id, Case.channel))
-    groups = _grid_groups(session)
+        .outerjoin(CaseRating, CaseRating.id == latest.c.rating_id).where(*where))
+    facts, first_ack_limit = {}, {}
+    for (case_id, category, channel, grid_id, handling, state, accepted_at, urgent,
+         on_time, rating) in rows:
+        facts[case_id] = CaseFacts(
+            case_id, str(category), str(channel), grid_id, str(handling) if handling else None,
+            to_local(accepted_at, tz).strftime("%Y-%m"), CaseState(state) in DONE,
+            bool(on_time), str(rating) if rating else None)
+        first_ack_limit[case_id] = limits.ack_deadline(session, Category(category),
+                                                       bool(urgent), accepted_at)
+    events = session.execute(
+        select(CaseEvent.case_id, CaseEvent.action, CaseEvent.at, CaseEvent.to_state,
+               CaseEvent.data).join(Case, Case.id == CaseEvent.case_id)
+        .where(*where, CaseEvent.action.in_(COUNTED_EVENTS)).order_by(CaseEvent.id))
+    for case_id, action, at, to_state, data in events:
+        _note_event(facts[case_id], action, at, to_state, data or {}, first_ack_limit[case_id])
+    for case_id, f in facts.items():
+        f.ever_resolved = f.ever_resolved or f.done
+        f.due_for_ack = f.acknowledged or first_ack_limit[case_id] < now
+    return facts
+
+
+def _note_event(f: CaseFacts, action, at, to_state, data: dict, ack_limit: datetime) -> None:
+    if action == "acknowledge" and not f.acknowledged:
+        f.acknowledged, f.responded = True, at <= ack_limit
+    elif action == "resolve":
+        f.ever_resolved = True
+    elif action == "rate" and to_state == CaseState.reopened:
+        f.reopened = True
+    elif action == "return":
+        f.returned = True
+    elif action == "urge":
+        if data.get("auto"):
+            f.urged_auto = True
+        else:
+            f.urged = True
+    elif action == "request_extension":
+        f.extension_requested = True
+    elif action == "approve_extension":
+        f.extended = True
+    elif action == "cosign":
+        f.cosigned = True
+
+
+def report(uow, date_from: date, date_to: date, tz: str = DEFAULT_TIMEZONE,
+           grid_ids: set[int] | None = None, now: datetime | None = None) -> Report:
+    """Cases accepted on the local dates date_from..date_to (inclusive); ``grid_ids``
+    limits them to those grid nodes (a user's part of the tree; None = everything)."""
+    session = uow.session
+    facts = _facts(session, _cohort(date_from, date_to, tz, grid_ids), tz, now or utcnow())
+    units = _units(session)
     overall = Row("all", "全部")
     by_category = {c.value: Row(c.value, CATEGORY_LABELS[c]) for c in Category}
     by_channel = {c.value: Row(c.value, CHANNEL_LABELS[c]) for c in Channel}
-    by_grid: dict[str, Row] = {}
-    for category, grid_id, channel, *counts in session.execute(query):
-        part = Row("", "", *(int(n or 0) for n in counts))
-        overall.add(part)
-        by_category[str(category)].add(part)
-        by_channel[str(channel)].add(part)
-        code, name = groups.get(grid_id, groups[None])
-        by_grid.setdefault(code, Row(code, name)).add(part)
-    return Report(date_from, date_to, overall, list(by_category.values()),
-                  sorted(by_grid.values(), key=lambda r: r.key), list(by_channel.values()))
+    by_handling = {h.value: Row(h.value, HANDLING_LABELS[h]) for h in Handling}
+    by_month: dict[str, Row] = {}
+    by_unit: dict[str, dict[str, Row]] = {level: {} for level, _ in UNIT_LEVELS}
+    for f in facts.values():
+        rows = [overall, by_category[f.category], by_channel[f.channel],
+                by_month.setdefault(f.month, Row(f.month, f.month))]
+        if f.done:
+            rows.append(by_handling.setdefault(f.handling or NO_HANDLING,
+                                               Row(NO_HANDLING, "未填写")))
+        for level, (code, name) in units.get(f.grid_id, units[None]).items():
+            if level in by_unit:
+                rows.append(by_unit[level].setdefault(code, Row(code, name)))
+        for row in rows:
+            row.count(f)
+    ordered = {level: sorted(rows.values(), key=lambda r: r.key)
+               for level, rows in by_unit.items()}
+    return Report(date_from, date_to, overall, list(by_category.values()), ordered["grid"],
+                  list(by_channel.values()), list(by_handling.values()),
+                  sorted(by_month.values(), key=lambda r: r.key), ordered)
+
+
+def ranked(rows: list[Row]) -> list[tuple[int | None, Row]]:
+    """Best score first; equal scores share a rank (1, 1, 3); no score: rank None, last."""
+    scored = sorted((r for r in rows if r.score() is not None),
+                    key=lambda r: (-round(r.score(), 6), r.key))
+    result, previous, rank = [], None, 0
+    for position, row in enumerate(scored, start=1):
+        if previous is None or round(row.score(), 6) != previous:
+            rank, previous = position, round(row.score(), 6)
+        result.append((rank, row))
+    return result + [(None, r) for r in sorted(rows, key=lambda r: r.key)
+                     if r.score() is None]
 
 
 def pct(value: float | None) -> str:
@@ -137,40 +299,73 @@ def _pad(text: str, width: int, right: bool = False) -> str:
     return gap + text if right else text + gap
 
 
+def _lines(title: str, header: list[str], labels: list[str], cells: list[list[str]],
+           width: int = 11) -> list[str]:
+    label_width = max([_width(label) for label in labels] + [8]) + 2
+    lines = [f"【{title}】", _pad("", label_width) + "".join(_pad(h, width, True) for h in header)]
+    for label, row in zip(labels, cells):
+        lines.append(_pad(label, label_width) + "".join(_pad(c, width, True) for c in row))
+    return lines
+
+
 def _table(title: str, rows: list[Row]) -> list[str]:
     header = ["受理", "办结", "办结率", "满意度", "按时办结率"]
-    label_width = max([_width(r.label) for r in rows] + [8]) + 2
-    lines = [f"【{title}】", _pad("", label_width) + "".join(_pad(h, 11, True) for h in header)]
-    for r in rows:
-        cells = [str(r.accepted), str(r.resolved), pct(r.closure_rate), pct(r.satisfaction),
-                 pct(r.on_time_rate)]
-        lines.append(_pad(r.label, label_width) + "".join(_pad(c, 11, True) for c in cells))
-    return lines
+    return _lines(title, header, [r.label for r in rows],
+                  [[str(r.accepted), str(r.resolved), pct(r.closure_rate), pct(r.satisfaction),
+                    pct(r.on_time_rate)] for r in rows])
+
+
+def _rates_table(title: str, rows: list[tuple[int | None, Row]]) -> list[str]:
+    header = ["排名", "受理", *[RATES[n][0] for n in NEW_RATES]]
+    return _lines(title, header, [r.label for _, r in rows],
+                  [[str(rank or "—"), str(r.accepted), *[pct(r.rate(n)) for n in NEW_RATES]]
+                   for rank, r in rows], width=9)
 
 
 def format_report(rep: Report) -> str:
     lines = [f"民生说事 7621 受理处置统计（{rep.date_from:%Y-%m-%d} 至 {rep.date_to:%Y-%m-%d}）",
              headline(rep.overall), ""]
     for title, rows in (("按类别", rep.by_category), ("按网格", rep.by_grid),
-                        ("按渠道", rep.by_channel)):
+                        ("按渠道", rep.by_channel), ("按处理方式（已办结）", rep.by_handling)):
         lines += _table(title, rows) + [""]
+    lines += _rates_table("接诉即办指标 · 合计", [(None, rep.overall)]) + [""]
+    for level, label in UNIT_LEVELS:
+        lines += _rates_table(f"接诉即办指标 · {label}排名", ranked(rep.units[level])) + [""]
+    lines += _rates_table("接诉即办指标 · 按月", [(None, r) for r in rep.by_month]) + [""]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _row_json(row: Row) -> dict:
-    def rate(value):
-        return None if value is None else round(value, 4)
+def _rate(value):
+    return None if value is None else round(value, 4)
 
-    return {"key": row.key, "label": row.label, "accepted": row.accepted,
-            "resolved": row.resolved, "on_time": row.on_time, "rated": row.rated,
-            "satisfied": row.satisfied, "closure_rate": rate(row.closure_rate),
-            "satisfaction": rate(row.satisfaction), "on_time_rate": rate(row.on_time_rate)}
+
+def _row_json(row: Row) -> dict:
+    return {"key": row.key, "label": row.label,
+            **{name: getattr(row, name) for name in COUNTS},
+            "closure_rate": _rate(row.closure_rate), "satisfaction": _rate(row.satisfaction),
+            **{name: _rate(row.rate(name)) for name in NEW_RATES}}
+
+
+def _ranking_json(rows: list[tuple[int | None, Row]], level: str) -> list[dict]:
+    return [{**_row_json(row), "level": level, "rank": rank, "score": _rate(row.score())}
+            for rank, row in rows]
 
 
 def report_json(rep: Report) -> dict:
     """A JSON-able dict; rates are fractions (0.988), None when there is nothing to divide."""
+    resolved = rep.overall.resolved
+    ranking: dict = {"weights": WEIGHTS}
+    for level, _label in UNIT_LEVELS:
+        ranking[level] = _ranking_json(ranked(rep.units[level]), level)
+    ranking["month"] = _ranking_json(ranked(rep.by_month), "month")
     return {"from": rep.date_from.isoformat(), "to": rep.date_to.isoformat(),
             "headline": headline(rep.overall), "overall": _row_json(rep.overall),
             "by_category": [_row_json(r) for r in rep.by_category],
             "by_grid": [_row_json(r) for r in rep.by_grid],
-            "by_channel": [_row_json(r) for r in rep.by_channel]}
+            "by_channel": [_row_json(r) for r in rep.by_channel],
+            **{name: _rate(rep.overall.rate(name)) for name in NEW_RATES},
+            "by_handling_method": {
+                r.key: {**_row_json(r), "share": _rate(r.resolved / resolved if resolved
+                                                       else None)}
+                for r in rep.by_handling},
+            "ranking": ranking}
