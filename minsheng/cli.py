@@ -7,7 +7,8 @@
     minsheng token create|revoke --username NAME
                                         bearer tokens of the JSON API (token printed once)
     minsheng cases list [--state …]     cases, newest first
-    minsheng report [--from] [--to]     the 7621 report [--json]
+    minsheng report [--from] [--to]     the 7621 report and the 接诉即办 rates [--json]
+                    [--grid CODE]       (docs/metrics.md), for one part of the grid tree
     minsheng scheduler run [--once]     overdue escalation and the rating window
     minsheng user …  /  minsheng nlu …  console logins / NLU tooling (their own modules)
     minsheng privacy export|erase --resident R
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--to", dest="date_to", type=commands.parse_date,
                         help="结束日期 YYYY-MM-DD（默认：今天）")
     report.add_argument("--json", action="store_true", help="输出 JSON")
+    report.add_argument("--grid", help="只统计该网格编码及其下级（如一个街道）")
 
     sched = sub.add_parser("scheduler", help="定时任务").add_subparsers(dest="command",
                                                                     required=True)

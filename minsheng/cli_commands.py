@@ -142,7 +142,15 @@ def report(database: Database, settings, args) -> int:
         print("开始日期不能晚于结束日期")
         return 2
     with database.uow() as uow:
-        rep = stats.report(uow, date_from, date_to, settings.timezone)
+        grid_ids = None
+        if args.grid:
+            from minsheng.services.queries import subtree_ids
+
+            grid_ids = subtree_ids(uow.session, args.grid)
+            if not grid_ids:
+                print(f"没有网格编码 {args.grid}")
+                return 1
+        rep = stats.report(uow, date_from, date_to, settings.timezone, grid_ids=grid_ids)
     if args.json:
         print(json.dumps(stats.report_json(rep), ensure_ascii=False, indent=2))
     else:

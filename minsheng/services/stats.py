@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -186,6 +186,18 @@ def _cohort(date_from: date, date_to: date, tz: str, grid_ids: set[int] | None):
     return where
 
 
+def _ack_limits(session):
+    """(category, urgent) → the 签收 limit as a timedelta, read once per report."""
+    known: dict[tuple, timedelta] = {}
+
+    def limit(category: Category, urgent: bool) -> timedelta:
+        if (category, urgent) not in known:
+            minutes = limits.minutes_for(session, category, urgent)[0]
+            known[category, urgent] = timedelta(minutes=minutes)
+        return known[category, urgent]
+    return limit
+
+
 def _facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
     latest = (select(CaseRating.case_id, func.max(CaseRating.id).label("rating_id"))
               .group_by(CaseRating.case_id).subquery())
@@ -195,14 +207,14 @@ def _facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
         .outerjoin(latest, latest.c.case_id == Case.id)
         .outerjoin(CaseRating, CaseRating.id == latest.c.rating_id).where(*where))
     facts, first_ack_limit = {}, {}
+    ack_limit = _ack_limits(session)
     for (case_id, category, channel, grid_id, handling, state, accepted_at, urgent,
          on_time, rating) in rows:
         facts[case_id] = CaseFacts(
             case_id, str(category), str(channel), grid_id, str(handling) if handling else None,
             to_local(accepted_at, tz).strftime("%Y-%m"), CaseState(state) in DONE,
             bool(on_time), str(rating) if rating else None)
-        first_ack_limit[case_id] = limits.ack_deadline(session, Category(category),
-                                                       bool(urgent), accepted_at)
+        first_ack_limit[case_id] = accepted_at + ack_limit(Category(category), bool(urgent))
     events = session.execute(
         select(CaseEvent.case_id, CaseEvent.action, CaseEvent.at, CaseEvent.to_state,
                CaseEvent.data).join(Case, Case.id == CaseEvent.case_id)
