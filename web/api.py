@@ -20,7 +20,7 @@ from minsheng.errors import DomainError, IllegalTransition, InvalidInput, NotAll
 from minsheng.services import cases
 from web import acting, queries
 from web.dashboard import period, report_data
-from web.deps import CurrentUser, OfficeUser, UnitDep, UserScope
+from web.deps import CurrentUser, UnitDep, UserScope
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -120,12 +120,13 @@ def api_case(case_no: str, _user: CurrentUser, scope: UserScope, unit: UnitDep):
 
 
 @router.get("/stats", summary="7621 统计（与 minsheng report --json 相同）")
-def api_stats(request: Request, _user: OfficeUser, unit: UnitDep,
+def api_stats(request: Request, _user: CurrentUser, scope: UserScope, unit: UnitDep,
               date_from: Annotated[date | None, Query(alias="from")] = None,
               date_to: Annotated[date | None, Query(alias="to")] = None) -> dict:
+    """Limited to the caller's part of the grid tree (docs/metrics.md)."""
     tz = request.app.state.settings.timezone
     start, end = period(date_from, date_to, tz)
-    return report_data(unit, start, end, tz)["json"]
+    return report_data(unit, start, end, tz, scope)["json"]
 
 
 # -- staff actions -----------------------------------------------------------------------

@@ -9,7 +9,6 @@ divided by which. A rate with nothing to divide is None (shown "—").
 from __future__ import annotations
 
 import unicodedata
-from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 

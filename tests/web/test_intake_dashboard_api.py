@@ -99,10 +99,12 @@ def test_the_dashboard_shows_the_same_numbers_as_the_report(client, db, history)
     assert stats.format_report(rep).splitlines()[1] in page
 
 
-def test_a_grid_worker_has_no_dashboard(client, history):
-    login(client, "grid1")
-    assert client.get("/dashboard").status_code == 403
-    assert client.get("/api/stats").status_code == 403
+def test_a_grid_worker_sees_the_dashboard_of_their_own_grid_only(client, history):
+    login(client, "grid1")  # 幸福第一网格: two of the three cases
+    assert client.get("/dashboard").status_code == 200
+    body = client.get("/api/stats").json()
+    assert body["overall"]["accepted"] == 2
+    assert [u["key"] for u in body["ranking"]["grid"]] == ["13010101"]
 
 
 def test_the_csv_and_xlsx_exports_carry_the_report_rows(client, db, history):
@@ -111,7 +113,8 @@ def test_the_csv_and_xlsx_exports_carry_the_report_rows(client, db, history):
     params = {"from": start.isoformat(), "to": end.isoformat()}
     text = client.get("/dashboard/export.csv", params=params).content.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["维度", "项目", "受理", "办结", "办结率", "满意度", "按时办结率"]
+    assert rows[0] == ["维度", "项目", "受理", "办结", "办结率", "满意度", "按时办结率", "响应率",
+                       "解决率", "签收率", "重办率", "退单率", "催办率", "延期率", "排名"]
     assert rows[1][:4] == ["合计", "全部", "3", "2"]
     assert ["按渠道", "热线电话", "1", "0"] == rows[-6][:4] or any(
         r[:4] == ["按渠道", "热线电话", "1", "0"] for r in rows)
