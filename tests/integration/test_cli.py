@@ -188,3 +188,37 @@ def test_token_create_prints_a_token_once_and_revoke_ends_it(url, capsys):
     with database.uow() as uow:
         assert api_tokens.user_for_token(uow, token) is None
     database.dispose()
+
+
+def test_report_json_adds_the_rates_and_a_grid_limits_it(url, capsys):
+    database = Database(url)
+    from minsheng.demo_district import grid_rows, seed_staff
+    from minsheng.grid_import import import_grids
+
+    with database.uow() as uow:
+        import_grids(uow, grid_rows())
+    with database.uow() as uow:
+        seed_staff(uow)
+        uow.commit()
+    seed_cases(database, NOW, reports=30)
+    with database.uow() as uow:
+        streets = [g.code for g in uow.session.execute(select(Grid)).scalars()
+                   if str(g.level) == "street"]
+    assert len(streets) >= 2
+    database.dispose()
+    capsys.readouterr()
+    period = ["--from", "2026-08-01", "--to", "2026-11-30"]
+    assert cli.main(["report", *period, "--json"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    for key in ("response_rate", "resolution_rate", "satisfaction_rate", "ack_rate",
+                "on_time_rate", "reopen_rate", "return_rate", "urge_rate", "extension_rate",
+                "by_handling_method", "ranking"):
+        assert key in whole
+    parts = []
+    for code in streets:
+        assert cli.main(["report", *period, "--json", "--grid", code]) == 0
+        part = json.loads(capsys.readouterr().out)
+        assert [u["key"] for u in part["ranking"]["street"]] in ([code], [])
+        parts.append(part["overall"]["accepted"])
+    assert sum(parts) == whole["overall"]["accepted"]  # every demo case lies in a street
+    assert cli.main(["report", "--grid", "NOPE"]) == 1
