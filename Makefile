@@ -15,10 +15,12 @@ install: ## create .venv from uv.lock (installs uv with pip when missing)
 	@scripts/bootstrap.sh
 
 run: install ## start the whole service on the embedded default (SQLite, no Telegram token needed)
+	@scripts/ensure_cjk_font.sh
 	@$(VENV)/python scripts/run.py
 
 test: install ## run the whole test suite (CI=true: PostgreSQL/Redis tests fail instead of skip)
 	@scripts/ensure_chromium.sh
+	@scripts/ensure_cjk_font.sh
 	@$(VENV)/python -m pytest -q
 
 lint: install ## ruff
