@@ -168,8 +168,8 @@ def render_sheet(view: CaseView, resident_name: str | None = None,
                  ["评价意见", rating.comment if rating else "—"],
                  ["评价时间", s.when(rating.at) if rating else "—"]], wide),
     ]
-    files = [f for f in (photo_inside(photos_dir, p.path) for p in view.photos[:MAX_PHOTOS])
-             if photos_dir is not None and f is not None]
+    files = [] if photos_dir is None else [
+        f for f in (photo_inside(photos_dir, p.path) for p in view.photos[:MAX_PHOTOS]) if f]
     if files:
         story.append(s.p(f"照片（{len(files)} 张）", s.head))
         for path in files:

@@ -7,6 +7,8 @@
     minsheng token create|revoke --username NAME
                                         bearer tokens of the JSON API (token printed once)
     minsheng cases list [--state …]     cases, newest first
+    minsheng cases sheet CASE_NO --out FILE
+                                        the case's printable 承办单 (PDF)
     minsheng report [--from] [--to]     the 7621 report and the 接诉即办 rates [--json]
                     [--grid CODE]       (docs/metrics.md), for one part of the grid tree
     minsheng scheduler run [--once]     overdue escalation and the rating window
@@ -76,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--grid", help="网格编码（含下级）")
     listing.add_argument("--overdue", action="store_true", help="只看超时工单")
     listing.add_argument("--limit", type=int, default=50)
+    sheet = case_cmd.add_parser("sheet", help="承办单 PDF（可打印）")
+    sheet.add_argument("case_no", help="工单号，如 MS-20261122-0007")
+    sheet.add_argument("--out", required=True, help="输出文件，如 承办单.pdf")
 
     report = sub.add_parser("report", help="7621 统计报告")
     report.add_argument("--from", dest="date_from", type=commands.parse_date,

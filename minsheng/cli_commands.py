@@ -132,6 +132,18 @@ def cases_list(database: Database, settings, args) -> int:
     return 0
 
 
+def case_sheet(database: Database, settings, args) -> int:
+    from pathlib import Path
+
+    from minsheng.case_sheet import sheet_for
+
+    with database.uow() as uow:
+        pdf = sheet_for(uow, args.case_no, settings.photos_dir, settings.timezone)
+    Path(args.out).write_bytes(pdf)
+    print(f"承办单已保存：{args.out}（{len(pdf) // 1024} KB）")
+    return 0
+
+
 def report(database: Database, settings, args) -> int:
     from minsheng.services import stats
 
@@ -182,7 +194,8 @@ def run(args, settings) -> int:
         if group == "token":
             return token(database, settings, args)
         if group == "cases":
-            return cases_list(database, settings, args)
+            return case_sheet(database, settings, args) if command == "sheet" \
+                else cases_list(database, settings, args)
         if group == "report":
             return report(database, settings, args)
         if group == "scheduler":

@@ -28,7 +28,7 @@ from minsheng.privacy import install_log_redaction
 from minsheng.settings import Settings, load_settings
 from nlu.evaluation import default_eval_sets
 from nlu.learning import NLU_DIR
-from web import admin, api, auth, cases, chat, dashboard, intake, nlu, wechat
+from web import admin, api, auth, cases, chat, dashboard, intake, nlu, sheet, wechat
 from web.csrf import FormCSRFMiddleware, csrf_token
 from web.deps import LoginRequired, render
 from web.uploads import MAX_UPLOAD_BYTES
@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                       status=exc.status_code, detail=detail)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (auth, chat, intake, cases, dashboard, admin, nlu, api):
+    for module in (auth, chat, intake, cases, sheet, dashboard, admin, nlu, api):
         app.include_router(module.router)
     wechat.install(app)
     return app
