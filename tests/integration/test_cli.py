@@ -223,3 +223,24 @@ def test_report_json_adds_the_rates_and_a_grid_code_limits_it(url, capsys):
     assert min(parts) > 0  # every community has cases …
     assert sum(parts) == whole["overall"]["accepted"]  # … and every case lies in one
     assert cli.main(["report", "--grid", "NOPE"]) == 1
+
+
+def test_cases_sheet_writes_the_pdf_of_a_case(url, tmp_path, capsys):
+    database = Database(url)
+    from minsheng.demo_district import grid_rows, seed_staff
+    from minsheng.grid_import import import_grids
+
+    with database.uow() as uow:
+        import_grids(uow, grid_rows())
+    with database.uow() as uow:
+        seed_staff(uow)
+        uow.commit()
+    seed_cases(database, NOW, reports=3)
+    with database.uow() as uow:
+        case_no = uow.session.execute(select(Case.case_no).limit(1)).scalar()
+    database.dispose()
+    out = tmp_path / "sheet.pdf"
+    assert cli.main(["cases", "sheet", case_no, "--out", str(out)]) == 0
+    assert out.read_bytes().startswith(b"%PDF") and "承办单已保存" in capsys.readouterr().out
+    assert cli.main(["cases", "sheet", "MS-19990101-0001", "--out", str(out)]) == 1
+    assert "没有找到工单" in capsys.readouterr().out
