@@ -40,3 +40,17 @@ def test_an_office_login_in_scope_does_not_see_the_full_phone(client, db, world)
     response = post(client, f"/cases/{case_no}/phone")
     assert response.status_code == 403
     assert phone_views(db, case_no) == []
+
+
+def test_another_staff_login_above_the_case_still_sees_it_masked(client, db, world):
+    case_no = open_case(db, "楼道堆满杂物", "幸福小区", building="3号楼")
+    login(client, "grid1")
+    post(client, f"/cases/{case_no}/act/acknowledge")
+    client.cookies.clear()
+    login(client, "community")  # a staff member of the community desk, not the handler
+    page = client.get(f"/cases/{case_no}").text
+    assert "138****5678" in page and "查看完整电话" not in page and "tel:" not in page
+    refused = post(client, f"/cases/{case_no}/phone")
+    assert "13812345678" not in refused.text
+    assert phone_views(db, case_no) == []
+    assert client.get(f"/api/cases/{case_no}").json()["phone_masked"] == "138****5678"
