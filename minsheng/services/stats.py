@@ -219,7 +219,8 @@ def _facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
                CaseEvent.data).join(Case, Case.id == CaseEvent.case_id)
         .where(*where, CaseEvent.action.in_(COUNTED_EVENTS)).order_by(CaseEvent.id))
     for case_id, action, at, to_state, data in events:
-        _note_event(facts[case_id], action, at, to_state, data or {}, first_ack_limit[case_id])
+        _note_event(facts[case_id], action, at, to_state,
+                    data if isinstance(data, dict) else {}, first_ack_limit[case_id])
     for case_id, f in facts.items():
         f.ever_resolved = f.ever_resolved or f.done
         f.due_for_ack = f.acknowledged or first_ack_limit[case_id] < now
@@ -313,9 +314,12 @@ def _pad(text: str, width: int, right: bool = False) -> str:
 def _lines(title: str, header: list[str], labels: list[str], cells: list[list[str]],
            width: int = 11) -> list[str]:
     label_width = max([_width(label) for label in labels] + [8]) + 2
-    lines = [f"【{title}】", _pad("", label_width) + "".join(_pad(h, width, True) for h in header)]
+    widths = [max(width, _width(h) + 2) for h in header]
+    lines = [f"【{title}】", _pad("", label_width)
+             + "".join(_pad(h, w, True) for h, w in zip(header, widths))]
     for label, row in zip(labels, cells):
-        lines.append(_pad(label, label_width) + "".join(_pad(c, width, True) for c in row))
+        lines.append(_pad(label, label_width)
+                     + "".join(_pad(c, w, True) for c, w in zip(row, widths)))
     return lines
 
 
