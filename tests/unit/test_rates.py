@@ -46,8 +46,7 @@ SPECS = [
 ACK_LIMIT = {False: 120, True: 30}  # minutes, DESIGN.md
 
 
-@pytest.fixture
-def second_street(db, world):
+def add_second_street(db, world):
     """S2 → C2 → G3 beside the factory world's S1."""
     with db.uow() as uow:
         s = uow.session
@@ -64,9 +63,9 @@ def second_street(db, world):
     return world
 
 
-@pytest.fixture
-def cases(db, second_street):
-    world = second_street
+def make_cases(db, world):
+    """The factory world, a second street, and the SPECS as cases with their events."""
+    world = add_second_street(db, world)
     with db.uow() as uow:
         s = uow.session
         for n, spec in enumerate(SPECS, start=1):
@@ -89,6 +88,11 @@ def cases(db, second_street):
                                 data=extra if isinstance(extra, dict) else None))
         uow.commit()
     return world
+
+
+@pytest.fixture
+def cases(db, world):
+    return make_cases(db, world)
 
 
 def expected(specs) -> dict:
