@@ -18,6 +18,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from minsheng.clock import DEFAULT_TIMEZONE, format_local, utcnow
+from minsheng.enums import CHANNEL_LABELS, Channel
 from minsheng.errors import DomainError
 from minsheng.services.contract import CaseView
 
@@ -26,9 +27,6 @@ KNOWN_FONTS = [Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
                Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
                Path("/usr/share/fonts/truetype/arphic/uming.ttc")]
 MAX_PHOTOS = 6
-CHANNEL_NAMES = {"telegram": "Telegram", "web": "网页", "hotline": "热线电话", "mailbox": "意见箱",
-                 "service_station": "服务站", "patrol": "网格巡查", "visit": "走访",
-                 "wechat": "微信公众号"}
 LEVEL_NAMES = {"grid": "网格员", "grid_leader": "网格长", "community": "社区", "street": "街道",
                "referral": "职能部门"}
 ROUTE_NAMES = {"online": "线上", "offline": "电话或走访"}
@@ -143,7 +141,7 @@ def render_sheet(view: CaseView, resident_name: str | None = None,
         s.p("民生说事 · 承办单", s.title), s.p(f"工单号 {view.case_no}", s.head),
         s.table([["问题类别", view.category_label + ("（紧急）" if view.urgent else "")],
                  ["当前状态", view.state_label],
-                 ["收集渠道", CHANNEL_NAMES.get(view.channel, view.channel)],
+                 ["收集渠道", CHANNEL_LABELS.get(Channel(view.channel), view.channel)],
                  ["受理时间", s.when(view.accepted_at)],
                  ["办结时限", s.when(view.resolve_deadline)],
                  ["反映人", f"{mask_name(resident_name)}　电话 {view.phone or '—'}"],
