@@ -48,7 +48,7 @@ def test_urgent_limits_run_on_the_clock_through_holidays():
 
 
 def test_a_year_the_calendar_does_not_cover_is_a_clear_error():
-    first, last = working_time.covered_years()
+    _first, last = working_time.covered_years()
     with pytest.raises(working_time.CalendarNotCovered) as error:
         due(f"{last + 1}-03-02T10:00", 1, "working_days")
     assert f"{last + 1} 年" in str(error.value) and "upgrade" in str(error.value)
