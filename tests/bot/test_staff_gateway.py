@@ -75,6 +75,12 @@ def force_reply_prompts(calls):
             and (c.params.get("reply_markup") or {}).get("force_reply")]
 
 
+def nth_picker(calls, n: int):
+    """The n-th department picker sent to the worker (each press sends a new one)."""
+    pickers = [c for c in calls if c.chat_id == WORKER_TG and "请选择部门" in (c.text or "")]
+    return pickers[n - 1] if len(pickers) >= n else None
+
+
 async def resolve_prompt(bot_api: BotApiServer, method: str, departments=()):
     """Press 办结, then the method (and departments): the note prompt that follows."""
     await press(bot_api, WORKER_TG, f"s:resolve:{CASE_NO}")
@@ -84,16 +90,9 @@ async def resolve_prompt(bot_api: BotApiServer, method: str, departments=()):
     assert [b["text"] for b in choice.buttons] == [
         "即时办理", "网格处置", "社区协调", "街道吹哨", "联席会议", "转办"]
     await press(bot_api, WORKER_TG, button(choice, method))
-    for n, name in enumerate(departments, 1):
-        picker = await bot_api.wait_for(lambda calls, n=n: (lambda found: found[n - 1]
-            if len(found) >= n else None)([c for c in calls if c.chat_id == WORKER_TG
-                                           and "请选择部门" in (c.text or "")]))
+    for n, name in enumerate([*departments, "选好了"] if departments else [], 1):
+        picker = await bot_api.wait_for(lambda calls, n=n: nth_picker(calls, n))
         await press(bot_api, WORKER_TG, button(picker, name))
-    if departments:
-        final = await bot_api.wait_for(lambda calls: (lambda found: found[len(departments)]
-            if len(found) > len(departments) else None)(
-                [c for c in calls if c.chat_id == WORKER_TG and "请选择部门" in (c.text or "")]))
-        await press(bot_api, WORKER_TG, button(final, "选好了"))
     return await bot_api.wait_for(lambda calls: next(iter(force_reply_prompts(calls)), None))
 
 
@@ -345,10 +344,13 @@ async def test_a_forged_method_button_is_refused(gateway, bot_api: BotApiServer,
     await wait_until(lambda: case_state(db, CASE_NO) == "acknowledged")
     await press(bot_api, WORKER_TG, f"s:m:by_magic::{CASE_NO}")
     await press(bot_api, OTHER_WORKER_TG, f"s:m:grid::{CASE_NO}")
-    refusals = await bot_api.wait_for(lambda calls: (lambda found: found if len(found) >= 2
-        else None)([c for c in calls if c.method == "sendMessage"
-                    and c.chat_id in (WORKER_TG, OTHER_WORKER_TG)
-                    and "办结说明" not in (c.text or "") and "签收" not in (c.text or "")]))
+    def refusals_of(calls):
+        found = [c for c in calls if c.method == "sendMessage"
+                 and c.chat_id in (WORKER_TG, OTHER_WORKER_TG)
+                 and "办结说明" not in (c.text or "") and "签收" not in (c.text or "")]
+        return found if len(found) >= 2 else None
+
+    refusals = await bot_api.wait_for(refusals_of)
     assert {c.chat_id for c in refusals} == {WORKER_TG, OTHER_WORKER_TG}
     assert not force_reply_prompts(bot_api.calls)
     assert case_state(db, CASE_NO) == "acknowledged"
