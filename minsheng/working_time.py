@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 WORK_PERIODS = ((time(9, 0), time(12, 0)), (time(13, 30), time(17, 30)))
 HOURS_PER_WORKING_DAY = 7
 MAX_DAYS = 3 * 366  # no limit reaches that far; guards against an endless walk
+_WARNED: set[int] = set()  # years already logged as not covered
 
 
 class CalendarNotCovered(InvalidInput):
@@ -53,7 +54,9 @@ def is_workday(day: date, strict: bool = True) -> bool:
     except NotImplementedError:
         if strict:
             raise _not_covered(day.year) from None
-        log.warning("no holiday schedule for %s: counting Monday to Friday", day.year)
+        if day.year not in _WARNED:
+            _WARNED.add(day.year)
+            log.warning("no holiday schedule for %s: counting Monday to Friday", day.year)
         return day.weekday() < 5
 
 
