@@ -10,6 +10,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from telegram import ForceReply, Message, Update
 from telegram.constants import ParseMode
@@ -22,8 +23,9 @@ from bot.resident import answer_quietly
 from minsheng import staff_actions
 from minsheng.clock import utcnow
 from minsheng.db import Database
+from minsheng.enums import Handling
 from minsheng.errors import DomainError
-from minsheng.services import access, cases, contact
+from minsheng.services import access, cases, contact, methods
 from minsheng.services import staff as staff_service
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,12 @@ CALLBACK = re.compile(
 # "✍️ 办结说明｜MS-20261122-0007", and the reply is matched back by that label.
 NOTE_ACTIONS = {a.note_label: a.key for a in TELEGRAM_ACTIONS.values() if a.note_required}
 PROMPT = re.compile(rf"^✍️ ({'|'.join(map(re.escape, NOTE_ACTIONS))})｜{CASE_NO}")
+# 办结 in steps: the method (s:m:CODE:IDS:CASE), for 街道吹哨 / 转办 the departments picked one
+# press at a time (s:d:CODE:IDS:CASE, IDS the selection so far, "1.4"), then the note
+# prompt — with the method on its first line — answered by text or a photo with a caption.
+RESOLVE_STEP = re.compile(rf"^s:([md]):([a-z_]+):([\d.]*):{CASE_NO}$")
+RESOLVE_PROMPT = re.compile(rf"^✍️ 办结说明｜{CASE_NO}｜([a-z_]+):([\d.]*)")
+MAX_CALLBACK = 64  # bytes of callback_data Telegram accepts
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,7 @@ class _NoteReply(filters.MessageFilter):
 
     def filter(self, message: Message) -> bool:
         replied = message.reply_to_message
-        return bool(message.text and replied and replied.text
+        return bool((message.text or message.caption) and replied and replied.text
                     and PROMPT.match(replied.text))
 
 
@@ -143,6 +151,9 @@ async def tasks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A staff-action button pressed on a case card (the table's Telegram actions)."""
     query = update.callback_query
+    if RESOLVE_STEP.match(query.data or ""):
+        await resolve_step(update, context)
+        return
     await answer_quietly(query)
     gateway = gateway_of(context)
     user_id = query.from_user.id
@@ -159,6 +170,10 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await context.bot.send_message(user_id, text)
         return
     action = TELEGRAM_ACTIONS[LEGACY_KEYS.get(match.group(1), match.group(1))]
+    if action.key == "resolve":
+        await context.bot.send_message(user_id, f"办结 {case_no}：请选择处理方式",
+                                       reply_markup=method_keyboard(case_no))
+        return
     if action.note_required:
         await context.bot.send_message(
             user_id, render.note_prompt(action.note_label, case_no),
@@ -183,8 +198,13 @@ async def note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                     update.effective_user.id)
         await message.reply_text(render.NOT_YOUR_CASE)
         return
+    extra = {}
+    if action == "resolve":
+        extra = await resolve_details(update, context)
+        if extra is None:  # the photo was refused; the staff member was told why
+            return
     outcome = await asyncio.to_thread(act, gateway.db, staff_id, action, case_no,
-                                      message.text.strip())
+                                      (message.text or message.caption or "").strip(), **extra)
     await report(update, context, outcome)
 
 
@@ -211,13 +231,16 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE, outcome: Ou
 
 
 # -- the case services -------------------------------------------------------------------
-def act(db: Database, staff_id: int, action: str, case_no: str, note: str | None) -> Outcome:
-    """Run one staff action in its own unit of work; domain errors become the answer."""
+def act(db: Database, staff_id: int, action: str, case_no: str, note: str | None,
+        **resolve) -> Outcome:
+    """Run one staff action in its own unit of work; domain errors become the answer.
+
+    ``resolve``: 办结's photos, handling_method, department_ids and settings."""
     label = staff_actions.get(action).label
     with db.uow() as uow:
         try:
             staff_actions.perform(uow, action, staff_actions.Request(case_no, staff_id,
-                                                                     note or ""))
+                                                                     note or "", **resolve))
             uow.commit()
         except DomainError as error:
             return Outcome(f"{label}未完成：{error}")
@@ -242,3 +265,88 @@ def open_cases(db: Database, telegram_user_id: int, timezone: str) -> list:
         if member is None:
             return []
         return list(cases.open_cases_of_staff(uow, member.id))
+
+
+# -- 办结 in steps: method, departments, note (and photo) ------------------------------------
+def method_keyboard(case_no: str):
+    return render.inline_keyboard([(label, f"s:m:{m.value}::{case_no}")
+                                   for m, label in methods.LABELS.items()], per_row=3)
+
+
+def department_keyboard(code: str, picked: list[int], choices, case_no: str):
+    """One button per active department (✅ when picked: pressing toggles it), then 选好了."""
+    buttons = []
+    for department in choices:
+        chosen = department.id in picked
+        after = [i for i in picked if i != department.id] if chosen else [*picked, department.id]
+        data = f"s:d:{code}:{'.'.join(map(str, after))}:{case_no}"
+        if len(data.encode()) <= MAX_CALLBACK:
+            buttons.append((("✅ " if chosen else "") + department.name, data))
+    if picked:
+        buttons.append(("选好了", f"s:m:{code}:{'.'.join(map(str, picked))}:{case_no}"))
+    return render.inline_keyboard(buttons, per_row=2)
+
+
+def resolve_context(db: Database, case_no: str, picked: list[int], settings):
+    """(active departments, names of the picked ones, whether a photo is required)."""
+    with db.uow() as uow:
+        choices = [(d.id, d.name) for d in methods.active_departments(uow.session)]
+        view = cases.get_case(uow, case_no)
+    names = [name for i, name in choices if i in picked]
+    required = {str(c) for c in getattr(settings, "resolve_photo_categories", [])}
+    return choices, names, str(view.category) in required
+
+
+async def resolve_step(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A 办结 step button: a method chosen, or a department picked; then the note prompt."""
+    query = update.callback_query
+    await answer_quietly(query)
+    gateway = gateway_of(context)
+    step, code, ids, case_no = RESOLVE_STEP.match(query.data).groups()
+    staff_id = await asyncio.to_thread(may_act, gateway.db, query.from_user.id, case_no)
+    method = Handling(code) if code in Handling.__members__ else None
+    if staff_id is None or method is None:
+        await context.bot.send_message(query.from_user.id, render.NOT_YOUR_CASE)
+        return
+    picked = [int(i) for i in ids.split(".") if i]
+    choices, names, photo = await asyncio.to_thread(resolve_context, gateway.db, case_no,
+                                                    picked, gateway.settings)
+    label = methods.LABELS[method]
+    if method in methods.NEEDS_DEPARTMENTS and (step == "d" or not picked):
+        if not choices:
+            await context.bot.send_message(query.from_user.id,
+                                           f"尚未登记职能部门，不能选择「{label}」，请联系管理员。")
+            return
+        options = [SimpleNamespace(id=i, name=n) for i, n in choices]
+        await context.bot.send_message(
+            query.from_user.id, f"{label} {case_no}：请选择部门（可多选），选好后按「选好了」"
+            + (f"\n已选：{'、'.join(names)}" if names else ""),
+            reply_markup=department_keyboard(code, picked, options, case_no))
+        return
+    lines = [f"✍️ 办结说明｜{case_no}｜{code}:{ids}",
+             f"处理方式：{label}" + (f"（{'、'.join(names)}）" if names else ""),
+             "请直接回复本条消息，写下办结说明。"]
+    if photo:
+        lines.append("本类工单办结须附现场照片：请回复一张照片，并在照片说明里写办结说明。")
+    await context.bot.send_message(
+        query.from_user.id, "\n".join(lines),
+        reply_markup=ForceReply(selective=True, input_field_placeholder="请输入办结说明"))
+
+
+async def resolve_details(update: Update, context: ContextTypes.DEFAULT_TYPE) -> dict | None:
+    """办结's method and departments from the prompt replied to, and the photo sent with the
+    reply (None when the photo was refused)."""
+    from bot.resident import save_photo
+
+    message = update.effective_message
+    extra = {"settings": gateway_of(context).settings}
+    match = RESOLVE_PROMPT.match(message.reply_to_message.text or "")
+    if match is not None:
+        extra["handling_method"] = match.group(2)
+        extra["department_ids"] = tuple(int(i) for i in match.group(3).split(".") if i)
+    if message.photo:
+        path = await save_photo(update, context, message.photo[-1])
+        if path is None:
+            return None
+        extra["photos"] = (str(path),)
+    return extra

@@ -127,7 +127,7 @@ def render_sheet(view: CaseView, resident_name: str | None = None,
     from reportlab.lib.units import mm
     from reportlab.platypus import Image, SimpleDocTemplate, Spacer
 
-    from minsheng.services.stats import HANDLING_LABELS
+    from minsheng.enums import HANDLING_LABELS
 
     _register_font(find_cjk_font(font))
     s, out = _Sheet(tz), io.BytesIO()

@@ -15,6 +15,9 @@
     minsheng user …  /  minsheng nlu …  console logins / NLU tooling (their own modules)
     minsheng privacy export|erase --resident R
                                         a resident's data (PIPL): export it, or erase it
+    minsheng limits deadline --category C --opened ISO [--urgent]
+                                        a deadline on the working calendar
+    minsheng departments list|add       departments for 街道吹哨 and 转办
 """
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ from minsheng.enums import CaseState, Category, Channel, StaffRole
 from minsheng.grid_import import __doc__ as GRID_FORMAT
 
 # Subcommands owned by other modules, handed the rest of the command line.
-DELEGATED = {"nlu": "nlu.cli", "user": "minsheng.users", "privacy": "minsheng.data_requests"}
+DELEGATED = {"nlu": "nlu.cli", "user": "minsheng.users", "privacy": "minsheng.data_requests",
+             "limits": "minsheng.limits_cli", "departments": "minsheng.departments"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from minsheng.demo_district import all_buildings
-from minsheng.enums import Category, Channel, FeedbackRoute, Rating
+from minsheng.enums import Category, Channel, EscalationLevel, FeedbackRoute, Handling, Rating
 from minsheng.errors import DomainError
-from minsheng.models import Case
+from minsheng.models import Case, Department
 from minsheng.places import Place
-from minsheng.services import cases, outbox, scheduler
+from minsheng.services import cases, methods, outbox, scheduler
 from minsheng.services.contract import NewCase, ResidentRef
 
 DAYS = 90
@@ -76,8 +76,56 @@ def _caller(uow, case_no: str, handler: int | None) -> int | None:
     return rung[1].id if rung else None
 
 
+DEMO_DEPARTMENTS = (("城管执法中队", "0311-12319"), ("区住建局", "0311-86012345"),
+                    ("环卫所", "0311-86054321"), ("市场监管所", "0311-12315"))
+# The handling methods staff choose at 办结, by the level the case reached (weights).
+METHODS_BY_LEVEL = {
+    EscalationLevel.grid: {Handling.on_the_spot: 35, Handling.grid: 65},
+    EscalationLevel.grid_leader: {Handling.on_the_spot: 20, Handling.grid: 80},
+    EscalationLevel.community: {Handling.community: 70, Handling.joint_meeting: 30},
+    EscalationLevel.street: {Handling.street_whistle: 75, Handling.joint_meeting: 25},
+    EscalationLevel.referral: {Handling.referral: 100},
+}
+
+
+def _departments(session) -> list[int]:
+    """The demo's departments (added once), as ids."""
+    have = {d.name: d.id for d in session.execute(select(Department)).scalars()}
+    for name, phone in DEMO_DEPARTMENTS:
+        if name not in have:
+            row = Department(name=name, duty_phone=phone, active=True)
+            session.add(row)
+            session.flush()
+            have[name] = row.id
+    return sorted(have.values())
+
+
+def _demo_photo(settings) -> str:
+    """One small picture of a tidied place, for the 办结 photos the demo needs."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    path = Path(getattr(settings, "photos_dir", None) or "var/photos") / "demo" / "after.jpg"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (64, 48), (120, 160, 120)).save(path, "JPEG")
+    return str(path)
+
+
+def _resolve(uow, rng: random.Random, case_no: str, owner: int, note: str, at: datetime,
+             demo: dict) -> None:
+    """办结 as staff do it: a method fitting the level, departments when it needs them."""
+    weights = METHODS_BY_LEVEL[EscalationLevel(cases.get_case(uow, case_no).level)]
+    method = rng.choices(list(weights), weights=list(weights.values()))[0]
+    named = rng.sample(demo["departments"], rng.randint(1, 2)) \
+        if method in methods.NEEDS_DEPARTMENTS else []
+    cases.resolve(uow, case_no, owner, note, now=at, handling=method.value,
+                  department_ids=named, photos=[demo["photo"]])
+
+
 def _handle(uow, rng: random.Random, case_no: str, opened: datetime, limit: datetime,
-            now: datetime, resident: ResidentRef) -> None:
+            now: datetime, resident: ResidentRef, demo: dict) -> None:
     """Acknowledge, maybe escalate, resolve (mostly on time), and maybe rate."""
     at = opened + timedelta(minutes=rng.randint(5, 100))
     if at > now:
@@ -100,12 +148,12 @@ def _handle(uow, rng: random.Random, case_no: str, opened: datetime, limit: date
         return
     cases.add_progress(uow, case_no, owner, "已到现场，联系相关方处理中",
                        now=at + (done - at) / 3)
-    cases.resolve(uow, case_no, owner, "已处理完毕，现场已复查", now=done)
-    _rate(uow, rng, case_no, done, now, owner, resident)
+    _resolve(uow, rng, case_no, owner, "已处理完毕，现场已复查", done, demo)
+    _rate(uow, rng, case_no, done, now, owner, resident, demo)
 
 
 def _rate(uow, rng: random.Random, case_no: str, resolved: datetime, now: datetime,
-          owner: int, resident: ResidentRef) -> None:
+          owner: int, resident: ResidentRef, demo: dict) -> None:
     if rng.random() > 0.88:
         return  # no rating: closed by the rating window (scan_ratings)
     at = resolved + timedelta(hours=rng.randint(1, 30))
@@ -129,8 +177,8 @@ def _rate(uow, rng: random.Random, case_no: str, resolved: datetime, now: dateti
         if again > now:
             return
         cases.acknowledge(uow, case_no, view.assignee_id, now=again)
-        cases.resolve(uow, case_no, view.assignee_id, "提级复查，已彻底处理",
-                      now=again + timedelta(hours=3))
+        _resolve(uow, rng, case_no, view.assignee_id, "提级复查，已彻底处理",
+                 again + timedelta(hours=3), demo)
         caller = _caller(uow, case_no, view.assignee_id)
         if rng.random() < 0.5 and again + timedelta(hours=8) <= now and caller is not None:
             cases.rate(uow, case_no, Rating.basically_satisfied, FeedbackRoute.offline,
@@ -143,6 +191,9 @@ def seed_cases(database, now: datetime, settings=None, reports: int = REPORTS) -
     start = now - timedelta(days=DAYS)
     moments = sorted(start + timedelta(days=rng.uniform(0, DAYS)) for _ in range(reports))
     created = 0
+    with database.uow() as uow:
+        demo = {"departments": _departments(uow.session), "photo": _demo_photo(settings)}
+        uow.commit()
     for n, when in enumerate(moments, start=1):
         # residents report in daytime (07–21 local = 23–13 UTC)
         when = when.replace(hour=(23 + rng.randint(0, 14)) % 24, minute=rng.randint(0, 59))
@@ -162,7 +213,7 @@ def seed_cases(database, now: datetime, settings=None, reports: int = REPORTS) -
                                    now=when + timedelta(hours=1))
                 else:
                     _handle(uow, rng, result.case_no, when, result.resolve_deadline, now,
-                            report.resident)
+                            report.resident, demo)
             except DomainError:
                 uow.session.rollback()  # keep the case as far as it got
     day = start

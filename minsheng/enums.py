@@ -85,6 +85,16 @@ class Handling(StrEnum):
     referral = "referral"  # 转办职能部门
 
 
+HANDLING_LABELS = {
+    Handling.on_the_spot: "即时办理",
+    Handling.grid: "网格处置",
+    Handling.community: "社区协调",
+    Handling.street_whistle: "街道吹哨",
+    Handling.joint_meeting: "联席会议",
+    Handling.referral: "转办",
+}
+
+
 class FeedbackRoute(StrEnum):
     online = "online"
     offline = "offline"

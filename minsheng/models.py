@@ -158,6 +158,8 @@ class Case(Base):
     photos = relationship("CasePhoto", order_by="CasePhoto.id")
     rating = relationship("CaseRating", uselist=False, back_populates="case",
                           order_by="CaseRating.id.desc()")
+    handling_departments = relationship("CaseHandlingDepartment",
+                                        order_by="CaseHandlingDepartment.id")
 
 
 class CaseFollower(Base):
@@ -218,8 +220,33 @@ class TimeLimit(Base):
     id = Column(Integer, primary_key=True)
     category = Column(_enum(Category), nullable=False)
     urgent = Column(Boolean, nullable=False, default=False)
-    ack_minutes = Column(Integer, nullable=False)
-    resolve_minutes = Column(Integer, nullable=False)
+    # amount + unit: minutes | hours (clock) | working_hours | working_days (services/limits.py)
+    ack_amount = Column(Integer, nullable=False)
+    ack_unit = Column(String(16), nullable=False, default="working_hours")
+    resolve_amount = Column(Integer, nullable=False)
+    resolve_unit = Column(String(16), nullable=False, default="working_days")
+
+
+class Department(Base):
+    """A functional department (职能部门) that 街道吹哨 calls in or 转办 hands a case to."""
+
+    __tablename__ = "departments"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(100), unique=True, nullable=False)
+    duty_phone = Column(String(20))
+    active = Column(Boolean, nullable=False, default=True)
+
+
+class CaseHandlingDepartment(Base):
+    """The departments named when a case was resolved by 街道吹哨 or 转办."""
+
+    __tablename__ = "case_handling_departments"
+    __table_args__ = (UniqueConstraint("case_id", "department_id"),)
+    id = Column(Integer, primary_key=True)
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
+    department_id = Column(Integer, ForeignKey("departments.id"), nullable=False)
+
+    department = relationship("Department")
 
 
 class RoutingRule(Base):

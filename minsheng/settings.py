@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseSettings, Field, validator
 
+from minsheng.enums import Category
 from minsheng.local_secrets import GENERATED, read_or_create
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "token", "xxx"}
@@ -16,6 +17,10 @@ PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "token", "xxx"}
 # refused like placeholders wherever they are still configured.
 PUBLISHED_SECRETS = {"minsheng-local-rasa-token", "minsheng-local-dev-key-please-override"}
 MIN_SECRET_LENGTH = 16
+# Categories whose 办结 needs a photo of the result (MINSHENG_RESOLVE_PHOTO_CATEGORIES, a JSON
+# list of codes; [] turns the rule off).
+DEFAULT_RESOLVE_PHOTO_CATEGORIES = (Category.illegal_construction, Category.clutter,
+                                    Category.sanitation)
 
 
 class Settings(BaseSettings):
@@ -45,6 +50,7 @@ class Settings(BaseSettings):
     telegram_base_url: str = "https://api.telegram.org/bot"
     timezone: str = "Asia/Shanghai"
     rating_reminder_days: int = 3
+    resolve_photo_categories: list[Category] = list(DEFAULT_RESOLVE_PHOTO_CATEGORIES)
     rating_close_days: int = 7
     # Raw inbound payloads (what residents sent, as the channel delivered it) are emptied
     # this many days after they were processed (PIPL: keep no longer than needed).

@@ -9,7 +9,7 @@ be offered in a state the lifecycle refuses.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from minsheng.enums import CaseState
 from minsheng.errors import InvalidInput
@@ -33,6 +33,9 @@ class Request:
     note: str = ""
     photos: tuple[str, ...] = ()
     to_staff_id: int | None = None
+    handling_method: str | None = None  # 办结: a Handling code
+    department_ids: tuple[int, ...] = ()  # 办结 by 街道吹哨 or 转办
+    settings: object | None = None  # the running settings (办结's photo rule)
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,9 @@ def _progress(uow, r: Request) -> bool:
 
 
 def _resolve(uow, r: Request) -> bool:
-    return handling.resolve(uow, r.case_no, r.staff_id, r.note, photos=list(r.photos))
+    return handling.resolve(uow, r.case_no, r.staff_id, r.note, photos=list(r.photos),
+                            handling=r.handling_method, department_ids=r.department_ids,
+                            settings=r.settings)
 
 
 def _escalate(uow, r: Request) -> bool:
@@ -131,5 +136,4 @@ def perform(uow, key: str, request: Request) -> bool:
         raise InvalidInput(f"请填写{action.note_label}。")
     note = note or action.default_note or ""
     photos = tuple(p for p in request.photos if p) if action.photos else ()
-    return action.perform(uow, Request(request.case_no, request.staff_id, note, photos,
-                                       request.to_staff_id))
+    return action.perform(uow, replace(request, note=note, photos=photos))

@@ -49,8 +49,10 @@ def offered(unit: UnitOfWork, user: UserView, case_no: str, state: str,
 
 
 def run(unit: UnitOfWork, user: UserView, scope: Scope, case_no: str, key: str,
-        note: str = "", photos: Sequence[str] = (), to_staff_id: int | None = None) -> bool:
+        note: str = "", photos: Sequence[str] = (), to_staff_id: int | None = None,
+        **resolve) -> bool:
     """Run one action in ``unit`` (the caller commits); True when something changed.
+    ``resolve``: 办结's handling_method, department_ids and settings (the photo rule).
 
     HTTPException for scope (404) and role (403) refusals and NotAllowed (403); other
     domain errors (IllegalTransition, InvalidInput, …) are left to the caller to present.
@@ -64,7 +66,8 @@ def run(unit: UnitOfWork, user: UserView, scope: Scope, case_no: str, key: str,
             raise InvalidInput(f"只能{action.label}给您管辖范围内的工作人员")
     elif user.staff_id is None:
         raise HTTPException(403, "此账号未关联工作人员，不能办理工单")
-    request = staff_actions.Request(case_no, user.staff_id, note, tuple(photos), to_staff_id)
+    request = staff_actions.Request(case_no, user.staff_id, note, tuple(photos), to_staff_id,
+                                    **resolve)
     try:
         return staff_actions.perform(unit, key, request)
     except NotAllowed as error:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from minsheng import grid_import
+from minsheng import audit, departments, grid_import
 from minsheng.db import UnitOfWork
 from minsheng.enums import Category, GridLevel, StaffRole
 from minsheng.errors import DomainError
@@ -24,11 +24,11 @@ LEVEL_LABELS = {GridLevel.district: "区", GridLevel.street: "街道", GridLevel
                 GridLevel.grid: "网格", GridLevel.micro_grid: "微网格"}
 
 
-def default_limits() -> dict[tuple[Category, bool], tuple[int, int]]:
-    """The domain's default (ack, resolve) minutes per category and urgency."""
+def default_limits() -> dict[tuple[Category, bool], tuple]:
+    """The domain's default (ack, resolve) limits per category and urgency."""
     from minsheng.services import limits
 
-    return {(c, u): limits.default_minutes(c, u) for c in Category for u in (False, True)}
+    return {(c, u): limits.default_limits(c, u) for c in Category for u in (False, True)}
 
 
 def _tree(grids: list[Grid], scope: Scope) -> list[tuple[int, Grid]]:
@@ -63,12 +63,13 @@ def overview(request: Request, user: UserView = Depends(office_user),
              if scope.allows(m.grid_id)]
     rules = list(session.execute(select(RoutingRule).order_by(RoutingRule.category)).scalars())
     overrides = {(t.category, t.urgent): t for t in session.execute(select(TimeLimit)).scalars()}
+    from minsheng.services.limits import UNITS, row_limits
+
     limits = []
     for (category, urgent), (ack, resolve) in default_limits().items():
         row = overrides.get((category, urgent))
-        limits.append({"category": category, "urgent": urgent, "default": (ack, resolve),
-                       "ack": row.ack_minutes if row else ack,
-                       "resolve": row.resolve_minutes if row else resolve,
+        ack, resolve = row_limits(row) if row else (ack, resolve)
+        limits.append({"category": category, "urgent": urgent, "ack": ack, "resolve": resolve,
                        "overridden": row is not None})
     flashes = [{"kind": k, "text": request.query_params[k]} for k in ("ok", "error")
                if request.query_params.get(k)]
@@ -76,7 +77,9 @@ def overview(request: Request, user: UserView = Depends(office_user),
                   grids_by_id={g.id: g for g in grids}, staff=staff, rules=rules,
                   limits=limits, flashes=flashes, role_labels=ROLE_LABELS,
                   level_labels=LEVEL_LABELS, categories=list(Category), staff_roles=list(StaffRole),
-                  levels=list(GridLevel), can_edit=user.role == "admin")
+                  levels=list(GridLevel), can_edit=user.role == "admin",
+                  units={k: v[0] for k, v in UNITS.items()},
+                  departments=departments.listing(session, include_inactive=True))
 
 
 @router.post("/grids")
@@ -144,19 +147,60 @@ def toggle_rule(rule_id: int, _user: UserView = Depends(admin_user),
 
 @router.post("/limits")
 def save_limit(category: Category = Form(...), urgent: bool = Form(False),
-               ack_minutes: int = Form(...), resolve_minutes: int = Form(...),
-               _user: UserView = Depends(admin_user), unit: UnitOfWork = Depends(uow)):
-    if not (1 <= ack_minutes <= 10080 and 1 <= resolve_minutes <= 43200):
-        return _back("时限必须在 1 分钟到 30 天之间", "error")
-    if ack_minutes > resolve_minutes:
+               ack_amount: str = Form(...), ack_unit: str = Form(...),
+               resolve_amount: str = Form(...), resolve_unit: str = Form(...),
+               user: UserView = Depends(admin_user), unit: UnitOfWork = Depends(uow)):
+    from minsheng.services.limits import Limit
+
+    try:
+        ack = Limit(int(ack_amount), ack_unit)
+        resolve = Limit(int(resolve_amount), resolve_unit)
+    except ValueError:
+        return _back("时限必须是正整数", "error")
+    except DomainError as error:
+        return _back(str(error), "error")
+    if ack.working == resolve.working and ack.minutes > resolve.minutes:
         return _back("签收时限不能长于办结时限", "error")
     row = unit.session.execute(
         select(TimeLimit).where(TimeLimit.category == category, TimeLimit.urgent == urgent)
     ).scalar_one_or_none() or TimeLimit(category=category, urgent=urgent)
-    row.ack_minutes, row.resolve_minutes = ack_minutes, resolve_minutes
+    row.ack_amount, row.ack_unit = ack.amount, ack.unit
+    row.resolve_amount, row.resolve_unit = resolve.amount, resolve.unit
     unit.session.add(row)
+    name = f"{category.label}{'（紧急）' if urgent else ''}"
+    audit.record(unit, "time_limit_saved", actor=f"user:{user.id}",
+                 target=f"time_limit:{category.value}:{'urgent' if urgent else 'normal'}",
+                 detail=f"签收 {ack}，办结 {resolve}")
     unit.commit()
-    return _back(f"已设置 {category.label}{'（紧急）' if urgent else ''} 的时限")
+    return _back(f"已设置 {name} 的时限：签收 {ack}，办结 {resolve}")
+
+
+@router.post("/departments")
+def save_department(name: str = Form(""), duty_phone: str = Form(""),
+                    department_id: str = Form(""), user: UserView = Depends(admin_user),
+                    unit: UnitOfWork = Depends(uow)):
+    """Add a department (职能部门) or edit one's name and duty phone."""
+    try:
+        row = departments.save(unit, name, duty_phone,
+                               int(department_id) if department_id.isdigit() else None,
+                               actor=f"user:{user.id}")
+    except DomainError as error:
+        return _back(str(error), "error")
+    unit.commit()
+    return _back(f"已保存部门 {row.name}")
+
+
+@router.post("/departments/{department_id}/toggle")
+def toggle_department(department_id: int, user: UserView = Depends(admin_user),
+                      unit: UnitOfWork = Depends(uow)):
+    from minsheng.models import Department
+
+    row = unit.session.get(Department, department_id)
+    if row is None:
+        raise HTTPException(404, "找不到该部门")
+    departments.set_active(unit, department_id, not row.active, actor=f"user:{user.id}")
+    unit.commit()
+    return _back(f"已{'启用' if row.active else '停用'}部门 {row.name}")
 
 
 @router.post("/import")

@@ -7,6 +7,8 @@ OpenAPI docs at /docs.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -17,10 +19,11 @@ from minsheng import staff_actions
 from minsheng.clock import utcnow
 from minsheng.enums import CaseState, Category, Channel
 from minsheng.errors import DomainError, IllegalTransition, InvalidInput, NotAllowed, NotFound
-from minsheng.services import cases
+from minsheng.services import cases, methods
 from web import acting, queries
 from web.dashboard import period, report_data
 from web.deps import CurrentUser, UnitDep, UserScope
+from web.uploads import MAX_UPLOAD_BYTES, UploadError, save_image
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -56,6 +59,7 @@ class CaseEventOut(BaseModel):
     from_state: CaseState | None
     to_state: CaseState | None
     note: str | None
+    detail: str | None = None  # 办结: 处理方式 and departments
 
 
 class CaseDetail(CaseSummary):
@@ -70,6 +74,7 @@ class CaseDetail(CaseSummary):
     rating: str | None
     rating_route: str | None
     photo_count: int
+    handling_method: str | None = None
     events: list[CaseEventOut]
 
 
@@ -112,10 +117,11 @@ def api_case(case_no: str, _user: CurrentUser, scope: UserScope, unit: UnitDep):
         "lon": view.lon, "level": view.level, "phone_masked": view.phone or "",
         "rating": view.rating.value if view.rating else None,
         "rating_route": view.rating.route if view.rating else None,
-        "photo_count": len(view.photos),
+        "photo_count": len(view.photos), "handling_method": view.handling,
         "events": [{"at": e.at, "actor_type": e.actor_type, "action": e.action,
                     "action_label": e.action_label, "from_state": e.from_state,
-                    "to_state": e.to_state, "note": e.note} for e in view.events],
+                    "to_state": e.to_state, "note": e.note, "detail": e.detail}
+                   for e in view.events],
     }
 
 
@@ -141,6 +147,12 @@ class ActionIn(BaseModel):
     note: str = Field("", max_length=2000, description="说明（{}时必填）".format("、".join(
         staff_actions.get(k).label for k in API_ACTIONS if staff_actions.get(k).note_required)))
     to_staff_id: int | None = Field(None, description="改派给的工作人员编号（仅 reassign）")
+    handling_method: str | None = Field(None, description="处理方式（仅 resolve）：" + "、".join(
+        f"{m.value} {label}" for m, label in methods.LABELS.items()))
+    department_ids: list[int] = Field([], max_items=20,
+                                      description="街道吹哨、转办的部门编号（仅 resolve）")
+    photos_base64: list[str] = Field([], max_items=3, description="办结照片（JPEG/PNG，base64）；"
+                                     "私搭乱建、乱堆乱放、环境卫生等类别办结时必填")
 
     @validator("action")
     def _known(cls, value: str) -> str:
@@ -162,11 +174,18 @@ class ActionOut(BaseModel):
              responses={401: {"description": "未登录或令牌无效"},
                         403: {"description": "无权办理"}, 404: {"description": "工单不存在或不在范围内"},
                         409: {"description": "当前状态不能进行此操作"}})
-def api_act(case_no: str, body: ActionIn, user: CurrentUser, scope: UserScope, unit: UnitDep):
+def api_act(case_no: str, body: ActionIn, request: Request, user: CurrentUser,
+            scope: UserScope, unit: UnitDep):
     """The same checks as the console; a repeated action changes nothing (``changed: false``)."""
+    extra, photos = {}, []
+    if body.action == "resolve":
+        settings = request.app.state.settings
+        extra = {"handling_method": body.handling_method, "settings": settings,
+                 "department_ids": tuple(body.department_ids)}
+        photos = _saved_photos(case_no, body.photos_base64, user, unit, settings)
     try:
         changed = acting.run(unit, user, scope, case_no, body.action, body.note.strip(),
-                             to_staff_id=body.to_staff_id)
+                             photos, to_staff_id=body.to_staff_id, **extra)
         unit.commit()
     except DomainError as error:
         status = next((code for kind, code in ERROR_STATUS if isinstance(error, kind)), 409)
@@ -175,3 +194,20 @@ def api_act(case_no: str, body: ActionIn, user: CurrentUser, scope: UserScope, u
     return {"case_no": view.case_no, "action": body.action,
             "label": staff_actions.get(body.action).label, "changed": changed,
             "state": view.state}
+
+
+def _saved_photos(case_no: str, encoded: list[str], user, unit, settings) -> list[str]:
+    """办结 photos sent as base64: checked like uploads, kept only for someone who may act."""
+    if not encoded or not acting.may_act(unit, user, case_no):
+        return []
+    paths = []
+    for item in encoded:
+        try:
+            data = base64.b64decode(item, validate=True)
+            if len(data) > MAX_UPLOAD_BYTES:
+                raise UploadError("照片太大。")
+            paths.append(str(save_image(settings.photos_dir, data, "staff")))
+        except (binascii.Error, ValueError, UploadError) as error:
+            detail = str(error) if isinstance(error, UploadError) else "不是有效的 base64"
+            raise HTTPException(422, f"办结照片无法使用：{detail}") from None
+    return paths

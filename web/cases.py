@@ -18,7 +18,7 @@ from minsheng.db import UnitOfWork
 from minsheng.enums import CaseState, Category, Channel, FeedbackRoute, Rating
 from minsheng.errors import DomainError
 from minsheng.services import cases as case_service
-from minsheng.services import contact
+from minsheng.services import contact, methods
 from web import acting, queries
 from web.deps import CurrentUser, Scope, UnitDep, UserScope, render
 from web.uploads import MAX_UPLOAD_BYTES, UploadError, resolve_photo, save_image
@@ -89,6 +89,10 @@ def _case_response(request: Request, case_no: str, user, scope: Scope, unit: Uni
                   flashes=_flashes(request), actor_labels=ACTOR_LABELS, ratings=list(Rating),
                   can_callback=case_service.may_record_callback(unit, case.case_no,
                                                                 user.staff_id),
+                  handling_methods=methods.LABELS,
+                  departments=methods.active_departments(unit.session),
+                  photo_required=case.category in {
+                      str(c) for c in request.app.state.settings.resolve_photo_categories},
                   can_reveal_phone=bool(case.phone) and user.staff_id is not None
                   and user.staff_id == case.assignee_id
                   and case.state in {s.value for s in contact.REVEALED_IN},
@@ -126,7 +130,9 @@ def photo(case_no: str, photo_id: int, request: Request, scope: UserScope, unit:
 async def act(request: Request, case_no: str, action: str, user: CurrentUser,
               scope: UserScope, unit: UnitDep, note: Annotated[str, Form()] = "",
               photo: Annotated[UploadFile | None, File()] = None,
-              to_staff_id: Annotated[int | None, Form()] = None):
+              to_staff_id: Annotated[int | None, Form()] = None,
+              handling_method: Annotated[str, Form()] = "",
+              department_ids: Annotated[list[int], Form()] = []):  # noqa: B006
     """Any action of the table the console offers (改派 also at ``/reassign``)."""
     row = staff_actions.STAFF_ACTIONS.get(action)
     if row is None or staff_actions.CONSOLE not in row.channels:
@@ -142,8 +148,11 @@ async def act(request: Request, case_no: str, action: str, user: CurrentUser,
         except UploadError as error:
             return _back(case_no, str(error), "error")
     try:
+        extra = {} if action != "resolve" else {
+            "handling_method": handling_method or None, "department_ids": tuple(department_ids),
+            "settings": request.app.state.settings}
         acting.run(unit, user, scope, case_no, action, note.strip()[:MAX_NOTE], photos,
-                   to_staff_id)
+                   to_staff_id, **extra)
         unit.commit()
     except DomainError as error:
         return _back(case_no, str(error), "error")

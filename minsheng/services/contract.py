@@ -59,6 +59,7 @@ class EventView:
     from_state: str | None
     to_state: str | None
     note: str | None
+    detail: str | None = None  # e.g. 办结's handling method and departments
 
 
 @dataclass(frozen=True)

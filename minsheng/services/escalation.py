@@ -78,7 +78,7 @@ def move_up(uow, case: Case, now: datetime, *, action: str, actor_type: ActorTyp
                            actor_id=actor_id, note=reason, data=data)
     case.level, case.assignee_id = level, owner.id
     case.handling = HANDLING_OF_LEVEL[level]
-    case.ack_deadline = limits.ack_deadline(session, case.category, case.urgent, now)
+    case.ack_deadline = limits.ack_deadline(session, case.category, case.urgent, now, tz)
     summary = notify.case_summary(case)
     why = f"（{reason}）" if reason else ""
     notify.tell_staff(uow, owner, kind, f"上报至您处理{why}：{summary}", case, now)

@@ -12,9 +12,11 @@ from sqlalchemy import select
 from minsheng.clock import DEFAULT_TIMEZONE, utcnow
 from minsheng.enums import ActorType, CaseState, GridLevel, Handling, StaffRole
 from minsheng.errors import DomainError, IllegalTransition, InvalidInput
-from minsheng.models import CaseEvent, CaseFollower, CasePhoto, Grid, Staff
+from minsheng.lifecycle import target_state
+from minsheng.models import CaseEvent, CaseFollower, CaseHandlingDepartment, CasePhoto, Grid, Staff
+from minsheng.settings import DEFAULT_RESOLVE_PHOTO_CATEGORIES
 
-from . import limits, notices, notify
+from . import limits, methods, notices, notify
 from .access import check_may_act
 from .common import get_staff, load_case, record, staff_actor, transition
 from .escalation import HANDLING_OF_LEVEL, move_up
@@ -83,20 +85,40 @@ def add_progress(uow, case_no: str, staff_id: int, note: str, now=None, photos=N
     return True
 
 
+def _check_photo(case, photos, settings) -> None:
+    required = getattr(settings, "resolve_photo_categories", DEFAULT_RESOLVE_PHOTO_CATEGORIES)
+    if not photos and case.category in {str(c) for c in required}:
+        raise InvalidInput(f"「{case.category.label}」类工单办结须附一张处置后的现场照片。")
+
+
 def resolve(uow, case_no: str, staff_id: int, note: str, photo_path=None, handling=None,
-            now=None, photos=None) -> bool:
-    """办结: records on-time-ness and asks the residents for their rating."""
+            now=None, photos=None, department_ids=(), settings=None) -> bool:
+    """办结: the handling method (with the departments of 街道吹哨 and 转办), the photo some
+    categories require; records on-time-ness and asks the residents for their rating.
+
+    With no ``handling`` the method the case's level gives is kept, unless that method
+    needs departments (then the handler must choose)."""
     session, now = uow.session, now or utcnow()
+    chosen = methods.parse(handling)
     case = load_case(session, case_no)
     check_may_act(session, staff_id, case)
-    event = transition(session, case, "resolve", now, note=_clean(note), **staff_actor(staff_id))
-    if event is None:
-        return False
+    if target_state("resolve", case.state, case.case_no) is None:
+        return False  # a repeated 办结
+    method = chosen or Handling(case.handling or HANDLING_OF_LEVEL[case.level])
+    if chosen is None and method in methods.NEEDS_DEPARTMENTS:
+        raise InvalidInput("请选择处理方式；街道吹哨和转办须写明部门。")
+    departments = methods.departments_for(session, method, department_ids)
+    added = [p for p in [photo_path, *(photos or [])] if p]
+    _check_photo(case, added, settings)
+    data = {"handling": method.value,
+            "departments": [{"id": d.id, "name": d.name} for d in departments]}
+    event = transition(session, case, "resolve", now, note=_clean(note), data=data,
+                       **staff_actor(staff_id))
     case.resolved_at = now
     case.resolved_on_time = case.resolve_deadline is None or now <= case.resolve_deadline
-    case.handling = Handling(handling) if handling else (
-        case.handling or HANDLING_OF_LEVEL[case.level])
-    added = [p for p in [photo_path, *(photos or [])] if p]
+    case.handling = method
+    for department in departments:
+        session.add(CaseHandlingDepartment(case_id=case.id, department_id=department.id))
     _add_photos(session, case, added, now)
     notices.resolved(uow, case, event, _clean(note), added, now)
     uow.commit()

@@ -115,7 +115,7 @@ def open_case(uow, report: NewCase, *, now=None, settings=None) -> OpenResult:
         _attach(uow, duplicate, report, resident, now)
         uow.commit()
         return _result(session, duplicate, created=False, merged=True)
-    ack_deadline, resolve_deadline = limits.deadlines(session, category, report.urgent, now)
+    ack_deadline, resolve_deadline = limits.deadlines(session, category, report.urgent, now, tz)
     case = Case(
         case_no=next_case_no(session, now, tz), idempotency_key=report.idempotency_key,
         category=category, description=report.description.strip()[:MAX_DESCRIPTION],

@@ -51,6 +51,17 @@ def is_overdue(case: Case, now: datetime) -> bool:
     return state in UNACKNOWLEDGED and case.ack_deadline is not None and case.ack_deadline < now
 
 
+def event_detail(action: str, data) -> str | None:
+    """What an event's data adds to its note, for the timeline (办结: method, departments)."""
+    from .methods import LABELS
+
+    if action != "resolve" or not isinstance(data, dict) or not data.get("handling"):
+        return None
+    label = LABELS.get(data["handling"], data["handling"])
+    names = "、".join(d["name"] for d in data.get("departments") or [])
+    return f"处理方式：{label}" + (f"；部门：{names}" if names else "")
+
+
 def _with_details(query):
     return query.options(selectinload(Case.events), selectinload(Case.photos),
                          selectinload(Case.grid), selectinload(Case.assignee))
@@ -88,7 +99,8 @@ def view_of(session: Session, case: Case, now: datetime | None = None) -> CaseVi
                           names.get(e.actor_id) if str(e.actor_type) == "staff" else None,
                           e.action, action_label(e.action),
                           str(e.from_state) if e.from_state else None,
-                          str(e.to_state) if e.to_state else None, e.note)
+                          str(e.to_state) if e.to_state else None, e.note,
+                          event_detail(e.action, e.data))
                 for e in case.events],
         rating=RatingView(str(rating.value), RATING_LABELS[Rating(rating.value)],
                           str(rating.route), rating.comment, rating.at) if rating else None,

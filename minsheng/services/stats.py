@@ -18,6 +18,7 @@ from minsheng.clock import DEFAULT_TIMEZONE, to_local, utc_bounds, utcnow
 from minsheng.enums import (
     CATEGORY_LABELS,
     CHANNEL_LABELS,
+    HANDLING_LABELS,
     CaseState,
     Category,
     Channel,
@@ -34,9 +35,6 @@ DONE = {CaseState.resolved, CaseState.closed}
 GOOD = {Rating.satisfied, Rating.basically_satisfied}
 COUNTED_EVENTS = ["acknowledge", "resolve", "rate", "return", "urge", "request_extension",
                   "approve_extension", "refuse_extension", "cosign"]
-HANDLING_LABELS = {Handling.on_the_spot: "即时办理", Handling.grid: "网格处置",
-                   Handling.community: "社区协调", Handling.street_whistle: "街道吹哨",
-                   Handling.joint_meeting: "联席会议", Handling.referral: "转办职能部门"}
 NO_HANDLING = "none"
 
 # rate name → (label, numerator count, denominator count). The one table of formulas.
@@ -185,16 +183,15 @@ def _cohort(date_from: date, date_to: date, tz: str, grid_ids: set[int] | None):
     return where
 
 
-def _ack_limits(session):
-    """(category, urgent) → the 签收 limit as a timedelta, read once per report."""
-    known: dict[tuple, timedelta] = {}
+def _ack_limits(session, tz: str):
+    """(category, urgent, accepted_at) → the first 签收 deadline; limits read once per report."""
+    known: dict[tuple, limits.Limit] = {}
 
-    def limit(category: Category, urgent: bool) -> timedelta:
+    def deadline(category: Category, urgent: bool, accepted_at: datetime) -> datetime:
         if (category, urgent) not in known:
-            minutes = limits.minutes_for(session, category, urgent)[0]
-            known[category, urgent] = timedelta(minutes=minutes)
-        return known[category, urgent]
-    return limit
+            known[category, urgent] = limits.limits_for(session, category, urgent)[0]
+        return known[category, urgent].due(accepted_at, tz)
+    return deadline
 
 
 def _facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
@@ -206,14 +203,14 @@ def _facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
         .outerjoin(latest, latest.c.case_id == Case.id)
         .outerjoin(CaseRating, CaseRating.id == latest.c.rating_id).where(*where))
     facts, first_ack_limit = {}, {}
-    ack_limit = _ack_limits(session)
+    ack_limit = _ack_limits(session, tz)
     for (case_id, category, channel, grid_id, handling, state, accepted_at, urgent,
          on_time, rating) in rows:
         facts[case_id] = CaseFacts(
             case_id, str(category), str(channel), grid_id, str(handling) if handling else None,
             to_local(accepted_at, tz).strftime("%Y-%m"), CaseState(state) in DONE,
             bool(on_time), str(rating) if rating else None)
-        first_ack_limit[case_id] = accepted_at + ack_limit(Category(category), bool(urgent))
+        first_ack_limit[case_id] = ack_limit(Category(category), bool(urgent), accepted_at)
     events = session.execute(
         select(CaseEvent.case_id, CaseEvent.action, CaseEvent.at, CaseEvent.to_state,
                CaseEvent.data).join(Case, Case.id == CaseEvent.case_id)

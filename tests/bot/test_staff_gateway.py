@@ -70,6 +70,41 @@ async def press(bot_api: BotApiServer, user_id: int, data: str, message=None) ->
     await bot_api.push(updates.callback_update(user_id, data, message))
 
 
+def force_reply_prompts(calls):
+    return [c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
+            and (c.params.get("reply_markup") or {}).get("force_reply")]
+
+
+def nth_picker(calls, n: int):
+    """The n-th department picker sent to the worker (each press sends a new one)."""
+    pickers = [c for c in calls if c.chat_id == WORKER_TG and "请选择部门" in (c.text or "")]
+    return pickers[n - 1] if len(pickers) >= n else None
+
+
+async def resolve_prompt(bot_api: BotApiServer, method: str, departments=()):
+    """Press 办结, then the method (and departments): the note prompt that follows."""
+    await press(bot_api, WORKER_TG, f"s:resolve:{CASE_NO}")
+    choice = await bot_api.wait_for(lambda calls: next(
+        (c for c in calls if c.chat_id == WORKER_TG and "请选择处理方式" in (c.text or "")),
+        None))
+    assert [b["text"] for b in choice.buttons] == [
+        "即时办理", "网格处置", "社区协调", "街道吹哨", "联席会议", "转办"]
+    await press(bot_api, WORKER_TG, button(choice, method))
+    for n, name in enumerate([*departments, "选好了"] if departments else [], 1):
+        picker = await bot_api.wait_for(lambda calls, n=n: nth_picker(calls, n))
+        await press(bot_api, WORKER_TG, button(picker, name))
+    return await bot_api.wait_for(lambda calls: next(iter(force_reply_prompts(calls)), None))
+
+
+async def reply_with_photo(bot_api: BotApiServer, prompt, caption: str, file_id="done-1"):
+    from tests.factories import jpeg_bytes
+
+    bot_api.add_file(file_id, jpeg_bytes())
+    update = updates.photo_update(WORKER_TG, file_id, size=len(jpeg_bytes()), caption=caption)
+    update["message"]["reply_to_message"] = updates.sent_message(prompt.result)
+    await bot_api.push(update)
+
+
 async def test_tasks_lists_the_workers_open_cases_with_deadlines_and_buttons(
         gateway, bot_api: BotApiServer, seeded, rasa: FakeRasa):
     await bot_api.push(updates.message_update(WORKER_TG, "/tasks"))
@@ -105,13 +140,9 @@ async def test_resolving_with_a_note_starts_the_rating_through_rasa(
         gateway, bot_api: BotApiServer, rasa: FakeRasa, db, seeded):
     await press(bot_api, WORKER_TG, f"s:ack:{CASE_NO}")
     await wait_until(lambda: case_state(db, CASE_NO) == "acknowledged")
-    await press(bot_api, WORKER_TG, f"s:resolve:{CASE_NO}")
-    prompt = await bot_api.wait_for(lambda calls: next(
-        (c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
-         and (c.params.get("reply_markup") or {}).get("force_reply")), None))
-    assert CASE_NO in prompt.text
-    await bot_api.push(updates.reply_update(WORKER_TG, "杂物已清理干净",
-                                            updates.sent_message(prompt.result)))
+    prompt = await resolve_prompt(bot_api, "网格处置")
+    assert CASE_NO in prompt.text and "处理方式：网格处置" in prompt.text
+    await reply_with_photo(bot_api, prompt, "杂物已清理干净")  # 乱堆乱放: a photo is required
     await wait_until(lambda: case_state(db, CASE_NO) == "resolved")
     # the domain queued a rating request; the gateway asks Rasa to start the rating …
     await wait_until(lambda: rasa.triggered)
@@ -133,12 +164,8 @@ async def test_a_rating_rasa_starts_with_no_messages_is_asked_again_not_lost(
     rasa.silent_triggers = 1
     await press(bot_api, WORKER_TG, f"s:ack:{CASE_NO}")
     await wait_until(lambda: case_state(db, CASE_NO) == "acknowledged")
-    await press(bot_api, WORKER_TG, f"s:resolve:{CASE_NO}")
-    prompt = await bot_api.wait_for(lambda calls: next(
-        (c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
-         and (c.params.get("reply_markup") or {}).get("force_reply")), None))
-    await bot_api.push(updates.reply_update(WORKER_TG, "杂物已清理干净",
-                                            updates.sent_message(prompt.result)))
+    prompt = await resolve_prompt(bot_api, "即时办理")
+    await reply_with_photo(bot_api, prompt, "杂物已清理干净")
     question = await bot_api.wait_for(lambda calls: next(  # after the 签收 notice
         (c for c in bot_api.sent_to(RESIDENT_TG) if c.buttons), None), timeout=10)
     assert [b["text"] for b in question.buttons] == ["满意", "基本满意", "不满意"]
@@ -276,3 +303,54 @@ async def test_after_acknowledging_the_handler_can_see_the_residents_phone_and_i
     await bot_api.wait_for_messages(OTHER_WORKER_TG)
     assert all("13800138000" not in c.text for c in bot_api.sent_to(OTHER_WORKER_TG))
     assert events_of(db, CASE_NO).count("phone_viewed") == 1
+
+
+async def test_resolve_asks_the_method_then_departments_and_needs_the_photo(
+        gateway, bot_api: BotApiServer, db, seeded, settings):
+    from minsheng.models import Case, CaseHandlingDepartment, CasePhoto, Department
+
+    with db.uow() as uow:
+        uow.session.add_all([Department(name="城管执法中队", active=True),
+                             Department(name="环卫所", active=True),
+                             Department(name="已撤销的科室", active=False)])
+        uow.commit()
+    await press(bot_api, WORKER_TG, f"s:ack:{CASE_NO}")
+    await wait_until(lambda: case_state(db, CASE_NO) == "acknowledged")
+    prompt = await resolve_prompt(bot_api, "街道吹哨", departments=["城管执法中队", "环卫所"])
+    assert "处理方式：街道吹哨（城管执法中队、环卫所）" in prompt.text
+    assert "须附现场照片" in prompt.text
+    # a text reply without the photo is refused with the reason; nothing changes
+    await bot_api.push(updates.reply_update(WORKER_TG, "已清运",
+                                            updates.sent_message(prompt.result)))
+    [refused] = await bot_api.wait_for(lambda calls: [
+        c for c in calls if c.chat_id == WORKER_TG and (c.text or "").startswith("办结未完成")])
+    assert "须附一张处置后的现场照片" in refused.text
+    assert case_state(db, CASE_NO) == "acknowledged"
+    await reply_with_photo(bot_api, prompt, "城管和环卫所到场清运")
+    await wait_until(lambda: case_state(db, CASE_NO) == "resolved")
+    with db.uow() as uow:
+        case = uow.session.execute(select(Case).where(Case.case_no == CASE_NO)).scalar_one()
+        named = [r.department.name for r in uow.session.execute(select(
+            CaseHandlingDepartment).where(CaseHandlingDepartment.case_id == case.id)).scalars()]
+        photos = uow.session.execute(select(CasePhoto.path).where(
+            CasePhoto.case_id == case.id)).scalars().all()
+        assert str(case.handling) == "street_whistle"
+    assert named == ["城管执法中队", "环卫所"]
+    assert len(photos) == 1 and photos[0].startswith(str(settings.photos_dir))
+
+
+async def test_a_forged_method_button_is_refused(gateway, bot_api: BotApiServer, db, seeded):
+    await press(bot_api, WORKER_TG, f"s:ack:{CASE_NO}")
+    await wait_until(lambda: case_state(db, CASE_NO) == "acknowledged")
+    await press(bot_api, WORKER_TG, f"s:m:by_magic::{CASE_NO}")
+    await press(bot_api, OTHER_WORKER_TG, f"s:m:grid::{CASE_NO}")
+    def refusals_of(calls):
+        found = [c for c in calls if c.method == "sendMessage"
+                 and c.chat_id in (WORKER_TG, OTHER_WORKER_TG)
+                 and "办结说明" not in (c.text or "") and "签收" not in (c.text or "")]
+        return found if len(found) >= 2 else None
+
+    refusals = await bot_api.wait_for(refusals_of)
+    assert {c.chat_id for c in refusals} == {WORKER_TG, OTHER_WORKER_TG}
+    assert not force_reply_prompts(bot_api.calls)
+    assert case_state(db, CASE_NO) == "acknowledged"

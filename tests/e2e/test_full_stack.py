@@ -231,6 +231,10 @@ def test_resident_reports_staff_resolve_resident_rates_and_the_report_counts_it(
 
     seen = len(api.sent_to(STAFF_TG))
     api.press(STAFF_TG, redrawn, "办结")
+    choice = api.wait_sent(STAFF_TG, seen, 30, what="the handling methods",
+                           match=lambda c: "请选择处理方式" in c.text)
+    seen = len(api.sent_to(STAFF_TG))
+    api.press(STAFF_TG, choice, "即时办理")
     prompt = api.wait_sent(STAFF_TG, seen, 30, what="the 办结 note prompt",
                            match=lambda c: c.text.startswith("✍️ 办结说明"))
     seen = len(api.sent_to(STAFF_TG))

@@ -130,6 +130,10 @@ class Journey:
                   "签收 confirmation")
         seen = len(self.api.sent_to(STAFF_TG))
         self.press_data(STAFF_TG, card, f"s:resolve:{case_no}")
+        choice = self.wait(STAFF_TG, seen, lambda c: "请选择处理方式" in c.text,
+                           "the handling methods")
+        seen = len(self.api.sent_to(STAFF_TG))
+        self.press(STAFF_TG, choice, "网格处置")
         prompt = self.wait(STAFF_TG, seen, lambda c: c.text.startswith("✍️ 办结说明"),
                            "the 办结 note prompt")
         seen = len(self.api.sent_to(STAFF_TG))

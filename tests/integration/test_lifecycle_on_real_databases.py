@@ -19,7 +19,8 @@ def test_open_handle_rate_and_report(db):
         dup = cases.open_case(uow, report("b", who=resident(2)), now=T0)
         assert dup.merged_into == first.case_no
         cases.acknowledge(uow, first.case_no, worker, now=T0)
-        cases.resolve(uow, first.case_no, worker, "已清理", now=T0 + timedelta(hours=1))
+        cases.resolve(uow, first.case_no, worker, "已清理", now=T0 + timedelta(hours=1),
+                      photos=["var/photos/after.jpg"])
         cases.rate(uow, first.case_no, Rating.satisfied, FeedbackRoute.online,
                    resident=resident(1), now=T0 + timedelta(hours=2))
     with db.uow() as uow:
@@ -36,11 +37,12 @@ def test_scans_and_outbox_on_real_databases(db):
     build_world(db)
     with db.uow() as uow:
         case_no = cases.open_case(uow, report(), now=T0).case_no
+    late = T0 + timedelta(hours=26)  # T0 is a Sunday: 2 working hours end Monday 11:00
     with db.uow() as uow:
-        assert scheduler.scan_overdue(uow, T0 + timedelta(hours=3)).escalated == [case_no]
+        assert scheduler.scan_overdue(uow, late).escalated == [case_no]
     with db.uow() as uow:
-        assert scheduler.scan_overdue(uow, T0 + timedelta(hours=3)).escalated == []
-        due = outbox.claim_due(uow, T0 + timedelta(hours=3), 100)
+        assert scheduler.scan_overdue(uow, late).escalated == []
+        due = outbox.claim_due(uow, late, 100)
         assert {r.kind for r in due} == {"case_assigned", "case_overdue", "case_moved",
                                          "case_supervise", "notice_escalated"}
         for row in due:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -38,7 +39,9 @@ def resolved_case(db, monkeypatch, tmp_path):
     with db.uow() as uow:
         worker = cases.get_case(uow, opened.case_no).assignee_id
         cases.acknowledge(uow, opened.case_no, worker, now=T0)
-        cases.resolve(uow, opened.case_no, worker, "已清理", now=T0)
+        # no 办结 photo rule here: the export is about the resident's own photo only
+        cases.resolve(uow, opened.case_no, worker, "已清理", now=T0,
+                      settings=SimpleNamespace(resolve_photo_categories=[]))
         cases.rate(uow, opened.case_no, Rating.satisfied, FeedbackRoute.online,
                    comment="张三很满意，电话13812345678", resident=who, now=T0)
         uow.commit()

@@ -42,8 +42,9 @@ def act(db, fn, *args, **kwargs):
 def test_opening_routes_assigns_and_notifies_in_one_go(db, world, opened):
     assert opened.created and opened.case_no == "MS-20261122-0001"
     assert opened.grid_name == "幸福社区第一网格" and opened.assignee_phone
-    assert opened.ack_deadline == T0 + timedelta(hours=2)
-    assert opened.resolve_deadline == T0 + timedelta(hours=48)  # clutter
+    # T0 is a Sunday: 2 working hours from Monday 09:00, 2 working days to Tuesday 17:30
+    assert opened.ack_deadline == T0 + timedelta(hours=25)
+    assert opened.resolve_deadline == T0 + timedelta(hours=55, minutes=30)  # clutter
     assert events(db, opened.case_no) == ["open", "route", "assign"]
     assert outbox(db) == [(f"staff:{world.staff['worker1']}", "case_assigned")]
     view = act(db, cases.get_case, opened.case_no)
@@ -76,7 +77,7 @@ def test_full_life_acknowledge_progress_resolve_rate(db, world, opened):
     worker = world.staff["worker1"]
     assert act(db, cases.acknowledge, opened.case_no, worker, now=T0)
     assert act(db, cases.add_progress, opened.case_no, worker, "已联系物业", now=T0)
-    assert act(db, cases.resolve, opened.case_no, worker, "已清理", now=T0 + timedelta(hours=3))
+    assert act(db, cases.resolve, opened.case_no, worker, "已清理", now=T0 + timedelta(hours=3), photos=["after.jpg"])
     view = act(db, cases.get_case, opened.case_no)
     assert view.state == "resolved" and view.resolved_on_time is True
     assert view.handling == Handling.grid.value
@@ -91,7 +92,7 @@ def test_full_life_acknowledge_progress_resolve_rate(db, world, opened):
 def test_a_late_resolution_is_not_on_time(db, world, opened):
     worker = world.staff["worker1"]
     act(db, cases.acknowledge, opened.case_no, worker, now=T0)
-    act(db, cases.resolve, opened.case_no, worker, "好了", now=T0 + timedelta(hours=49))
+    act(db, cases.resolve, opened.case_no, worker, "好了", now=T0 + timedelta(hours=56), photos=["after.jpg"])
     assert act(db, cases.get_case, opened.case_no).resolved_on_time is False
 
 
@@ -101,8 +102,8 @@ def test_repeated_presses_change_nothing_and_record_no_second_event(db, world, o
     assert act(db, cases.acknowledge, opened.case_no, worker) is False
     act(db, cases.add_progress, opened.case_no, worker, "在处理")
     assert act(db, cases.add_progress, opened.case_no, worker, "在处理") is False
-    assert act(db, cases.resolve, opened.case_no, worker, "好了") is True
-    assert act(db, cases.resolve, opened.case_no, worker, "好了") is False
+    assert act(db, cases.resolve, opened.case_no, worker, "好了", photos=["after.jpg"]) is True
+    assert act(db, cases.resolve, opened.case_no, worker, "好了", photos=["after.jpg"]) is False
     rate = (opened.case_no, Rating.basically_satisfied, FeedbackRoute.online)
     assert act(db, cases.rate, *rate, resident=resident(1)) is True
     assert act(db, cases.rate, *rate, resident=resident(1)) is False
@@ -120,7 +121,7 @@ def test_illegal_service_calls_raise_and_record_nothing(db, world, opened, step)
     before = events(db, opened.case_no)
     with pytest.raises(IllegalTransition):
         if step == "resolve":
-            act(db, cases.resolve, opened.case_no, worker, "未签收就办结")
+            act(db, cases.resolve, opened.case_no, worker, "未签收就办结", photos=["after.jpg"])
         elif step == "progress":
             act(db, cases.add_progress, opened.case_no, worker, "未签收")
         elif step == "rate":
@@ -133,7 +134,7 @@ def test_illegal_service_calls_raise_and_record_nothing(db, world, opened, step)
 def test_a_different_rating_after_closing_is_refused(db, world, opened):
     worker = world.staff["worker1"]
     act(db, cases.acknowledge, opened.case_no, worker)
-    act(db, cases.resolve, opened.case_no, worker, "好了")
+    act(db, cases.resolve, opened.case_no, worker, "好了", photos=["after.jpg"])
     act(db, cases.rate, opened.case_no, Rating.satisfied, FeedbackRoute.online)
     with pytest.raises(IllegalTransition):
         act(db, cases.rate, opened.case_no, Rating.dissatisfied, FeedbackRoute.online)
@@ -142,7 +143,7 @@ def test_a_different_rating_after_closing_is_refused(db, world, opened):
 def test_dissatisfied_reopens_one_level_up_and_tells_the_new_owner(db, world, opened):
     worker, leader, desk = (world.staff[k] for k in ("worker1", "leader1", "desk"))
     act(db, cases.acknowledge, opened.case_no, worker)
-    act(db, cases.resolve, opened.case_no, worker, "好了")
+    act(db, cases.resolve, opened.case_no, worker, "好了", photos=["after.jpg"])
     assert act(db, cases.rate, opened.case_no, Rating.dissatisfied, FeedbackRoute.offline,
                comment="根本没清", staff_id=desk)
     view = act(db, cases.get_case, opened.case_no)
@@ -232,8 +233,8 @@ def test_queries_for_residents_and_staff(db, world, opened):
     assert [v.case_no for v in listed] == [other.case_no]
     assert act(db, cases.list_cases, grid_code="G2") == []
     assert len(act(db, cases.list_cases, grid_code="C1")) == 2
-    overdue = act(db, cases.list_cases, overdue=True, now=T0 + timedelta(hours=3))
-    assert len(overdue) == 2  # neither acknowledged within 2 h
+    overdue = act(db, cases.list_cases, overdue=True, now=T0 + timedelta(hours=26))
+    assert len(overdue) == 2  # neither acknowledged within 2 working hours (Monday 11:00)
     contact = act(db, cases.contact_for_resident, resident(1))
     assert contact.name == "孙grid_worker" and contact.phone  # the latest case's worker
     assert contact.grid_name == "幸福社区第一网格"

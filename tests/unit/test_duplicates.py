@@ -75,7 +75,7 @@ def test_staff_merge_links_a_duplicate_and_both_residents_are_asked_to_rate(db, 
         assert cases.get_case(uow, other.case_no).state == "merged"
         assert cases.get_case(uow, other.case_no).merged_into == first.case_no
         cases.acknowledge(uow, first.case_no, worker)
-        cases.resolve(uow, first.case_no, worker, "已清理")
+        cases.resolve(uow, first.case_no, worker, "已清理", photos=["after.jpg"])
         asked = uow.session.execute(select(OutboxMessage.recipient).where(
             OutboxMessage.kind == "rating_request")).scalars().all()
     assert len(asked) == 2

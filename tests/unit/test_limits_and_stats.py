@@ -13,24 +13,30 @@ from tests.factories import T0
 H = 60
 
 
-@pytest.mark.parametrize(("category", "resolve_hours"), [
-    (Category.safety_hazard, 24), (Category.public_order, 24), (Category.sanitation, 48),
-    (Category.clutter, 48), (Category.dispute, 72), (Category.livelihood, 72),
-    (Category.illegal_construction, 120)])
-def test_default_limits_follow_the_design(category, resolve_hours):
-    assert limits.default_minutes(category, False) == (2 * H, resolve_hours * H)
-    assert limits.default_minutes(category, True) == (30, 4 * H)
+@pytest.mark.parametrize(("category", "resolve_days"), [
+    (Category.safety_hazard, 1), (Category.public_order, 1), (Category.sanitation, 2),
+    (Category.clutter, 2), (Category.dispute, 3), (Category.livelihood, 3),
+    (Category.illegal_construction, 5)])
+def test_default_limits_follow_the_design_in_working_time(category, resolve_days):
+    assert limits.default_limits(category, False) == (
+        limits.Limit(2, "working_hours"), limits.Limit(resolve_days, "working_days"))
+    assert limits.default_limits(category, True) == (
+        limits.Limit(30, "minutes"), limits.Limit(4, "hours"))
 
 
 def test_a_time_limit_row_overrides_the_default(db):
+    # T0 is a Sunday: clock limits run through it, working ones wait for Monday 09:00
     with db.uow() as uow:
-        uow.session.add(TimeLimit(category=Category.sanitation, urgent=False, ack_minutes=60,
-                                  resolve_minutes=12 * H))
+        uow.session.add(TimeLimit(category=Category.sanitation, urgent=False, ack_amount=1,
+                                  ack_unit="hours", resolve_amount=12, resolve_unit="hours"))
         uow.session.flush()
         ack, resolve = limits.deadlines(uow.session, Category.sanitation, False, T0)
         assert (ack, resolve) == (T0 + timedelta(hours=1), T0 + timedelta(hours=12))
         other = limits.deadlines(uow.session, Category.sanitation, True, T0)
         assert other == (T0 + timedelta(minutes=30), T0 + timedelta(hours=4))
+        dispute = limits.deadlines(uow.session, Category.dispute, False, T0)
+        # Monday 09:00 + 2 working hours = 11:00; + 3 × 7 working hours = Wednesday 17:30
+        assert dispute == (T0 + timedelta(days=1, hours=1), T0 + timedelta(days=3, hours=7.5))
 
 
 def add_case(session, n, state, *, category=Category.clutter, channel=Channel.telegram,

@@ -54,7 +54,7 @@ def test_acknowledging_tells_the_resident_who_and_by_when_in_local_time(db, worl
     assert "王grid_worker" in notice.text and "幸福社区第一网格" in notice.text
     assert "王芳" not in notice.text
     deadline = format_local(opened.resolve_deadline, "Asia/Shanghai", "resident")
-    assert deadline == "11月24日 10:00" and f"{deadline}前办结" in notice.text
+    assert deadline == "11月24日 17:30" and f"{deadline}前办结" in notice.text
 
 
 def test_a_repeated_press_queues_nothing_new(db, world, opened):
@@ -63,8 +63,8 @@ def test_a_repeated_press_queues_nothing_new(db, world, opened):
     act(db, cases.acknowledge, opened.case_no, worker, now=T0)
     act(db, cases.add_progress, opened.case_no, worker, "已联系物业", now=T0)
     act(db, cases.add_progress, opened.case_no, worker, "已联系物业", now=T0)
-    act(db, cases.resolve, opened.case_no, worker, "已清理", now=T0)
-    act(db, cases.resolve, opened.case_no, worker, "已清理", now=T0)
+    act(db, cases.resolve, opened.case_no, worker, "已清理", now=T0, photos=["after.jpg"])
+    act(db, cases.resolve, opened.case_no, worker, "已清理", now=T0, photos=["after.jpg"])
     kinds = [m.kind for m in told(db)]
     assert kinds == ["notice_acknowledged", "notice_progress", "rating_request"]
     assert all(m.dedupe_key for m in told(db))
@@ -116,7 +116,7 @@ def test_returning_says_it_was_rerouted_and_to_whom(db, world, opened):
 
 
 def test_overdue_escalation_tells_the_resident_once(db, world, opened):
-    late = T0 + timedelta(hours=3)
+    late = T0 + timedelta(hours=26)  # Monday 12:00, an hour after the ack deadline
     act(db, scheduler.scan_overdue, late)
     act(db, scheduler.scan_overdue, late)
     [notice] = told(db, "notice_escalated")
@@ -161,12 +161,12 @@ def test_offline_residents_get_no_notice(db, world):
     worker = world.staff["worker1"]
     act(db, cases.acknowledge, opened.case_no, worker, now=T0)
     act(db, cases.add_progress, opened.case_no, worker, "在处理", now=T0)
-    act(db, cases.resolve, opened.case_no, worker, "好了", now=T0)
+    act(db, cases.resolve, opened.case_no, worker, "好了", now=T0, photos=["after.jpg"])
     assert told(db) == []
 
 
 def test_the_rating_reminder_carries_the_buttons_and_is_sent_once(db, world, acknowledged):
-    act(db, cases.resolve, acknowledged.case_no, world.staff["worker1"], "好了", now=T0)
+    act(db, cases.resolve, acknowledged.case_no, world.staff["worker1"], "好了", now=T0, photos=["after.jpg"])
     later = T0 + timedelta(days=3, minutes=1)
     act(db, scheduler.scan_ratings, later)
     act(db, scheduler.scan_ratings, later)
@@ -179,7 +179,7 @@ def test_the_rating_reminder_carries_the_buttons_and_is_sent_once(db, world, ack
 # -- 回访 by someone else ---------------------------------------------------------------
 @pytest.fixture
 def resolved(db, world, acknowledged):
-    act(db, cases.resolve, acknowledged.case_no, world.staff["worker1"], "好了", now=T0)
+    act(db, cases.resolve, acknowledged.case_no, world.staff["worker1"], "好了", now=T0, photos=["after.jpg"])
     return acknowledged.case_no
 
 
@@ -193,7 +193,7 @@ def test_the_handler_cannot_record_their_own_callback(db, world, resolved):
 def test_a_supervisor_who_resolved_on_the_handlers_behalf_cannot_either(db, world, opened):
     leader = world.staff["leader1"]
     act(db, cases.acknowledge, opened.case_no, leader, now=T0)
-    act(db, cases.resolve, opened.case_no, leader, "网格长亲自处理", now=T0)
+    act(db, cases.resolve, opened.case_no, leader, "网格长亲自处理", now=T0, photos=["after.jpg"])
     with pytest.raises(NotAllowed):
         act(db, cases.rate, opened.case_no, Rating.satisfied, FeedbackRoute.offline,
             staff_id=leader)
@@ -218,7 +218,7 @@ def test_a_case_not_awaiting_a_rating_gets_a_clear_answer(db, world, opened, sit
         act(db, cases.withdraw, no, resident(1))
     elif situation != "open":
         act(db, cases.acknowledge, no, worker, now=T0)
-        act(db, cases.resolve, no, worker, "好了", now=T0)
+        act(db, cases.resolve, no, worker, "好了", now=T0, photos=["after.jpg"])
         value = Rating.satisfied if situation == "rated" else Rating.dissatisfied
         act(db, cases.rate, no, value, FeedbackRoute.online, resident=resident(1))
     with pytest.raises(IllegalTransition, match=answer):

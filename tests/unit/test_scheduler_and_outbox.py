@@ -28,9 +28,10 @@ def test_an_unacknowledged_case_escalates_once_per_deadline(db, world):
     with db.uow() as uow:
         assert scheduler.scan_overdue(uow, T0 + timedelta(hours=1)).escalated == []
     with db.uow() as uow:
-        assert scheduler.scan_overdue(uow, T0 + timedelta(hours=3)).escalated == [case_no]
+        # T0 is a Sunday: 2 working hours run out on Monday 11:00 (T0 + 25 h)
+        assert scheduler.scan_overdue(uow, T0 + timedelta(hours=26)).escalated == [case_no]
     with db.uow() as uow:  # re-run (another host, or the next tick): nothing more
-        assert scheduler.scan_overdue(uow, T0 + timedelta(hours=3, minutes=1)).escalated == []
+        assert scheduler.scan_overdue(uow, T0 + timedelta(hours=26, minutes=1)).escalated == []
         view = cases.get_case(uow, case_no)
     assert view.assignee_id == world.staff["leader1"] and view.events[-1].action == "overdue_ack"
     told = kinds(db)
@@ -38,7 +39,8 @@ def test_an_unacknowledged_case_escalates_once_per_deadline(db, world):
     assert (f"staff:{world.staff['desk']}", "case_supervise") in told  # the supervisor
     # the leader gets a fresh acknowledge deadline; missing it escalates again
     with db.uow() as uow:
-        assert scheduler.scan_overdue(uow, T0 + timedelta(hours=6)).escalated == [case_no]
+        # escalated Monday 12:00: the leader's 2 working hours end at 15:30
+        assert scheduler.scan_overdue(uow, T0 + timedelta(hours=30)).escalated == [case_no]
         assert cases.get_case(uow, case_no).assignee_id == world.staff["desk"]
 
 
@@ -46,7 +48,7 @@ def test_a_missed_resolve_deadline_escalates_once(db, world):
     case_no = opened(db)
     with db.uow() as uow:
         cases.acknowledge(uow, case_no, world.staff["worker1"], now=T0)
-    late = T0 + timedelta(hours=49)
+    late = T0 + timedelta(hours=56)  # 2 working days end on Tuesday 17:30
     with db.uow() as uow:
         assert scheduler.scan_overdue(uow, late).escalated == [case_no]
     with db.uow() as uow:
@@ -61,7 +63,7 @@ def test_unrated_cases_get_one_reminder_then_close(db, world):
     worker = world.staff["worker1"]
     with db.uow() as uow:
         cases.acknowledge(uow, case_no, worker, now=T0)
-        cases.resolve(uow, case_no, worker, "好了", now=T0)
+        cases.resolve(uow, case_no, worker, "好了", now=T0, photos=["after.jpg"])
     settings = load_settings(_env_file=None)
     for days in (2, 3, 4, 5):
         with db.uow() as uow:

@@ -5,7 +5,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 
 from minsheng.enums import Category, StaffRole
-from minsheng.models import Grid, RoutingRule, Staff, TimeLimit
+from minsheng.models import AuditEntry, Department, Grid, RoutingRule, Staff, TimeLimit
 from tests.web.conftest import csrf_of, login, post
 
 
@@ -88,27 +88,63 @@ def test_a_routing_rule_is_added_and_toggled(client, db):
         assert uow.session.get(RoutingRule, rule_id).active is False
 
 
-def test_a_time_limit_override_is_stored_and_nonsense_refused(client, db):
+def test_a_time_limit_override_is_stored_with_its_unit_and_nonsense_refused(client, db):
     login(client, "admin")
-    post(client, "/admin/limits", {"category": "sanitation", "ack_minutes": 60,
-                                   "resolve_minutes": 1440})
-    bad = post(client, "/admin/limits", {"category": "sanitation", "ack_minutes": 600,
-                                         "resolve_minutes": 60})
-    assert "error=" in bad.headers["location"]
+    ok = post(client, "/admin/limits", {"category": "sanitation", "ack_amount": 1,
+                                        "ack_unit": "working_hours", "resolve_amount": 3,
+                                        "resolve_unit": "working_days"})
+    assert "3%20%E5%B7%A5%E4%BD%9C%E6%97%A5" in ok.headers["location"]  # "3 工作日"
+    for bad in ({"ack_amount": 600, "ack_unit": "hours", "resolve_amount": 60,
+                 "resolve_unit": "minutes"},
+                {"ack_amount": "two", "ack_unit": "hours", "resolve_amount": 1,
+                 "resolve_unit": "working_days"},
+                {"ack_amount": 1, "ack_unit": "fortnights", "resolve_amount": 1,
+                 "resolve_unit": "working_days"}):
+        response = post(client, "/admin/limits", {"category": "sanitation", **bad})
+        assert "error=" in response.headers["location"], bad
     with db.uow() as uow:
         row = uow.session.execute(select(TimeLimit)).scalar_one()
-        assert (row.category, row.urgent, row.ack_minutes, row.resolve_minutes) == (
-            Category.sanitation, False, 60, 1440)
+        assert (row.category, row.urgent, row.ack_amount, row.ack_unit, row.resolve_amount,
+                row.resolve_unit) == (Category.sanitation, False, 1, "working_hours", 3,
+                                      "working_days")
+        audited = uow.session.execute(select(AuditEntry).where(
+            AuditEntry.action == "time_limit_saved")).scalar_one()
+        assert audited.detail == "签收 1 工作小时，办结 3 工作日"
 
 
 def test_the_overview_shows_the_tree_staff_and_effective_limits(client, db):
     login(client, "admin")
-    post(client, "/admin/limits", {"category": "dispute", "urgent": "true", "ack_minutes": 15,
-                                   "resolve_minutes": 120})
+    post(client, "/admin/limits", {"category": "dispute", "urgent": "true", "ack_amount": 15,
+                                   "ack_unit": "minutes", "resolve_amount": 2,
+                                   "resolve_unit": "hours"})
     page = client.get("/admin").text
     assert "幸福第一网格" in page and "王网格员" in page
     assert page.count("自定义") == 1  # one override; the other 13 rows show the defaults
-    assert 'value="2880"' in page  # sanitation: 48 h by default
+    assert "2 工作日" in page and "15 分钟" in page  # sanitation's default; the override
+    assert "2880" not in page  # no longer shown in minutes
+
+
+def test_departments_are_added_edited_and_deactivated_by_the_admin(client, db):
+    login(client, "admin")
+    post(client, "/admin/departments", {"name": "城管执法中队", "duty_phone": "12319"})
+    dup = post(client, "/admin/departments", {"name": "城管执法中队"})
+    assert "error=" in dup.headers["location"]
+    assert "error=" in post(client, "/admin/departments", {"name": " "}).headers["location"]
+    with db.uow() as uow:
+        department_id = uow.session.execute(select(Department.id)).scalar_one()
+    post(client, "/admin/departments", {"department_id": department_id, "name": "城管执法大队",
+                                        "duty_phone": "0311-12319"})
+    post(client, f"/admin/departments/{department_id}/toggle")
+    assert "城管执法大队" in client.get("/admin").text
+    with db.uow() as uow:
+        row = uow.session.get(Department, department_id)
+        assert (row.name, row.duty_phone, row.active) == ("城管执法大队", "0311-12319", False)
+        actions = list(uow.session.execute(select(AuditEntry.action).where(
+            AuditEntry.target == f"department:{department_id}")).scalars())
+    assert actions == ["department_saved", "department_saved", "department_deactivated"]
+    login(client, "community")
+    refused = post(client, "/admin/departments", {"name": "住建局"})
+    assert refused.status_code == 403
 
 
 def test_a_community_sees_only_its_part_of_the_tree_and_no_edit_forms(client, world):

@@ -66,6 +66,8 @@ def test_a_web_chat_report_is_handled_to_resolution_and_counted(browser, rasa, d
     browser.find("#do-acknowledge").click()
     browser.wait_text("#case-state", "已签收")
     browser.find("#form-resolve textarea").send_keys("已通知物业清走杂物，楼道已畅通")
+    Select(browser.find("#handling-method")).select_by_value("grid")  # 网格处置
+    browser.find("#form-resolve input[type=file]").send_keys(str(photo))  # 乱堆乱放: required
     browser.find("#do-resolve").click()
     browser.wait_text("#case-state", "已办结")
     assert not browser.finds("#do-callback")  # the handler does not record their own 回访

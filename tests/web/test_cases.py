@@ -28,6 +28,13 @@ def png() -> bytes:
     return out.getvalue()
 
 
+def resolve_with_photo(client, case_no, data):
+    return client.post(f"/cases/{case_no}/act/resolve",
+                       data={**data, "csrftoken": csrf_of(client)},
+                       files={"photo": ("after.png", png(), "image/png")},
+                       follow_redirects=False)
+
+
 def test_a_grid_worker_sees_only_their_grids_cases(client, two_cases):
     mine, theirs = two_cases
     login(client, "grid1")
@@ -146,7 +153,7 @@ def test_an_offline_callback_records_the_rating_and_closes_the_case(client, db, 
     mine, _ = two_cases
     login(client, "grid1")
     post(client, f"/cases/{mine}/act/acknowledge")
-    post(client, f"/cases/{mine}/act/resolve", {"note": "已清理"})
+    resolve_with_photo(client, mine, {"note": "已清理"})  # 乱堆乱放 needs a photo
     login(client, "community")  # the handler may not record their own 回访
     response = post(client, f"/cases/{mine}/callback",
                     {"rating": "basically_satisfied", "comment": "电话回访 <i>好</i>"})
@@ -168,3 +175,30 @@ def test_filters_narrow_the_desk(client, two_cases):
     page = client.get("/cases", params={"overdue": "true"}).text
     assert mine not in page and "没有符合条件的工单" in page
     assert client.get("/cases", params={"state": "<b>"}).status_code == 200
+
+
+def test_the_console_resolve_form_asks_for_the_method_departments_and_required_photo(
+        client, db, two_cases):
+    from urllib.parse import unquote
+
+    from minsheng.models import Department
+
+    mine, _ = two_cases
+    with db.uow() as uow:
+        uow.session.add(Department(name="环卫所", duty_phone="0311-1", active=True))
+        uow.commit()
+    login(client, "grid1")
+    post(client, f"/cases/{mine}/act/acknowledge")
+    page = client.get(f"/cases/{mine}").text
+    assert 'name="handling_method"' in page and "联席会议" in page and "环卫所" in page
+    assert "照片（必填）" in page
+    no_photo = post(client, f"/cases/{mine}/act/resolve", {"note": "好了",
+                                                           "handling_method": "grid"})
+    assert "须附一张处置后的现场照片" in unquote(no_photo.headers["location"])
+    unknown = resolve_with_photo(client, mine, {"note": "好了", "handling_method": "magic"})
+    assert "没有「magic」这种处理方式" in unquote(unknown.headers["location"])
+    assert state_of(db, mine) == "acknowledged"
+    done = resolve_with_photo(client, mine, {"note": "联席会议后清运",
+                                             "handling_method": "joint_meeting"})
+    assert "ok=" in done.headers["location"]
+    assert "处理方式：联席会议" in client.get(f"/cases/{mine}").text

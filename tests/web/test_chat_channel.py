@@ -146,7 +146,7 @@ def test_a_forged_payload_is_refused_and_a_notices_rating_button_is_accepted(
     with db.uow() as uow:
         handling.acknowledge(uow, case_no, world.worker1_id)
     with db.uow() as uow:
-        handling.resolve(uow, case_no, world.worker1_id, "已清理")
+        handling.resolve(uow, case_no, world.worker1_id, "已清理", photos=["after.jpg"])
     [prompt] = poll(client)[-1:]
     assert rasa.triggered[-1]["name"] == "start_rating"
     assert rasa.triggered[-1]["entities"] == {"case_no": case_no}
@@ -283,7 +283,7 @@ async def test_a_rating_started_while_the_page_is_closed_waits_unsent_for_the_pa
     with db.uow() as uow:
         handling.acknowledge(uow, case_no, world.worker1_id)
     with db.uow() as uow:
-        handling.resolve(uow, case_no, world.worker1_id, "已清理")
+        handling.resolve(uow, case_no, world.worker1_id, "已清理", photos=["after.jpg"])
     sweep = asyncio.create_task(chat.sweep_forever(interval=0.02))
     try:
         for _ in range(1500):  # up to 30 s on a loaded machine; usually a few ticks

@@ -31,7 +31,7 @@ def history(client, db, world):
     with db.uow() as uow:
         for no in nos[:2]:
             cases.acknowledge(uow, no, world.worker1_id)
-            cases.resolve(uow, no, world.worker1_id, "已处理")
+            cases.resolve(uow, no, world.worker1_id, "已处理", photos=["after.jpg"])
         # the 回访 is made by someone who did not handle the case
         cases.rate(uow, nos[0], "satisfied", "offline", staff_id=world.community_staff_id)
         uow.commit()

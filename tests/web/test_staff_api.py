@@ -2,16 +2,28 @@
 case page offering exactly the staff-action table's actions."""
 from __future__ import annotations
 
+import base64
+import io
 import re
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from minsheng import cli, staff_actions
 from minsheng.enums import FeedbackRoute, Rating
-from minsheng.models import ApiToken, Case, CaseEvent
+from minsheng.models import ApiToken, Case, CaseEvent, Department
 from minsheng.services import cases
-from tests.web.conftest import login, open_case, post
+from tests.web.conftest import csrf_of, login, open_case, post
+
+
+def png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(out, "PNG")
+    return out.getvalue()
+
+
+PHOTO = {"photos_base64": [base64.b64encode(png()).decode()]}  # 乱堆乱放 needs one at 办结
 
 
 @pytest.fixture
@@ -63,7 +75,7 @@ def test_a_token_from_the_cli_acknowledges_progresses_and_resolves_a_case_over_h
                                 ("progress", "已联系物业", "in_progress"),
                                 ("resolve", "杂物已清走", "resolved")):
         client.cookies.clear()  # no CSRF cookie, no CSRF header: the token alone
-        response = act(client, mine, token, action, note)
+        response = act(client, mine, token, action, note, **(PHOTO if action == "resolve" else {}))
         assert response.status_code == 200, response.text
         assert response.json() == {"case_no": mine, "action": action, "changed": True,
                                    "state": state,
@@ -78,7 +90,7 @@ def test_get_shows_the_state_and_once_rated_the_rating(client, db, cli_db, two_c
     detail = client.get(f"/api/cases/{mine}", headers=bearer(token)).json()
     assert (detail["state"], detail["rating"]) == ("assigned", None)
     act(client, mine, token, "acknowledge")
-    act(client, mine, token, "resolve", "已清理")
+    act(client, mine, token, "resolve", "已清理", **PHOTO)
     with db.uow() as uow:
         cases.rate(uow, mine, Rating.satisfied, route=FeedbackRoute.offline,
                    staff_id=world.community_staff_id)  # the 回访 is not the handler's
@@ -200,7 +212,12 @@ def test_the_console_case_page_offers_exactly_the_tables_actions_for_the_state(
     login(client, "grid1")
     for step, state in ((None, "assigned"), ("acknowledge", "acknowledged"),
                         ("progress", "in_progress"), ("resolve", "resolved")):
-        if step:
+        if step == "resolve":
+            client.post(f"/cases/{mine}/act/resolve", follow_redirects=False,
+                        data={"note": "处理完毕", "handling_method": "grid",
+                              "csrftoken": csrf_of(client)},
+                        files={"photo": ("after.png", png(), "image/png")})
+        elif step:
             post(client, f"/cases/{mine}/act/{step}", {"note": "处理中"})
         with db.uow() as uow:
             assert cases.get_case(uow, mine).state == state
@@ -216,3 +233,30 @@ def test_an_office_login_also_gets_the_tables_reassign_form(client, two_cases):
     expected = {a.key for a in staff_actions.offered("assigned", "console", office=True)}
     assert "reassign" in expected and form_ids(page) == expected
     assert f'action="/cases/{mine}/act/reassign"' in page
+
+
+def test_resolve_over_the_api_records_the_method_and_refuses_what_is_missing(
+        client, db, cli_db, two_cases, capsys):
+    mine, _ = two_cases
+    token = make_token(capsys, "grid1")
+    with db.uow() as uow:
+        uow.session.add(Department(name="城管执法中队", duty_phone="12319", active=True))
+        uow.commit()
+        department_id = uow.session.execute(select(Department.id)).scalar_one()
+    act(client, mine, token, "acknowledge")
+    refusals = (({"handling_method": "by_magic", **PHOTO}, "没有「by_magic」这种处理方式"),
+                ({"handling_method": "grid"}, "「乱堆乱放」类工单办结须附一张处置后的现场照片"),
+                ({"handling_method": "street_whistle", **PHOTO}, "须选择报到的职能部门"),
+                ({"handling_method": "grid", "photos_base64": ["not base64!"]}, "办结照片无法使用"))
+    for extra, message in refusals:
+        response = act(client, mine, token, "resolve", "已清理", **extra)
+        assert response.status_code == 422 and message in response.json()["detail"], extra
+    assert events(db, mine, "resolve") == 0
+    response = act(client, mine, token, "resolve", "街道吹哨，城管清运", **PHOTO,
+                   handling_method="street_whistle", department_ids=[department_id])
+    assert response.status_code == 200, response.text
+    detail = client.get(f"/api/cases/{mine}", headers=bearer(token)).json()
+    assert detail["handling_method"] == "street_whistle" and detail["photo_count"] == 1
+    assert detail["events"][-1]["detail"] == "处理方式：街道吹哨；部门：城管执法中队"
+    login(client, "grid1")
+    assert "处理方式：街道吹哨；部门：城管执法中队" in client.get(f"/cases/{mine}").text
