@@ -14,10 +14,12 @@ from minsheng.models import Case, CaseEvent, CaseRating, Grid
 from minsheng.services import stats
 from tests.factories import T0
 
-NOW = T0 + timedelta(days=1)
+# Monday 09:00 in Shanghai: its first two working hours (the 签收 limit) are clock hours
+BASE = T0 + timedelta(hours=23)
+NOW = BASE + timedelta(days=1)
 S = CaseState
 
-# grid, state, minutes after T0 it was accepted, urgent, handling, on time,
+# grid, state, minutes after BASE it was accepted, urgent, handling, on time,
 # events: (action, minutes after acceptance, data or to_state)
 SPECS = [
     {"grid": "G1", "state": S.closed, "handling": "grid", "on_time": True, "ratings": ["satisfied"],
@@ -69,7 +71,7 @@ def make_cases(db, world):
     with db.uow() as uow:
         s = uow.session
         for n, spec in enumerate(SPECS, start=1):
-            accepted = T0 + timedelta(minutes=spec.get("accepted", 0))
+            accepted = BASE + timedelta(minutes=spec.get("accepted", 0))
             case = Case(case_no=f"MS-20261122-{n:04d}", category=Category.clutter,
                         description="x", channel=Channel.telegram, state=spec["state"],
                         accepted_at=accepted, urgent=spec.get("urgent", False),
@@ -107,7 +109,7 @@ def expected(specs) -> dict:
 
     def due(c):
         limit = ACK_LIMIT[c.get("urgent", False)]
-        return first_ack(c) is not None or NOW > T0 + timedelta(
+        return first_ack(c) is not None or NOW > BASE + timedelta(
             minutes=c.get("accepted", 0) + limit)
 
     done = [c for c in counted if c["state"] in (S.resolved, S.closed)]

@@ -46,7 +46,7 @@ def two_streets(db, world):
     other = open_case(db, "胜利小区垃圾没人收", "胜利小区", category="sanitation")
     with db.uow() as uow:
         cases.acknowledge(uow, other, worker_id)
-        cases.resolve(uow, other, worker_id, "已清运")
+        cases.resolve(uow, other, worker_id, "已清运", photo_path="var/photos/after.jpg")
         cases.rate(uow, other, "satisfied", "online")
         uow.commit()
     return other
