@@ -59,6 +59,29 @@ def check_may_act(session: Session, staff_id: int | None, case: Case) -> Staff |
     return member
 
 
+def check_may_note(session: Session, staff_id: int | None, case: Case) -> Staff | None:
+    """Like check_may_act, and co-handlers (加签) too: they may add progress notes."""
+    from .cosign import is_cohandler  # cosign builds on this module
+
+    if staff_id is not None and is_cohandler(session, session.get(Staff, staff_id), case):
+        return session.get(Staff, staff_id)
+    return check_may_act(session, staff_id, case)
+
+
+def relation(session: Session, staff_id: int | None, case: Case) -> str | None:
+    """owner, supervisor, cohandler, or None: what this person is to the case."""
+    from .cosign import is_cohandler
+
+    member = session.get(Staff, staff_id) if staff_id is not None else None
+    if member is None or not member.active:
+        return None
+    if case.assignee_id == member.id:
+        return "owner"
+    if is_supervisor(session, member, case):
+        return "supervisor"
+    return "cohandler" if is_cohandler(session, member, case) else None
+
+
 def staff_may_act(uow, staff_id: int, case_no: str) -> bool:
     """True if this staff member may act on the case; NotFound if there is no such case."""
     session = uow.session
