@@ -87,3 +87,9 @@ def staff_may_act(uow, staff_id: int, case_no: str) -> bool:
     session = uow.session
     case = load_case(session, case_no, lock=False)
     return may_act_on(session, session.get(Staff, staff_id), case)
+
+
+def staff_relation(uow, staff_id: int, case_no: str) -> str | None:
+    """owner, supervisor, cohandler or None; NotFound if there is no such case."""
+    session = uow.session
+    return relation(session, staff_id, load_case(session, case_no, lock=False))

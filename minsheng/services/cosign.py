@@ -103,3 +103,17 @@ def add(uow, case_no: str, staff_id: int, grid_code: str | None = None,
                           relation="cohandler")
     uow.commit()
     return True
+
+
+def open_views_of(uow, staff_id: int) -> list:
+    """The open cases a staff member co-handles, as case views (their 加签 list)."""
+    from .queries import get_case
+
+    session = uow.session
+    member = session.get(Staff, staff_id)
+    if member is None:
+        return []
+    ids = case_ids_of(session, member)
+    numbers = session.execute(select(Case.case_no).where(Case.id.in_(ids or {-1}))
+                              .order_by(Case.resolve_deadline, Case.id)).scalars()
+    return [get_case(uow, no) for no in numbers]

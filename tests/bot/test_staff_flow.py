@@ -1,0 +1,83 @@
+"""催办, 延期 and the owner-only buttons through the real gateway (a local Bot API server)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from minsheng.models import Case
+from tests.bot.seed import CASE_NO, WORKER_TG, case_state, seed_cases
+from tests.bot.test_staff_gateway import events_of, press, wait_until
+from tests.botapi import updates
+from tests.botapi.server import BotApiServer
+
+LEADER_TG = 5100009  # the grid leader of the seed, on the community node
+
+
+def notice_to(bot_api: BotApiServer, chat_id: int, words: str):
+    return [c for c in bot_api.calls if c.method == "sendMessage" and c.chat_id == chat_id
+            and words in (c.text or "")]
+
+
+def deadline(db):
+    with db.uow() as uow:
+        return uow.session.execute(
+            select(Case.resolve_deadline).where(Case.case_no == CASE_NO)).scalar_one()
+
+
+async def test_after_escalating_only_the_new_owner_gets_buttons_and_old_ones_are_refused(
+        gateway, bot_api: BotApiServer, db):
+    seed_cases(db)
+    await press(bot_api, WORKER_TG, f"s:escalate:{CASE_NO}")
+    [moved] = await bot_api.wait_for(lambda calls: notice_to(bot_api, WORKER_TG, "已转交"))
+    [owner] = await bot_api.wait_for(lambda calls: notice_to(bot_api, LEADER_TG, "上报至您处理"))
+    assert moved.buttons == [] and "签收" in [b["text"] for b in owner.buttons]
+    await press(bot_api, WORKER_TG, f"s:acknowledge:{CASE_NO}")  # an old card's button
+    await bot_api.wait_for(lambda calls: notice_to(bot_api, WORKER_TG, "无权"))
+    assert "acknowledge" not in events_of(db, CASE_NO)
+
+
+async def test_an_extension_asked_by_reply_and_approved_by_the_leaders_button(
+        gateway, bot_api: BotApiServer, db):
+    seed_cases(db)
+    before = deadline(db)
+    await press(bot_api, WORKER_TG, f"s:acknowledge:{CASE_NO}")
+    await wait_until(lambda: case_state(db, CASE_NO) == "acknowledged")
+    await press(bot_api, WORKER_TG, f"s:request_extension:{CASE_NO}")
+    prompt = await bot_api.wait_for(lambda calls: next(
+        (c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
+         and (c.params.get("reply_markup") or {}).get("force_reply")), None))
+    assert "天数 原因" in prompt.text
+    await bot_api.push(updates.reply_update(WORKER_TG, "3天 等待燃气公司上门",
+                                            updates.sent_message(prompt.result)))
+    [asked] = await bot_api.wait_for(lambda calls: notice_to(bot_api, LEADER_TG, "申请延期3天"))
+    assert [b["text"] for b in asked.buttons] == ["同意延期", "不同意延期"]
+    await press(bot_api, LEADER_TG, asked.buttons[0]["callback_data"])
+    await wait_until(lambda: "approve_extension" in events_of(db, CASE_NO))
+    assert deadline(db) == before + timedelta(days=3)
+    await bot_api.wait_for(lambda calls: notice_to(bot_api, WORKER_TG, "同意延期3天"))
+
+
+async def test_a_garbled_extension_reply_is_answered_in_chinese(gateway, bot_api, db):
+    seed_cases(db)
+    await press(bot_api, WORKER_TG, f"s:acknowledge:{CASE_NO}")
+    await wait_until(lambda: case_state(db, CASE_NO) == "acknowledged")
+    await press(bot_api, WORKER_TG, f"s:request_extension:{CASE_NO}")
+    prompt = await bot_api.wait_for(lambda calls: next(
+        (c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
+         and (c.params.get("reply_markup") or {}).get("force_reply")), None))
+    await bot_api.push(updates.reply_update(WORKER_TG, "过几天再说",
+                                            updates.sent_message(prompt.result)))
+    await bot_api.wait_for(lambda calls: notice_to(bot_api, WORKER_TG, "天数 原因"))
+    assert "request_extension" not in events_of(db, CASE_NO)
+
+
+async def test_the_leader_urges_and_the_worker_is_told_but_a_worker_cannot_urge(
+        gateway, bot_api: BotApiServer, db):
+    seed_cases(db)
+    await press(bot_api, WORKER_TG, f"s:urge:{CASE_NO}")
+    await bot_api.wait_for(lambda calls: notice_to(bot_api, WORKER_TG, "催办未完成"))
+    await press(bot_api, LEADER_TG, f"s:urge:{CASE_NO}")
+    await wait_until(lambda: "urge" in events_of(db, CASE_NO))
+    [told] = await bot_api.wait_for(lambda calls: notice_to(bot_api, WORKER_TG, "赵网格长催办"))
+    assert "签收" in [b["text"] for b in told.buttons]  # the owner's card
