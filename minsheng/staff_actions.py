@@ -148,7 +148,7 @@ def _reassign(uow, r: Request) -> bool:
 STAFF_ACTIONS: dict[str, StaffAction] = {a.key: a for a in (
     StaffAction("acknowledge", "签收", _acknowledge),
     StaffAction("progress", "进展", _progress, note_label="进展说明", note_required=True,
-                photos=True),
+                photos=True, who=NOTES),
     StaffAction("resolve", "办结", _resolve, note_label="办结说明", note_required=True,
                 photos=True),
     StaffAction("escalate", "上报", _escalate, note_label="上报说明",

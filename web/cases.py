@@ -126,7 +126,10 @@ def photo(case_no: str, photo_id: int, request: Request, scope: UserScope, unit:
 async def act(request: Request, case_no: str, action: str, user: CurrentUser,
               scope: UserScope, unit: UnitDep, note: Annotated[str, Form()] = "",
               photo: Annotated[UploadFile | None, File()] = None,
-              to_staff_id: Annotated[int | None, Form()] = None):
+              to_staff_id: Annotated[int | None, Form()] = None,
+              days: Annotated[str, Form()] = "", reason_code: Annotated[str, Form()] = "",
+              grid_code: Annotated[str, Form()] = "",
+              cosign_staff_id: Annotated[str, Form()] = ""):
     """Any action of the table the console offers (改派 also at ``/reassign``)."""
     row = staff_actions.STAFF_ACTIONS.get(action)
     if row is None or staff_actions.CONSOLE not in row.channels:
@@ -142,8 +145,14 @@ async def act(request: Request, case_no: str, action: str, user: CurrentUser,
         except UploadError as error:
             return _back(case_no, str(error), "error")
     try:
+        if cosign_staff_id.strip():  # 加签 a staff member
+            if not cosign_staff_id.strip().isdigit():
+                return _back(case_no, "工作人员编号应为数字。", "error")
+            to_staff_id = int(cosign_staff_id.strip())
         acting.run(unit, user, scope, case_no, action, note.strip()[:MAX_NOTE], photos,
-                   to_staff_id)
+                   to_staff_id, days=days.strip()[:8] or None,
+                   reason_code=reason_code.strip()[:32] or None,
+                   grid_code=grid_code.strip()[:32] or None)
         unit.commit()
     except DomainError as error:
         return _back(case_no, str(error), "error")

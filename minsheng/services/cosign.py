@@ -105,6 +105,14 @@ def add(uow, case_no: str, staff_id: int, grid_code: str | None = None,
     return True
 
 
+def case_ids_for_scope(session, grid_ids: set[int], staff_id: int | None) -> set[int]:
+    """Cases co-handled by a grid of ``grid_ids`` or by ``staff_id`` (a console's scope)."""
+    conditions = [CaseCosigner.grid_id.in_(grid_ids or {-1})]
+    if staff_id is not None:
+        conditions.append(CaseCosigner.staff_id == staff_id)
+    return set(session.execute(select(CaseCosigner.case_id).where(or_(*conditions))).scalars())
+
+
 def open_views_of(uow, staff_id: int) -> list:
     """The open cases a staff member co-handles, as case views (their 加签 list)."""
     from .queries import get_case
