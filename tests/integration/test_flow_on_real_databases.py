@@ -5,9 +5,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from minsheng.enums import Category
 from minsheng.models import CaseEvent
 from minsheng.services import cases, cosign, extension, scheduler
-from minsheng.enums import Category
 from tests.factories import T0, build_world, report, resident
 
 

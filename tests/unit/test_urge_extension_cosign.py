@@ -93,7 +93,7 @@ def test_a_supervisor_urges_by_hand_and_the_owner_is_told(db, world, case_no):
     assert act(db, urging.urge, case_no, leader, now=T0 + timedelta(hours=5))  # later: again
     urges = events(db, case_no, "urge")
     assert [(e[0], e[1], e[3]["auto"]) for e in urges] == [("staff", leader, False)] * 2
-    recipient, text, payload = notices(db, "case_urged")[0]
+    recipient, text, _ = notices(db, "case_urged")[0]
     assert recipient == f"staff:{world.staff['worker1']}" and "居民第三次来电" in text
 
 

@@ -10,7 +10,14 @@ from sqlalchemy import select
 from minsheng.models import Case, CaseEvent
 from minsheng.services import cases
 from tests.web.conftest import login, open_case, post
-from tests.web.test_staff_api import act, bearer, cli_db, make_token  # noqa: F401
+from tests.web.test_staff_api import act, bearer, make_token
+
+
+@pytest.fixture
+def cli_db(db, monkeypatch):
+    """The CLI works on the same SQLite file as the web app under test."""
+    monkeypatch.setenv("MINSHENG_DATABASE_URL", db.url)
+    return db
 
 
 def flash(response) -> str:
