@@ -42,6 +42,16 @@ def may_act(unit: UnitOfWork, user: UserView, case_no: str) -> bool:
         return False
 
 
+def relation(unit: UnitOfWork, user: UserView, case_no: str) -> str | None:
+    """owner, supervisor, cohandler (加签) or None for the login's staff member."""
+    if user.staff_id is None:
+        return None
+    try:
+        return access.staff_relation(unit, user.staff_id, case_no)
+    except DomainError:
+        return None
+
+
 def offered(unit: UnitOfWork, user: UserView, case_no: str, state: str,
             channel: str) -> list[staff_actions.StaffAction]:
     """The table's actions for ``channel`` in ``state`` that this login may use: those for

@@ -19,7 +19,7 @@ from minsheng.errors import IllegalTransition, InvalidInput, NotAllowed
 from minsheng.lifecycle import target_state
 from minsheng.models import Case, ExtensionRequest, Staff
 
-from . import notify, urging
+from . import notices, notify, urging
 from .access import is_supervisor
 from .common import load_case, record, staff_actor
 from .escalation import next_rung
@@ -135,8 +135,10 @@ def decide(uow, case_no: str, staff_id: int, approve: bool, note: str | None = N
     else:
         row.state = REFUSED
         text, data = "不同意延期", {"request_id": row.id}
-    record(session, case, action, now, note=text + (f"（{note}）" if note else ""),
-           data=data, **staff_actor(staff_id))
+    event = record(session, case, action, now, note=text + (f"（{note}）" if note else ""),
+                   data=data, **staff_actor(staff_id))
+    if approve:
+        notices.extended(uow, case, event, now, tz)
     notify.tell_staff(uow, session.get(Staff, row.requested_by), "extension_decided",
                       f"您的延期申请：{text}{f'（{note}）' if note else ''}。"
                       f"{notify.case_summary(case)}", case, now)

@@ -129,6 +129,8 @@ def test_extension_requested_then_approved_moves_the_deadline(db, world, case_no
     assert events(db, case_no, "request_extension")[0][3] == {
         "reason": "等待燃气公司上门", "days": 3, "request_id": 1}
     assert notices(db, "extension_decided")[0][0] == f"staff:{worker}"
+    [(recipient, told, _)] = notices(db, "notice_extended")  # the resident, once
+    assert recipient.startswith("resident:") and "等待燃气公司" not in told
     labels = [e.action_label for e in view.events]
     assert "申请延期" in labels and "同意延期" in labels
 
@@ -220,6 +222,8 @@ def test_a_return_with_a_reason_code_goes_to_the_dispatcher(db, world, case_no):
     view = act(db, cases.get_case, case_no)
     assert view.assignee_id == world.staff["desk"]
     assert "信息不全" in notices(db, "case_returned")[0][1]
+    [(_, told, _)] = notices(db, "notice_returned")
+    assert "需要进一步核实情况" in told and "缺少楼栋号" not in told
 
 
 @pytest.mark.parametrize(("code", "note"), [("lost", "x"), ("other", ""), (None, "")])
