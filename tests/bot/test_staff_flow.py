@@ -81,3 +81,36 @@ async def test_the_leader_urges_and_the_worker_is_told_but_a_worker_cannot_urge(
     await wait_until(lambda: "urge" in events_of(db, CASE_NO))
     [told] = await bot_api.wait_for(lambda calls: notice_to(bot_api, WORKER_TG, "赵网格长催办"))
     assert "签收" in [b["text"] for b in told.buttons]  # the owner's card
+
+
+async def test_cosign_by_reply_gives_the_co_handler_a_notes_only_card(
+        gateway, bot_api: BotApiServer, db):
+    from tests.bot.seed import OTHER_WORKER_TG
+
+    seeded = seed_cases(db)
+    await press(bot_api, WORKER_TG, f"s:acknowledge:{CASE_NO}")
+    await wait_until(lambda: case_state(db, CASE_NO) == "acknowledged")
+    await press(bot_api, WORKER_TG, f"s:cosign:{CASE_NO}")
+    prompt = await bot_api.wait_for(lambda calls: next(
+        (c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
+         and (c.params.get("reply_markup") or {}).get("force_reply")), None))
+    await bot_api.push(updates.reply_update(WORKER_TG, "NOPE-1",
+                                            updates.sent_message(prompt.result)))
+    await bot_api.wait_for(lambda calls: notice_to(bot_api, WORKER_TG, "没有网格编码"))
+    await bot_api.push(updates.reply_update(WORKER_TG, str(seeded.other_worker_id),
+                                            updates.sent_message(prompt.result)))
+    [told] = await bot_api.wait_for(lambda calls: notice_to(bot_api, OTHER_WORKER_TG,
+                                                            "请协同办理"))
+    assert [b["text"] for b in told.buttons] == ["进展"]
+    await bot_api.push(updates.message_update(OTHER_WORKER_TG, "/tasks"))
+    [card] = await bot_api.wait_for(lambda calls: notice_to(bot_api, OTHER_WORKER_TG,
+                                                            "加签协办"))
+    assert CASE_NO in card.text and [b["text"] for b in card.buttons] == ["进展"]
+    await press(bot_api, OTHER_WORKER_TG, f"s:resolve:{CASE_NO}")  # not theirs to close
+    prompt = await bot_api.wait_for(lambda calls: next(
+        (c for c in calls if c.method == "sendMessage" and c.chat_id == OTHER_WORKER_TG
+         and (c.params.get("reply_markup") or {}).get("force_reply")), None))
+    await bot_api.push(updates.reply_update(OTHER_WORKER_TG, "办好了",
+                                            updates.sent_message(prompt.result)))
+    await bot_api.wait_for(lambda calls: notice_to(bot_api, OTHER_WORKER_TG, "办结未完成"))
+    assert case_state(db, CASE_NO) == "acknowledged"
