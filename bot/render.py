@@ -170,7 +170,7 @@ def staff_keyboard(case, relation: str | None = "owner") -> InlineKeyboardMarkup
 def notice_keyboard(case, payload: dict) -> InlineKeyboardMarkup | None:
     """The buttons of a staff notice: the owner's actions only for the case's owner at
     sending time; an approver gets 同意 / 不同意延期, a co-handler 进展; anyone else none
-    (the worker a case moved away from, a supervisor told of it)."""
+    (the worker a case moved away from); a supervisor told of it (督办) gets 催办."""
     to, relation = payload.get("to_staff_id"), payload.get("relation")
     if to is None and relation is None:  # a row queued before notices named their reader
         return staff_keyboard(case)
@@ -185,6 +185,12 @@ def notice_keyboard(case, payload: dict) -> InlineKeyboardMarkup | None:
         return inline_keyboard(buttons) if buttons else None
     if relation == "cohandler":
         return staff_keyboard(case, "cohandler")
+    if relation == "supervisor":  # 督办: the supervisor's own action (催办), not the owner's
+        actions = [a for a in staff_actions.offered_to(case, staff_actions.TELEGRAM,
+                                                       "supervisor")
+                   if a.who == staff_actions.SUPERVISOR]
+        buttons = [(a.label, staff_callback(a.key, case.case_no)) for a in actions]
+        return inline_keyboard(buttons) if buttons else None
     return None
 
 

@@ -29,7 +29,7 @@ def tell_staff(uow, staff: Staff | None, kind: str, text: str, case: Case,
 
     The card carries action buttons only for the case's owner at sending time
     (``to_staff_id``); ``relation`` names other buttons a non-owner is offered
-    (``approver``: 同意 / 不同意延期; ``cohandler``: 进展).
+    (``approver``: 同意 / 不同意延期; ``cohandler``: 进展; ``supervisor``: 催办).
     """
     if staff is None or not staff.telegram_user_id or not staff.active:
         return False

@@ -114,3 +114,26 @@ async def test_cosign_by_reply_gives_the_co_handler_a_notes_only_card(
                                             updates.sent_message(prompt.result)))
     await bot_api.wait_for(lambda calls: notice_to(bot_api, OTHER_WORKER_TG, "办结未完成"))
     assert case_state(db, CASE_NO) == "acknowledged"
+
+
+def labels(markup) -> list[str] | None:
+    return None if markup is None else [b.text for row in markup.inline_keyboard for b in row]
+
+
+def test_a_notice_carries_the_owners_buttons_only_for_the_owner():
+    from types import SimpleNamespace
+
+    from bot.render import notice_keyboard
+
+    case = SimpleNamespace(case_no=CASE_NO, state="acknowledged", assignee_id=1,
+                           phone="138****8000", pending_extension="2天：等配件")
+    owner = labels(notice_keyboard(case, {"case_no": CASE_NO, "to_staff_id": 1}))
+    assert {"进展", "办结", "上报", "居民电话"} <= set(owner) and "催办" not in owner
+    assert labels(notice_keyboard(case, {"case_no": CASE_NO})) == owner  # an older row
+    assert notice_keyboard(case, {"case_no": CASE_NO, "to_staff_id": 2}) is None
+    assert labels(notice_keyboard(case, {"to_staff_id": 3, "relation": "supervisor"})) == [
+        "催办"]
+    assert labels(notice_keyboard(case, {"to_staff_id": 3, "relation": "approver"})) == [
+        "同意延期", "不同意延期"]
+    assert labels(notice_keyboard(case, {"to_staff_id": 4, "relation": "cohandler"})) == [
+        "进展"]
