@@ -57,17 +57,11 @@ def offered(unit: UnitOfWork, user: UserView, case_no: str, state: str,
     """The table's actions for ``channel`` in ``state`` that this login may use: those for
     what its staff member is to the case (owner, supervisor, co-handler), office ones."""
     office = user.role in OFFICE_ROLES
-    relation, pending = None, False
-    if user.staff_id is not None:
-        try:
-            relation = access.staff_relation(unit, user.staff_id, case_no)
-            pending = extension.pending(unit.session, load_case(
-                unit.session, case_no, lock=False)) is not None
-        except DomainError:
-            relation = None
-    case = SimpleNamespace(state=state)
-    return staff_actions.offered_to(case, channel, relation, office=office,
-                                    pending_extension=pending)
+    reader = relation(unit, user, case_no)
+    pending = reader is not None and extension.pending(
+        unit.session, load_case(unit.session, case_no, lock=False)) is not None
+    return staff_actions.offered_to(SimpleNamespace(state=state), channel, reader,
+                                    office=office, pending_extension=pending)
 
 
 def run(unit: UnitOfWork, user: UserView, scope: Scope, case_no: str, key: str,

@@ -64,7 +64,7 @@ def _target(session, grid_code: str | None, staff_id: int | None):
         return grid, None
     if staff_id is None:
         raise InvalidInput("请填写加签的网格编码，或选择一位工作人员。")
-    member = session.get(Staff, staff_id)
+    member = session.get(Staff, staff_id) if 0 < staff_id < 2**31 else None
     if member is None or not member.active:
         raise NotFound("没有这位工作人员，或已停用。")
     return None, member

@@ -200,7 +200,7 @@ def test_cosigning_a_staff_member(db, world, case_no):
 
 @pytest.mark.parametrize(("kwargs", "error"), [
     ({"grid_code": "NOPE"}, NotFound), ({}, InvalidInput), ({"grid_code": "G1"}, InvalidInput),
-    ({"cosign_staff_id": 9999}, NotFound),
+    ({"cosign_staff_id": 9999}, NotFound), ({"cosign_staff_id": 10**15}, NotFound),
 ])
 def test_bad_cosign_targets_are_refused_in_chinese(db, world, case_no, kwargs, error):
     with pytest.raises(error):
