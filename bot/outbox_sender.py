@@ -116,7 +116,8 @@ class OutboxSender:
         if row.to_staff and row.case is not None:
             text = f"{render.escape(row.text)}\n\n{render.case_card(row.case, timezone)}"
             await self._bot.send_message(row.chat_id, text, parse_mode=ParseMode.HTML,
-                                         reply_markup=render.staff_keyboard(row.case))
+                                         reply_markup=render.notice_keyboard(row.case,
+                                                                             row.payload))
             return
         buttons = row.payload.get("buttons") or []
         await send_reply(self._bot, self._gateway, row.chat_id,

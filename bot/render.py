@@ -141,6 +141,10 @@ def case_card(case, timezone: str) -> str:
         (f"签收时限：{format_local(case.ack_deadline, timezone)}　"
          f"办结时限：{format_local(case.resolve_deadline, timezone)}"),
     ]
+    if getattr(case, "pending_extension", None):
+        lines.append(f"延期申请（待审批）：{escape(case.pending_extension)}")
+    if getattr(case, "cohandlers", None):
+        lines.append(f"加签协办：{escape('、'.join(case.cohandlers))}")
     return "\n".join(lines)
 
 
@@ -149,14 +153,51 @@ def staff_callback(key: str, case_no: str) -> str:
     return f"{STAFF_PREFIX}{key}:{case_no}"
 
 
-def staff_keyboard(case) -> InlineKeyboardMarkup | None:
-    """The actions the staff-action table offers on Telegram in the case's state, and once
-    acknowledged, a button for the resident's full phone (each press recorded)."""
-    actions = staff_actions.offered(_code(case.state), staff_actions.TELEGRAM)
+def staff_keyboard(case, relation: str | None = "owner") -> InlineKeyboardMarkup | None:
+    """The actions the staff-action table offers on Telegram in the case's state to one
+    person (``relation``: owner, supervisor, cohandler — access.relation), and for the
+    owner once acknowledged, a button for the resident's full phone (each press recorded)."""
+    actions = staff_actions.offered_to(case, staff_actions.TELEGRAM, relation,
+                                       pending_extension=bool(
+                                           getattr(case, "pending_extension", None)))
     buttons = [(a.label, staff_callback(a.key, case.case_no)) for a in actions]
-    if case.phone and _code(case.state) in {s.value for s in contact.REVEALED_IN}:
+    if relation == "owner" and case.phone \
+            and _code(case.state) in {s.value for s in contact.REVEALED_IN}:
         buttons.append(("居民电话", staff_callback(PHONE_KEY, case.case_no)))
     return inline_keyboard(buttons, per_row=3) if buttons else None
+
+
+def notice_keyboard(case, payload: dict) -> InlineKeyboardMarkup | None:
+    """The buttons of a staff notice: the owner's actions only for the case's owner at
+    sending time; an approver gets 同意 / 不同意延期, a co-handler 进展; anyone else none
+    (the worker a case moved away from); a supervisor told of it (督办) gets 催办."""
+    to, relation = payload.get("to_staff_id"), payload.get("relation")
+    if to is None and relation is None:  # a row queued before notices named their reader
+        return staff_keyboard(case)
+    if to is not None and to == case.assignee_id:
+        return staff_keyboard(case)
+    if relation == "approver":
+        actions = [a for a in staff_actions.offered_to(
+            case, staff_actions.TELEGRAM, "supervisor",
+            pending_extension=bool(getattr(case, "pending_extension", None)))
+            if a.needs_pending_extension]
+        buttons = [(a.label, staff_callback(a.key, case.case_no)) for a in actions]
+        return inline_keyboard(buttons) if buttons else None
+    if relation == "cohandler":
+        return staff_keyboard(case, "cohandler")
+    if relation == "supervisor":  # 督办: the supervisor's own action (催办), not the owner's
+        actions = [a for a in staff_actions.offered_to(case, staff_actions.TELEGRAM,
+                                                       "supervisor")
+                   if a.who == staff_actions.SUPERVISOR]
+        buttons = [(a.label, staff_callback(a.key, case.case_no)) for a in actions]
+        return inline_keyboard(buttons) if buttons else None
+    return None
+
+
+def choice_keyboard(action, case_no: str) -> InlineKeyboardMarkup:
+    """An action's choices (退单 reasons) as buttons ``s:<action>.<code>:<case_no>``."""
+    return inline_keyboard([(label, f"{STAFF_PREFIX}{action.key}.{code}:{case_no}")
+                            for code, label in action.choices])
 
 
 def resident_phone(case_no: str, phone: str) -> str:

@@ -25,7 +25,7 @@ from minsheng.clock import utcnow
 from minsheng.db import Database
 from minsheng.enums import Handling
 from minsheng.errors import DomainError
-from minsheng.services import access, cases, contact, methods
+from minsheng.services import access, cases, contact, cosign, methods
 from minsheng.services import staff as staff_service
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,13 @@ CALLBACK = re.compile(
     rf"^s:({'|'.join(map(re.escape, [*TELEGRAM_ACTIONS, *LEGACY_KEYS, PHONE]))}):{CASE_NO}$")
 # Actions that need a note ask for it by ForceReply; the prompt's first line names it:
 # "✍️ 办结说明｜MS-20261122-0007", and the reply is matched back by that label.
-NOTE_ACTIONS = {a.note_label: a.key for a in TELEGRAM_ACTIONS.values() if a.note_required}
+NOTE_ACTIONS = {a.note_label: a.key for a in TELEGRAM_ACTIONS.values()
+                if a.note_required or a.fields}  # 退单 (其他), 申请延期, 加签 ask too
+# An action with choices (退单 reasons) offers them first: "s:return.incomplete:MS-…".
+CHOICE = re.compile(rf"^s:(\w+)\.(\w+):{CASE_NO}$")
+PROMPT_HINTS = {"request_extension": "格式：天数 原因，例如「3 等待燃气公司上门检修」。",
+                "cosign": "请回复协办网格的网格编码（或工作人员编号）。",
+                "return": "请写明退单的具体原因。"}
 PROMPT = re.compile(rf"^✍️ ({'|'.join(map(re.escape, NOTE_ACTIONS))})｜{CASE_NO}")
 # 办结 in steps: the method (s:m:CODE:IDS:CASE), for 街道吹哨 / 转办 the departments picked one
 # press at a time (s:d:CODE:IDS:CASE, IDS the selection so far, "1.4"), then the note
@@ -57,6 +63,7 @@ class Outcome:
 
     text: str
     card: object | None = None  # the case view to redraw
+    relation: str | None = "owner"  # what the person is to the case (their buttons)
 
 
 # -- who may do what ---------------------------------------------------------------------
@@ -67,13 +74,14 @@ def find_staff_id(db: Database, telegram_user_id: int) -> int | None:
 
 
 def may_act(db: Database, telegram_user_id: int, case_no: str) -> int | None:
-    """The staff id if this user is staff and may act on ``case_no``; else None."""
+    """The staff id if this user is staff and may act on ``case_no`` (its owner, above it,
+    or a co-handler, whose service then allows notes only); else None."""
     with db.uow() as uow:
         member = staff_service.find_by_telegram(uow, telegram_user_id)
         if member is None:
             return None
         try:
-            allowed = access.staff_may_act(uow, member.id, case_no)
+            allowed = access.staff_relation(uow, member.id, case_no) is not None
         except DomainError:
             return None
         return member.id if allowed else None
@@ -136,9 +144,16 @@ async def tasks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     gateway = gateway_of(context)
     views = await asyncio.to_thread(open_cases, gateway.db, update.effective_user.id,
                                     gateway.settings.timezone)
+    shared = await asyncio.to_thread(cohandled_cases, gateway.db, update.effective_user.id)
     message = update.effective_message
-    if not views:
+    if not views and not shared:
         await message.reply_text(render.NO_OPEN_TASKS)
+        return
+    for view in shared[:render.MAX_TASK_CARDS]:  # 加签: co-handled, notes only
+        await message.reply_text("加签协办：\n" + render.case_card(view, gateway.settings.timezone),
+                                 parse_mode=ParseMode.HTML,
+                                 reply_markup=render.staff_keyboard(view, "cohandler"))
+    if not views:
         return
     await message.reply_text(render.task_list(views, gateway.settings.timezone),
                              parse_mode=ParseMode.HTML)
@@ -157,6 +172,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await answer_quietly(query)
     gateway = gateway_of(context)
     user_id = query.from_user.id
+    if CHOICE.match(query.data or ""):
+        await chose(update, context)
+        return
     match = CALLBACK.match(query.data or "")
     case_no = match.group(2) if match else None
     staff_id = await asyncio.to_thread(may_act, gateway.db, user_id, case_no) if match else None
@@ -174,12 +192,43 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await context.bot.send_message(user_id, f"办结 {case_no}：请选择处理方式",
                                        reply_markup=method_keyboard(case_no))
         return
-    if action.note_required:
-        await context.bot.send_message(
-            user_id, render.note_prompt(action.note_label, case_no),
-            reply_markup=ForceReply(selective=True, input_field_placeholder="请输入说明"))
+    if action.choices:
+        await context.bot.send_message(user_id, f"请选择{action.label}原因：{case_no}",
+                                       reply_markup=render.choice_keyboard(action, case_no))
+        return
+    if action.note_required or action.fields:
+        await ask_note(context, user_id, action, case_no)
         return
     outcome = await asyncio.to_thread(act, gateway.db, staff_id, action.key, case_no, None)
+    await report(update, context, outcome)
+
+
+async def ask_note(context, user_id: int, action, case_no: str) -> None:
+    """The ForceReply prompt for an action's note (with how to write it, where needed)."""
+    hint = PROMPT_HINTS.get(action.key)
+    text = render.note_prompt(action.note_label, case_no) + (f"\n{hint}" if hint else "")
+    await context.bot.send_message(
+        user_id, text,
+        reply_markup=ForceReply(selective=True, input_field_placeholder="请输入说明"))
+
+
+async def chose(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """One of an action's choices pressed (退单 reason): run it, or ask the note for 其他."""
+    query = update.callback_query
+    gateway = gateway_of(context)
+    user_id = query.from_user.id
+    key, code, case_no = CHOICE.match(query.data or "").groups()
+    action = TELEGRAM_ACTIONS.get(key)
+    staff_id = await asyncio.to_thread(may_act, gateway.db, user_id, case_no)
+    if action is None or code not in dict(action.choices) or staff_id is None:
+        log.warning("refused staff choice %r from user %s", query.data, user_id)
+        await context.bot.send_message(user_id, render.NOT_YOUR_CASE)
+        return
+    if code == "other":
+        await ask_note(context, user_id, action, case_no)
+        return
+    outcome = await asyncio.to_thread(act, gateway.db, staff_id, key, case_no, None,
+                                      reason_code=code)
     await report(update, context, outcome)
 
 
@@ -203,6 +252,8 @@ async def note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         extra = await resolve_details(update, context)
         if extra is None:  # the photo was refused; the staff member was told why
             return
+    if TELEGRAM_ACTIONS[action].choices:  # 退单: a typed reason is 其他
+        extra["reason_code"] = "other"
     outcome = await asyncio.to_thread(act, gateway.db, staff_id, action, case_no,
                                       (message.text or message.caption or "").strip(), **extra)
     await report(update, context, outcome)
@@ -224,7 +275,8 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE, outcome: Ou
         try:
             await query.edit_message_text(
                 render.case_card(outcome.card, gateway.settings.timezone),
-                parse_mode=ParseMode.HTML, reply_markup=render.staff_keyboard(outcome.card))
+                parse_mode=ParseMode.HTML,
+                reply_markup=render.staff_keyboard(outcome.card, outcome.relation))
         except BadRequest as error:  # e.g. "message is not modified" on a repeated press
             log.info("case card for %s not redrawn: %s", outcome.card.case_no, error)
     await context.bot.send_message(chat_id, outcome.text)
@@ -232,20 +284,22 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE, outcome: Ou
 
 # -- the case services -------------------------------------------------------------------
 def act(db: Database, staff_id: int, action: str, case_no: str, note: str | None,
-        **resolve) -> Outcome:
+        **extra) -> Outcome:
     """Run one staff action in its own unit of work; domain errors become the answer.
 
-    ``resolve``: 办结's photos, handling_method, department_ids and settings."""
+    ``extra``: 办结's photos, handling_method, department_ids and settings; 退单's
+    reason_code."""
     label = staff_actions.get(action).label
     with db.uow() as uow:
         try:
             staff_actions.perform(uow, action, staff_actions.Request(case_no, staff_id,
-                                                                     note or "", **resolve))
+                                                                     note or "", **extra))
             uow.commit()
         except DomainError as error:
             return Outcome(f"{label}未完成：{error}")
         view = cases.get_case(uow, case_no)
-    return Outcome(render.action_done(label, case_no), view)
+        relation = access.staff_relation(uow, staff_id, case_no)
+    return Outcome(render.action_done(label, case_no), view, relation)
 
 
 def reveal_phone(db: Database, staff_id: int, case_no: str) -> str:
@@ -265,6 +319,15 @@ def open_cases(db: Database, telegram_user_id: int, timezone: str) -> list:
         if member is None:
             return []
         return list(cases.open_cases_of_staff(uow, member.id))
+
+
+def cohandled_cases(db: Database, telegram_user_id: int) -> list:
+    """Open cases this staff member co-handles (加签), as views."""
+    with db.uow() as uow:
+        member = staff_service.find_by_telegram(uow, telegram_user_id)
+        if member is None:
+            return []
+        return cosign.open_views_of(uow, member.id)
 
 
 # -- 办结 in steps: method, departments, note (and photo) ------------------------------------

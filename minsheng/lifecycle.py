@@ -47,6 +47,12 @@ TRANSITIONS: dict[str, Transition] = {
     "rate_dissatisfied": _t({S.resolved}, S.reopened, "评价"),
     "close": _t({S.resolved}, S.closed, "关闭", already_done={S.closed}),
     "merge": _t(OPEN_STATES, S.merged, "合并", already_done={S.merged}),
+    # 催办, 延期 and 加签 keep the state; they are recorded and counted
+    "urge": _t(OPEN_STATES, None, "催办"),
+    "request_extension": _t({S.acknowledged, S.in_progress}, None, "申请延期"),
+    "approve_extension": _t(OPEN_STATES, None, "同意延期"),
+    "refuse_extension": _t(OPEN_STATES, None, "不同意延期"),
+    "cosign": _t(OPEN_STATES, None, "加签"),
 }
 
 

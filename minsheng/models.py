@@ -147,6 +147,12 @@ class Case(Base):
     resolved_on_time = Column(Boolean)
     closed_at = Column(DateTime)
     rating_reminded_at = Column(DateTime)
+    # automatic 催办 (services.urging): the resolve deadline the plan is for, when its
+    # period started, the highest threshold sent (50 / 80 %) and when the next one is due
+    urge_deadline = Column(DateTime)
+    urge_from = Column(DateTime)
+    urged_percent = Column(Integer)
+    next_urge_at = Column(DateTime, index=True)
     version = Column(Integer, nullable=False, default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -170,6 +176,37 @@ class CaseFollower(Base):
     id = Column(Integer, primary_key=True)
     case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
     resident_id = Column(Integer, ForeignKey("residents.id"), nullable=False)
+
+
+class ExtensionRequest(Base):
+    """延期: the owner asks for more days with a reason; the next level up decides."""
+
+    __tablename__ = "extension_requests"
+    id = Column(Integer, primary_key=True)
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
+    requested_by = Column(Integer, ForeignKey("staff.id"), nullable=False)
+    requested_at = Column(DateTime, nullable=False)
+    reason = Column(Text, nullable=False)
+    days = Column(Integer, nullable=False)
+    old_deadline = Column(DateTime)
+    state = Column(String(16), nullable=False)  # pending | approved | refused
+    decided_by = Column(Integer, ForeignKey("staff.id"))
+    decided_at = Column(DateTime)
+    new_deadline = Column(DateTime)
+    decision_note = Column(Text)
+
+
+class CaseCosigner(Base):
+    """加签: a co-handling grid (its staff) or one staff member; they see the case and add
+    progress notes, the lead owner closes it."""
+
+    __tablename__ = "case_cosigners"
+    id = Column(Integer, primary_key=True)
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
+    grid_id = Column(Integer, ForeignKey("grids.id"))
+    staff_id = Column(Integer, ForeignKey("staff.id"))
+    added_by = Column(Integer, ForeignKey("staff.id"))
+    added_at = Column(DateTime, nullable=False)
 
 
 class CasePhoto(Base):

@@ -34,9 +34,12 @@ def tick(database: Database, settings, now: datetime) -> str:
     with database.uow() as uow:
         ratings = scheduler.scan_ratings(uow, now, settings)
     with database.uow() as uow:
+        urged = scheduler.scan_urges(uow, now, settings)
+    with database.uow() as uow:
         purged = privacy.purge_inbound(uow, now, settings.inbound_retention_days)
         uow.commit()
-    return (f"超时督办 {len(overdue.escalated)} 件，评价提醒 {len(ratings.reminded)} 件，"
+    return (f"超时督办 {len(overdue.escalated)} 件，自动催办 {len(urged)} 件，"
+            f"评价提醒 {len(ratings.reminded)} 件，"
             f"自动关闭 {len(ratings.closed)} 件，清除过期原始消息 {purged} 条")
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from minsheng.enums import CaseState
 from minsheng.errors import InvalidInput
 from minsheng.lifecycle import TRANSITIONS
-from minsheng.services import handling
+from minsheng.services import cosign, extension, handling, returns, urging
 
 TELEGRAM, CONSOLE, API = "telegram", "console", "api"
 ALL_CHANNELS = frozenset({TELEGRAM, CONSOLE, API})
@@ -36,6 +36,16 @@ class Request:
     handling_method: str | None = None  # 办结: a Handling code
     department_ids: tuple[int, ...] = ()  # 办结 by 街道吹哨 or 转办
     settings: object | None = None  # the running settings (办结's photo rule)
+    days: int | str | None = None  # 申请延期
+    reason_code: str | None = None  # 退单
+    grid_code: str | None = None  # 加签 a grid (or ``to_staff_id`` for a staff member)
+
+
+# Who an action is for (``StaffAction.who``): the owner or anyone above (the default), the
+# owner alone, supervisors alone; ``notes`` also lets co-handlers (加签) use it.
+HANDLER, OWNER, SUPERVISOR, NOTES = "handler", "owner", "supervisor", "notes"
+WHO_MAY = {HANDLER: {"owner", "supervisor"}, OWNER: {"owner"}, SUPERVISOR: {"supervisor"},
+           NOTES: {"owner", "supervisor", "cohandler"}}
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,10 @@ class StaffAction:
     office_only: bool = False  # community, street and admin logins only (改派)
     needs_target: bool = False  # a staff member to hand the case to
     channels: frozenset = ALL_CHANNELS
+    who: str = HANDLER  # see WHO_MAY
+    fields: tuple = ()  # extra inputs: "days", "reason_code", "cosign_target"
+    choices: tuple = ()  # (code, label) offered before the note (退单 reasons)
+    needs_pending_extension: bool = False  # 同意 / 不同意延期
 
     @property
     def states(self) -> frozenset:
@@ -62,6 +76,9 @@ class StaffAction:
     @property
     def takes_note(self) -> bool:
         return bool(self.note_label)
+
+    def for_relation(self, relation: str | None) -> bool:
+        return relation in WHO_MAY[self.who]
 
 
 def _acknowledge(uow, r: Request) -> bool:
@@ -82,8 +99,48 @@ def _escalate(uow, r: Request) -> bool:
     return handling.escalate(uow, r.case_no, r.staff_id, r.note)
 
 
-def _return(uow, r: Request) -> bool:
-    return handling.return_case(uow, r.case_no, r.staff_id, r.note)
+def _return_with_code(uow, r: Request) -> bool:
+    return handling.return_case(uow, r.case_no, r.staff_id, r.note,
+                                reason_code=r.reason_code)
+
+
+def _urge(uow, r: Request) -> bool:
+    return urging.urge(uow, r.case_no, r.staff_id, r.note)
+
+
+def _request_extension(uow, r: Request) -> bool:
+    days, reason = r.days, r.note
+    if days in (None, ""):  # Telegram: one reply, "3 等待燃气公司上门"
+        days, reason = split_days(r.note)
+    return extension.request(uow, r.case_no, r.staff_id, reason, days)
+
+
+def split_days(text: str) -> tuple[str, str]:
+    """'3 等待物业' / '3天，等待物业' → ('3', '等待物业'); the days are checked later."""
+    text = (text or "").strip()
+    head = text.split(maxsplit=1)[0] if text else ""
+    digits = "".join(ch for ch in head[:4] if ch.isdigit())
+    if not digits or not head.startswith(digits):
+        raise InvalidInput("请按「天数 原因」回复，例如：3 等待燃气公司上门检修。")
+    rest = text[len(digits):].lstrip("天日 ，,、：:")
+    return digits, rest
+
+
+def _approve(uow, r: Request) -> bool:
+    return extension.decide(uow, r.case_no, r.staff_id, True, r.note)
+
+
+def _refuse(uow, r: Request) -> bool:
+    return extension.decide(uow, r.case_no, r.staff_id, False, r.note)
+
+
+def _cosign(uow, r: Request) -> bool:
+    code, staff_id = r.grid_code, r.to_staff_id
+    if not code and staff_id is None and r.note:  # Telegram: a reply with the grid code
+        code = r.note.split()[0]
+        if code.isdigit() and cosign.grid_by_code(uow.session, code) is None:
+            code, staff_id = None, int(code)
+    return cosign.add(uow, r.case_no, r.staff_id, code, staff_id)
 
 
 def _reassign(uow, r: Request) -> bool:
@@ -96,14 +153,24 @@ def _reassign(uow, r: Request) -> bool:
 STAFF_ACTIONS: dict[str, StaffAction] = {a.key: a for a in (
     StaffAction("acknowledge", "签收", _acknowledge),
     StaffAction("progress", "进展", _progress, note_label="进展说明", note_required=True,
-                photos=True),
+                photos=True, who=NOTES),
     StaffAction("resolve", "办结", _resolve, note_label="办结说明", note_required=True,
                 photos=True),
     StaffAction("escalate", "上报", _escalate, note_label="上报说明",
                 default_note="网格员上报"),
-    StaffAction("return", "退回", _return, note_label="退回原因", note_required=True),
+    StaffAction("return", "退回", _return_with_code, note_label="退单说明",
+                fields=("reason_code",), choices=tuple(returns.RETURN_REASONS.items())),
     StaffAction("reassign", "改派", _reassign, note_label="改派说明", office_only=True,
                 needs_target=True, channels=frozenset({CONSOLE, API})),
+    StaffAction("urge", "催办", _urge, note_label="催办说明", who=SUPERVISOR),
+    StaffAction("request_extension", "申请延期", _request_extension,
+                note_label="延期原因", note_required=True, who=OWNER, fields=("days",)),
+    StaffAction("approve_extension", "同意延期", _approve, note_label="审批意见",
+                who=SUPERVISOR, needs_pending_extension=True),
+    StaffAction("refuse_extension", "不同意延期", _refuse, note_label="审批意见",
+                who=SUPERVISOR, needs_pending_extension=True),
+    StaffAction("cosign", "加签", _cosign, note_label="加签网格编码或工作人员编号",
+                fields=("cosign_target",)),
 )}
 
 
@@ -120,8 +187,21 @@ def offered(state: CaseState | str, channel: str, *, office: bool = False) -> li
 
     ``office``: whether the person is a community, street or admin login (改派).
     """
+    return [a for a in _by_state(state, channel, office) if a.who in (HANDLER, NOTES)]
+
+
+def _by_state(state, channel: str, office: bool) -> list[StaffAction]:
     return [a for a in STAFF_ACTIONS.values()
             if channel in a.channels and a.offered_in(state) and (office or not a.office_only)]
+
+
+def offered_to(case, channel: str, relation: str | None, *, office: bool = False,
+               pending_extension: bool = False) -> list[StaffAction]:
+    """The actions offered to one person: ``relation`` is what they are to the case
+    (``access.relation``: owner, supervisor, cohandler or None)."""
+    return [a for a in _by_state(case.state, channel, office)
+            if (a.office_only or a.for_relation(relation))
+            and (pending_extension or not a.needs_pending_extension)]
 
 
 def perform(uow, key: str, request: Request) -> bool:
@@ -135,5 +215,9 @@ def perform(uow, key: str, request: Request) -> bool:
     if action.note_required and not note:
         raise InvalidInput(f"请填写{action.note_label}。")
     note = note or action.default_note or ""
+    if "reason_code" in action.fields:  # 退单: a known reason, a note for 其他 — checked first
+        returns.check(request.reason_code, note)
+    if "days" in action.fields and request.days not in (None, ""):
+        extension.check_days(request.days)
     photos = tuple(p for p in request.photos if p) if action.photos else ()
     return action.perform(uow, replace(request, note=note, photos=photos))

@@ -146,13 +146,19 @@ class ActionIn(BaseModel):
     action: str = Field(..., description=" | ".join(API_ACTIONS))
     note: str = Field("", max_length=2000, description="说明（{}时必填）".format("、".join(
         staff_actions.get(k).label for k in API_ACTIONS if staff_actions.get(k).note_required)))
-    to_staff_id: int | None = Field(None, description="改派给的工作人员编号（仅 reassign）")
+    to_staff_id: int | None = Field(None, description="改派给的工作人员编号（reassign），"
+                                    "或加签的工作人员编号（cosign）")
     handling_method: str | None = Field(None, description="处理方式（仅 resolve）：" + "、".join(
         f"{m.value} {label}" for m, label in methods.LABELS.items()))
     department_ids: list[int] = Field([], max_items=20,
                                       description="街道吹哨、转办的部门编号（仅 resolve）")
     photos_base64: list[str] = Field([], max_items=3, description="办结照片（JPEG/PNG，base64）；"
                                      "私搭乱建、乱堆乱放、环境卫生等类别办结时必填")
+    reason_code: str | None = Field(None, max_length=32, description="退单原因（return）："
+                                    "not_this_grid | not_our_duty | incomplete | duplicate | "
+                                    "other（other 须填 note）")
+    days: int | None = Field(None, description="延期天数 1–30（request_extension，原因写在 note）")
+    grid_code: str | None = Field(None, max_length=32, description="加签的网格编码（cosign）")
 
     @validator("action")
     def _known(cls, value: str) -> str:
@@ -185,7 +191,8 @@ def api_act(case_no: str, body: ActionIn, request: Request, user: CurrentUser,
         photos = _saved_photos(case_no, body.photos_base64, user, unit, settings)
     try:
         changed = acting.run(unit, user, scope, case_no, body.action, body.note.strip(),
-                             photos, to_staff_id=body.to_staff_id, **extra)
+                             photos, to_staff_id=body.to_staff_id, days=body.days,
+                             reason_code=body.reason_code, grid_code=body.grid_code, **extra)
         unit.commit()
     except DomainError as error:
         status = next((code for kind, code in ERROR_STATUS if isinstance(error, kind)), 409)

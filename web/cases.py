@@ -131,6 +131,9 @@ async def act(request: Request, case_no: str, action: str, user: CurrentUser,
               scope: UserScope, unit: UnitDep, note: Annotated[str, Form()] = "",
               photo: Annotated[UploadFile | None, File()] = None,
               to_staff_id: Annotated[int | None, Form()] = None,
+              days: Annotated[str, Form()] = "", reason_code: Annotated[str, Form()] = "",
+              grid_code: Annotated[str, Form()] = "",
+              cosign_staff_id: Annotated[str, Form()] = "",
               handling_method: Annotated[str, Form()] = "",
               department_ids: Annotated[list[int], Form()] = []):  # noqa: B006
     """Any action of the table the console offers (改派 also at ``/reassign``)."""
@@ -140,7 +143,8 @@ async def act(request: Request, case_no: str, action: str, user: CurrentUser,
     _check_scope(unit, scope, case_no)
     photos = []
     if row.photos and photo is not None and photo.filename:
-        if not acting.may_act(unit, user, case_no):  # no file kept for a refused action
+        if not row.for_relation(acting.relation(unit, user, case_no)):  # no file kept
+            # for a refused action (a co-handler may add photos to a progress note only)
             raise HTTPException(403, "您不能办理这张工单（不是承办人或不在您的网格）")
         try:
             data = await photo.read(MAX_UPLOAD_BYTES + 1)
@@ -148,11 +152,17 @@ async def act(request: Request, case_no: str, action: str, user: CurrentUser,
         except UploadError as error:
             return _back(case_no, str(error), "error")
     try:
+        if cosign_staff_id.strip():  # 加签 a staff member
+            if not cosign_staff_id.strip().isdigit():
+                return _back(case_no, "工作人员编号应为数字。", "error")
+            to_staff_id = int(cosign_staff_id.strip())
         extra = {} if action != "resolve" else {
             "handling_method": handling_method or None, "department_ids": tuple(department_ids),
             "settings": request.app.state.settings}
         acting.run(unit, user, scope, case_no, action, note.strip()[:MAX_NOTE], photos,
-                   to_staff_id, **extra)
+                   to_staff_id, days=days.strip()[:8] or None,
+                   reason_code=reason_code.strip()[:32] or None,
+                   grid_code=grid_code.strip()[:32] or None, **extra)
         unit.commit()
     except DomainError as error:
         return _back(case_no, str(error), "error")

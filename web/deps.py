@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from minsheng.api_tokens import user_for_token
 from minsheng.db import UnitOfWork
+from minsheng.services import cosign
 from minsheng.sessions import session_user_id
 from minsheng.users import UserView, get_user, scope_grid_ids
 
@@ -73,17 +74,22 @@ def admin_user(user: UserView = Depends(current_user)) -> UserView:
 
 
 class Scope:
-    """The grid nodes a user may see (None = all)."""
+    """The grid nodes a user may see (None = all), and cases outside them that a grid of
+    theirs or they themselves co-handle (加签)."""
 
-    def __init__(self, grid_ids: set[int] | None):
+    def __init__(self, grid_ids: set[int] | None, case_ids=frozenset()):
         self.grid_ids = grid_ids
+        self.case_ids = set(case_ids)
 
     def allows(self, grid_id: int | None) -> bool:
         return self.grid_ids is None or grid_id in self.grid_ids
 
 
 def user_scope(user: UserView = Depends(current_user), unit: UnitOfWork = Depends(uow)) -> Scope:
-    return Scope(scope_grid_ids(unit, user))
+    grid_ids = scope_grid_ids(unit, user)
+    if grid_ids is None:
+        return Scope(None)
+    return Scope(grid_ids, cosign.case_ids_for_scope(unit.session, grid_ids, user.staff_id))
 
 
 def templates(request: Request) -> Jinja2Templates:

@@ -43,7 +43,8 @@ def list_cases(session, scope: Scope, flt: CaseFilter, now: datetime) -> tuple[l
     """One page of cases the scope allows, newest first, and the total count."""
     conditions = []
     if scope.grid_ids is not None:
-        conditions.append(Case.grid_id.in_(scope.grid_ids or {-1}))
+        conditions.append(or_(Case.grid_id.in_(scope.grid_ids or {-1}),
+                              Case.id.in_(scope.case_ids or {-1})))  # 加签
     if flt.state:
         conditions.append(Case.state == flt.state)
     if flt.category:
@@ -65,6 +66,11 @@ def list_cases(session, scope: Scope, flt: CaseFilter, now: datetime) -> tuple[l
         .limit(PAGE_SIZE).offset((max(flt.page, 1) - 1) * PAGE_SIZE)
     ).scalars().all()
     return list(rows), total
+
+
+def case_id_of(session, case_no: str) -> int | None:
+    return session.execute(select(Case.id).where(
+        Case.case_no == (case_no or "").strip().upper())).scalar()
 
 
 def case_grid_id(session, case_no: str) -> tuple[bool, int | None]:

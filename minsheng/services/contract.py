@@ -120,6 +120,8 @@ class CaseView:
     photos: list[PhotoView]
     events: list[EventView]
     rating: RatingView | None
+    pending_extension: str | None = None  # "3天：等待物业" while a 延期 request waits
+    cohandlers: tuple = ()  # 加签: grid names and staff public names
 
     @property
     def last_event(self) -> str | None:

@@ -87,7 +87,8 @@ def move_up(uow, case: Case, now: datetime, *, action: str, actor_type: ActorTyp
                           f"工单已转交{owner.public_name}办理{why}：{summary}", case, now)
     if supervisor is not None:
         notify.tell_staff(uow, supervisor[1], "case_supervise",
-                          f"督办提醒{why}：{summary}，现由{owner.public_name}办理", case, now)
+                          f"督办提醒{why}：{summary}，现由{owner.public_name}办理", case, now,
+                          relation="supervisor")
     if not keep_state:
         notices.moved(uow, case, event, table_action or action, now, tz)
     return event

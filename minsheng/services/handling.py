@@ -16,8 +16,8 @@ from minsheng.lifecycle import target_state
 from minsheng.models import CaseEvent, CaseFollower, CaseHandlingDepartment, CasePhoto, Grid, Staff
 from minsheng.settings import DEFAULT_RESOLVE_PHOTO_CATEGORIES
 
-from . import limits, methods, notices, notify
-from .access import check_may_act
+from . import limits, methods, notices, notify, returns
+from .access import check_may_act, check_may_note
 from .common import get_staff, load_case, record, staff_actor, transition
 from .escalation import HANDLING_OF_LEVEL, move_up
 from .routing import LEVEL_OF_ROLE, community_desk, worker_for
@@ -75,7 +75,7 @@ def add_progress(uow, case_no: str, staff_id: int, note: str, now=None, photos=N
     if note is None and not photos:
         raise InvalidInput("请填写进展说明。")
     case = load_case(session, case_no)
-    check_may_act(session, staff_id, case)
+    check_may_note(session, staff_id, case)  # co-handlers (加签) add notes too
     if _repeated(case, staff_id, "progress", note) and not photos:
         return False
     event = transition(session, case, "progress", now, note=note, **staff_actor(staff_id))
@@ -140,12 +140,16 @@ def escalate(uow, case_no: str, actor_staff_id: int | None, reason: str, now=Non
     return True
 
 
-def return_case(uow, case_no: str, staff_id: int, reason: str, now=None) -> bool:
-    """退回: not this grid's matter — back to the community desk, which reroutes it."""
+def return_case(uow, case_no: str, staff_id: int, reason: str, now=None,
+                reason_code: str | None = None) -> bool:
+    """退回: not this grid's matter — back to the community desk, which reroutes it.
+
+    ``reason_code`` is one of ``returns.RETURN_REASONS``; ``reason`` its note (required
+    for ``other``, which is also what a bare note without a code means).
+    """
     session, now = uow.session, now or utcnow()
-    reason = _clean(reason)
-    if reason is None:
-        raise InvalidInput("请说明退回原因。")
+    reason_code, note = returns.check(reason_code, _clean(reason))
+    reason = returns.text(reason_code, note)
     case = load_case(session, case_no)
     if _repeated(case, staff_id, "return"):  # before the check, as in escalate
         return False
@@ -157,7 +161,8 @@ def return_case(uow, case_no: str, staff_id: int, reason: str, now=None) -> bool
     if desk is None or (member is not None and desk.id == member.id):
         raise DomainError("您已是社区服务台，请直接改派给正确的网格。")
     event = transition(session, case, "return", now, note=reason,
-                       data={"to_staff_id": desk.id}, **staff_actor(staff_id))
+                       data={"to_staff_id": desk.id, "reason_code": reason_code,
+                             "note": note}, **staff_actor(staff_id))
     case.grid_id, case.assignee_id = desk_grid.id, desk.id
     case.level = LEVEL_OF_ROLE[StaffRole(desk.role)]
     case.ack_deadline = limits.ack_deadline(session, case.category, case.urgent, now)

@@ -104,11 +104,24 @@ def moved(uow, case: Case, event: CaseEvent, how: str, now: datetime,
     return _tell(uow, case, event, kind, text, now)
 
 
+# 退单 reason codes residents are told in their own words (others: not this grid's matter)
+WHY_RETURNED = {"not_our_duty": "经核实不属于原网格的职责范围", "incomplete": "需要进一步核实情况",
+                "duplicate": "与已反映的问题重复"}
+
+
 def returned(uow, case: Case, event: CaseEvent, desk: Staff, now: datetime) -> int:
     """退回: not the first grid's matter; the community desk sends it to the right one."""
-    text = (f"{subject(case)}经核实不归原网格管，已转给{handler(uow.session, desk)}"
+    why = WHY_RETURNED.get((event.data or {}).get("reason_code"), "经核实不归原网格管")
+    text = (f"{subject(case)}{why}，已转给{handler(uow.session, desk)}"
             "重新分派，分派后会再告诉您。")
     return _tell(uow, case, event, "notice_returned", text, now)
+
+
+def extended(uow, case: Case, event: CaseEvent, now: datetime,
+             tz: str = DEFAULT_TIMEZONE) -> int:
+    """延期 approved: the new deadline (the staff's reason stays internal)."""
+    text = f"{subject(case)}办理时间有所延长，现{deadline(case, tz)}，感谢您的耐心。"
+    return _tell(uow, case, event, "notice_extended", text, now)
 
 
 def resolved(uow, case: Case, event: CaseEvent, note: str | None, photos,

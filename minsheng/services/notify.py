@@ -23,12 +23,21 @@ def case_summary(case: Case) -> str:
 
 
 def tell_staff(uow, staff: Staff | None, kind: str, text: str, case: Case,
-               now: datetime, dedupe_key: str | None = None) -> bool:
-    """Queue a Telegram message with the case card; False if the person has no Telegram."""
+               now: datetime, dedupe_key: str | None = None,
+               relation: str | None = None) -> bool:
+    """Queue a Telegram message with the case card; False if the person has no Telegram.
+
+    The card carries action buttons only for the case's owner at sending time
+    (``to_staff_id``); ``relation`` names other buttons a non-owner is offered
+    (``approver``: 同意 / 不同意延期; ``cohandler``: 进展; ``supervisor``: 催办).
+    """
     if staff is None or not staff.telegram_user_id or not staff.active:
         return False
+    payload = {"case_no": case.case_no, "to_staff_id": staff.id}
+    if relation:
+        payload["relation"] = relation
     outbox.enqueue(uow, Channel.telegram, f"staff:{staff.id}", kind, text,
-                   payload={"case_no": case.case_no}, dedupe_key=dedupe_key, now=now)
+                   payload=payload, dedupe_key=dedupe_key, now=now)
     return True
 
 

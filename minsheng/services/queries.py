@@ -21,6 +21,7 @@ from minsheng.lifecycle import TRANSITIONS, UNACKNOWLEDGED
 from minsheng.models import Case, CaseFollower, CaseRating, Grid, Staff
 from minsheng.privacy import mask_phone
 
+from . import cosign
 from .common import find_resident, load_case, public_grid_name
 from .contract import CaseView, Contact, EventView, PhotoView, RatingView, ResidentRef
 
@@ -104,7 +105,16 @@ def view_of(session: Session, case: Case, now: datetime | None = None) -> CaseVi
                 for e in case.events],
         rating=RatingView(str(rating.value), RATING_LABELS[Rating(rating.value)],
                           str(rating.route), rating.comment, rating.at) if rating else None,
+        pending_extension=_pending_extension(session, case),
+        cohandlers=tuple(cosign.cohandlers(session, case)),
     )
+
+
+def _pending_extension(session: Session, case: Case) -> str | None:
+    from .extension import pending
+
+    row = pending(session, case)
+    return f"{row.days}天：{row.reason}" if row is not None else None
 
 
 def get_case(uow, case_no: str) -> CaseView:

@@ -1,4 +1,5 @@
-"""Background scans: 超时督办 (overdue escalation) and the rating window.
+"""Background scans: 超时督办 (overdue escalation), the rating window, and 自动催办
+(``scan_urges``, in services.urging).
 
 Both are safe to run on several hosts at once: on PostgreSQL the rows are selected
 ``FOR UPDATE SKIP LOCKED``, and each deadline leaves an event that makes a re-run a no-op.
@@ -19,6 +20,7 @@ from minsheng.models import Case, CaseEvent, Staff
 from . import notices, notify
 from .common import record, transition
 from .escalation import move_up
+from .urging import scan_urges  # noqa: F401  (催办 at 50 % and 80 % of the limit)
 
 BATCH = 200
 REASONS = {"overdue_resolve": "超时未办结", "overdue_ack": "超时未签收"}

@@ -111,7 +111,7 @@ async def test_tasks_lists_the_workers_open_cases_with_deadlines_and_buttons(
     summary, card = await bot_api.wait_for_messages(WORKER_TG, count=2)
     assert CASE_NO in summary.text and "办结时限" in summary.text
     assert OTHER_CASE_NO not in summary.text  # another worker's case
-    assert [b["text"] for b in card.buttons] == ["签收", "上报", "退回"]
+    assert [b["text"] for b in card.buttons] == ["签收", "上报", "退回", "加签"]
     assert card.params["parse_mode"] == "HTML"
     # the resident's text is escaped for HTML, the phone is masked
     assert "&lt;b&gt;快来&lt;/b&gt; &amp;" in card.text
@@ -128,7 +128,8 @@ async def test_staff_acknowledge_by_button_changes_the_case_and_redraws_the_card
                                                      if c.method == "editMessageText"])
     assert case_state(db, CASE_NO) == "acknowledged"
     # the lifecycle allows 退回 from acknowledged, so the table offers it (it used to drift)
-    assert [b["text"] for b in edited.buttons] == ["进展", "办结", "上报", "退回", "居民电话"]
+    assert [b["text"] for b in edited.buttons] == ["进展", "办结", "上报", "退回", "申请延期", "加签",
+                                                   "居民电话"]
     assert bot_api.calls_of("answerCallbackQuery")
     # pressing 签收 again (an old card) changes nothing
     await press(bot_api, WORKER_TG, button(card, "签收"), updates.sent_message(card.result))
@@ -229,7 +230,7 @@ async def test_a_failed_outbox_send_is_retried_and_delivered_once(
     await wait_until(lambda: [r for r in outbox_rows(db) if r.sent_at])
     [card] = await bot_api.wait_for_messages(WORKER_TG)
     assert "您有新派单" in card.text and CASE_NO in card.text
-    assert [b["text"] for b in card.buttons] == ["签收", "上报", "退回"]
+    assert [b["text"] for b in card.buttons] == ["签收", "上报", "退回", "加签"]
     assert len(bot_api.sent_to(WORKER_TG)) == 1
 
 
@@ -245,7 +246,8 @@ async def test_the_card_buttons_in_every_open_state_are_the_tables_telegram_acti
             uow.commit()
         await bot_api.push(updates.message_update(WORKER_TG, "/tasks"))
         card = (await bot_api.wait_for_messages(WORKER_TG, count=2 * count))[-1]
-        table = staff_actions.offered(state, staff_actions.TELEGRAM)
+        table = staff_actions.offered_to(SimpleNamespace(state=state), staff_actions.TELEGRAM,
+                                         "owner")
         actions = [b for b in card.buttons if b["text"] != "居民电话"]  # not a state change
         assert [b["text"] for b in actions] == [a.label for a in table], state
         assert [b["callback_data"] for b in actions] == [
@@ -253,8 +255,7 @@ async def test_the_card_buttons_in_every_open_state_are_the_tables_telegram_acti
     assert "签收" not in [a.label for a in staff_actions.offered("new", "telegram")]
 
 
-async def test_return_by_button_asks_for_the_reason_and_hands_the_case_to_the_desk(
-        gateway, bot_api: BotApiServer, db, seeded):
+def add_desk(db) -> None:
     from minsheng.enums import StaffRole
     from minsheng.models import Grid, Staff
 
@@ -263,12 +264,49 @@ async def test_return_by_button_asks_for_the_reason_and_hands_the_case_to_the_de
         uow.session.add(Staff(name="孙丽", public_name="孙社区", role=StaffRole.community,
                               grid_id=community.id))
         uow.commit()
+
+
+async def reason_buttons(bot_api: BotApiServer):
     await press(bot_api, WORKER_TG, f"s:return:{CASE_NO}")
+    return await bot_api.wait_for(lambda calls: next(
+        (c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
+         and c.buttons), None))
+
+
+async def test_return_by_button_offers_the_reason_codes_and_a_code_returns_at_once(
+        gateway, bot_api: BotApiServer, db, seeded):
+    add_desk(db)
+    choices = await reason_buttons(bot_api)
+    assert [b["text"] for b in choices.buttons] == [
+        "不属于本网格", "不属于职责范围", "信息不全", "重复", "其他"]
+    assert "return" not in events_of(db, CASE_NO)  # nothing happens before the reason
+    await press(bot_api, WORKER_TG, button(choices, "不属于本网格"))
+    await wait_until(lambda: "return" in events_of(db, CASE_NO))
+    with db.uow() as uow:
+        [event] = uow.session.execute(select(CaseEvent).where(
+            CaseEvent.action == "return")).scalars().all()
+        assert event.data["reason_code"] == "not_this_grid" and event.note == "不属于本网格"
+
+
+async def test_a_forged_reason_code_is_refused(gateway, bot_api: BotApiServer, db, seeded):
+    add_desk(db)
+    await press(bot_api, WORKER_TG, f"s:return.lost:{CASE_NO}")
+    await press(bot_api, OTHER_WORKER_TG, f"s:return.duplicate:{CASE_NO}")
+    await bot_api.wait_for_messages(OTHER_WORKER_TG)
+    await bot_api.wait_for_messages(WORKER_TG)
+    assert "return" not in events_of(db, CASE_NO)
+
+
+async def test_return_for_another_reason_asks_for_it_and_hands_the_case_to_the_desk(
+        gateway, bot_api: BotApiServer, db, seeded):
+    add_desk(db)
+    choices = await reason_buttons(bot_api)
+    await press(bot_api, WORKER_TG, button(choices, "其他"))
     prompt = await bot_api.wait_for(lambda calls: next(
         (c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
          and (c.params.get("reply_markup") or {}).get("force_reply")), None))
-    assert prompt.text.startswith(f"✍️ 退回原因｜{CASE_NO}")
-    assert "return" not in events_of(db, CASE_NO)  # nothing happens before the reason
+    assert prompt.text.startswith(f"✍️ 退单说明｜{CASE_NO}")
+    assert "return" not in events_of(db, CASE_NO)
     await bot_api.push(updates.reply_update(WORKER_TG, "不在本网格，是阳光花园的",
                                             updates.sent_message(prompt.result)))
     await wait_until(lambda: "return" in events_of(db, CASE_NO))

@@ -31,6 +31,12 @@ LEGAL = {
     **{("withdraw", state): S.withdrawn for state in OPEN},
     **{("merge", state): S.merged for state in OPEN},
     **{("add_info", state): state for state in OPEN},
+    # 催办, 延期 decisions and 加签 keep the state of any open case
+    **{(action, state): state for action in ("urge", "approve_extension",
+                                             "refuse_extension", "cosign")
+       for state in OPEN},
+    ("request_extension", S.acknowledged): S.acknowledged,
+    ("request_extension", S.in_progress): S.in_progress,
 }
 NO_OP = {("acknowledge", S.acknowledged), ("acknowledge", S.in_progress),
          ("resolve", S.resolved), ("withdraw", S.withdrawn), ("close", S.closed),

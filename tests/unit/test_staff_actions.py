@@ -24,8 +24,13 @@ def accepted(action: str, state: CaseState) -> bool:
 
 
 def offered_anywhere(state: CaseState) -> set[str]:
+    """Offered to someone: the owner, a supervisor or a co-handler, with or without a
+    延期 request waiting."""
+    case = type("Case", (), {"state": state})
     return {a.key for channel in CHANNELS
-            for a in staff_actions.offered(state, channel, office=True)}
+            for relation in ("owner", "supervisor", "cohandler")
+            for a in staff_actions.offered_to(case, channel, relation, office=True,
+                                              pending_extension=True)}
 
 
 def test_every_lifecycle_row_is_either_a_staff_action_or_deliberately_not_one():
@@ -56,7 +61,7 @@ def test_acknowledge_is_not_offered_on_a_new_case_which_the_lifecycle_refuses():
     assert "acknowledge" not in {a.key for a in staff_actions.offered(
         CaseState.new, staff_actions.TELEGRAM)}
     assert [a.label for a in staff_actions.offered(CaseState.assigned, staff_actions.TELEGRAM)] \
-        == ["签收", "上报", "退回"]
+        == ["签收", "上报", "退回", "加签"]
 
 
 def test_reassign_is_offered_only_to_office_logins_and_not_on_telegram():
@@ -67,11 +72,28 @@ def test_reassign_is_offered_only_to_office_logins_and_not_on_telegram():
         state, staff_actions.TELEGRAM, office=True)}
 
 
-@pytest.mark.parametrize("key", ["progress", "resolve", "return"])
+@pytest.mark.parametrize("key", ["progress", "resolve", "request_extension"])
 def test_an_action_that_needs_a_note_is_refused_without_one_before_any_service_runs(key):
     request = staff_actions.Request("MS-20261122-0001", 1, note="   ")
     with pytest.raises(InvalidInput, match=staff_actions.STAFF_ACTIONS[key].note_label):
         staff_actions.perform(None, key, request)  # no unit of work: it must not be reached
+
+
+@pytest.mark.parametrize(("code", "note", "message"), [
+    (None, "", "请选择退单原因"), ("lost", "", "请选择退单原因"),
+    ("other", "  ", "请写明具体原因"),
+])
+def test_a_return_needs_a_known_reason_code_and_other_needs_a_note(code, note, message):
+    request = staff_actions.Request("MS-20261122-0001", 1, note=note, reason_code=code)
+    with pytest.raises(InvalidInput, match=message):
+        staff_actions.perform(None, "return", request)
+
+
+@pytest.mark.parametrize("days", ["0", "31", "三天", "-2"])
+def test_an_extension_needs_one_to_thirty_days(days):
+    request = staff_actions.Request("MS-20261122-0001", 1, note="等待配件", days=days)
+    with pytest.raises(InvalidInput, match="天"):
+        staff_actions.perform(None, "request_extension", request)
 
 
 def test_an_unknown_action_is_refused_in_chinese():
