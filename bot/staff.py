@@ -45,7 +45,7 @@ NOTE_ACTIONS = {a.note_label: a.key for a in TELEGRAM_ACTIONS.values()
                 if a.note_required or a.fields}  # 退单 (其他), 申请延期, 加签 ask too
 # An action with choices (退单 reasons) offers them first: "s:return.incomplete:MS-…".
 CHOICE = re.compile(rf"^s:(\w+)\.(\w+):{CASE_NO}$")
-PROMPT_HINTS = {"request_extension": "格式：天数 原因，例如「3 等待燃气公司上门检修」。",
+PROMPT_HINTS = {"request_extension": "格式：工作日数 原因，例如「3 等待燃气公司上门检修」。",
                 "cosign": "请回复协办网格的网格编码（或工作人员编号）。",
                 "return": "请写明退单的具体原因。"}
 PROMPT = re.compile(rf"^✍️ ({'|'.join(map(re.escape, NOTE_ACTIONS))})｜{CASE_NO}")
@@ -85,6 +85,19 @@ def may_act(db: Database, telegram_user_id: int, case_no: str) -> int | None:
         except DomainError:
             return None
         return member.id if allowed else None
+
+
+NOT_YOURS_TO_DO = "这项操作不由您办理（协办人只能填写进展，办结由主办人完成）。"
+
+
+def may_use(db: Database, staff_id: int, case_no: str, action) -> bool:
+    """Whether this staff member's relation to the case (owner, supervisor, co-handler)
+    lets them use ``action`` — the table's rule, checked before a step is offered."""
+    with db.uow() as uow:
+        try:
+            return action.for_relation(access.staff_relation(uow, staff_id, case_no))
+        except DomainError:
+            return False
 
 
 def prompt_of(message: Message | None, bot_id: int) -> tuple[str, str] | None:
@@ -188,6 +201,10 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await context.bot.send_message(user_id, text)
         return
     action = TELEGRAM_ACTIONS[LEGACY_KEYS.get(match.group(1), match.group(1))]
+    if not await asyncio.to_thread(may_use, gateway.db, staff_id, case_no, action):
+        # refused at the press, before any step or prompt (a co-handler's old 办结 button)
+        await context.bot.send_message(user_id, f"{action.label}未完成：{NOT_YOURS_TO_DO}")
+        return
     if action.key == "resolve":
         await context.bot.send_message(user_id, f"办结 {case_no}：请选择处理方式",
                                        reply_markup=method_keyboard(case_no))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from minsheng.enums import Category, Channel, GridLevel, StaffRole
-from minsheng.models import Grid, Staff
+from minsheng.models import Grid, Staff, TimeLimit
 from minsheng.places import Place
 from minsheng.services.contract import NewCase, ResidentRef
 
@@ -75,6 +75,17 @@ def build_world(db, with_rules: bool = True) -> World:
             ensure_default_rules(s)
         uow.commit()
     return World(grids, staff)
+
+
+def clock_limits(db, category: Category = Category.clutter, ack_hours: int = 2,
+                 resolve_hours: int = 48) -> None:
+    """A TimeLimit row in clock hours, for tests about fractions of a limit rather than
+    about the working calendar (services/limits.py counts working time by default)."""
+    with db.uow() as uow:
+        uow.session.add(TimeLimit(category=category, urgent=False, ack_amount=ack_hours,
+                                  ack_unit="hours", resolve_amount=resolve_hours,
+                                  resolve_unit="hours"))
+        uow.commit()
 
 
 def resident(n: int = 1, channel: Channel = Channel.telegram) -> ResidentRef:

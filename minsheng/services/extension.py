@@ -9,8 +9,6 @@ deadline (or to now, when it has passed).
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import select
 
 from minsheng.clock import DEFAULT_TIMEZONE, format_local, utcnow
@@ -19,7 +17,7 @@ from minsheng.errors import IllegalTransition, InvalidInput, NotAllowed
 from minsheng.lifecycle import target_state
 from minsheng.models import Case, ExtensionRequest, Staff
 
-from . import notices, notify, urging
+from . import limits, notices, notify, urging
 from .access import is_supervisor
 from .common import load_case, record, staff_actor
 from .escalation import next_rung
@@ -71,7 +69,7 @@ def request(uow, case_no: str, staff_id: int, reason: str, days, now=None,
                            state=PENDING)
     session.add(row)
     session.flush()
-    record(session, case, "request_extension", now, note=f"申请延期{days}天：{reason}",
+    record(session, case, "request_extension", now, note=f"申请延期{days}个工作日：{reason}",
            data={"reason": reason, "days": days, "request_id": row.id},
            **staff_actor(staff_id))
     _tell_approver(uow, case, row, now)
@@ -84,7 +82,7 @@ def _tell_approver(uow, case: Case, row: ExtensionRequest, now) -> None:
     if found is None:
         return
     owner = uow.session.get(Staff, case.assignee_id)
-    text = (f"{owner.public_name}申请延期{row.days}天（{row.reason}），请审批："
+    text = (f"{owner.public_name}申请延期{row.days}个工作日（{row.reason}），请审批："
             f"{notify.case_summary(case)}")
     notify.tell_staff(uow, found[1], "extension_requested", text, case, now,
                       dedupe_key=f"extension:{case.case_no}:{row.id}",
@@ -125,11 +123,13 @@ def decide(uow, case_no: str, staff_id: int, approve: bool, note: str | None = N
     row.decided_by, row.decided_at, row.decision_note = staff_id, now, note
     if approve:
         base = max(case.resolve_deadline or now, now)
-        row.state, row.new_deadline = APPROVED, base + timedelta(days=row.days)
+        # days of 延期 are working days, counted on the same calendar as the limits
+        row.state = APPROVED
+        row.new_deadline = limits.Limit(row.days, "working_days").due(base, tz)
         case.resolve_deadline = row.new_deadline
         if CaseState(case.state) in {CaseState.acknowledged, CaseState.in_progress}:
             urging.plan(case, now)
-        text = f"同意延期{row.days}天，新的办结时限 {format_local(row.new_deadline, tz, 'full')}"
+        text = f"同意延期{row.days}个工作日，新的办结时限 {format_local(row.new_deadline, tz, 'full')}"
         data = {"deadline": row.new_deadline.isoformat(), "days": row.days,
                 "request_id": row.id}
     else:

@@ -102,7 +102,8 @@ def test_two_scheduler_hosts_escalate_each_case_once(db):
 
     def host():
         with db.uow() as uow:
-            escalated.extend(scheduler.scan_overdue(uow, T0 + timedelta(hours=3)).escalated)
+            # T0 is a Sunday: the 2 working hours to 签收 end Monday 11:00
+            escalated.extend(scheduler.scan_overdue(uow, T0 + timedelta(days=2)).escalated)
 
     run_together([host, host])
     assert sorted(escalated) == sorted(set(escalated)) and len(escalated) == 6

@@ -8,12 +8,13 @@ from sqlalchemy import select
 from minsheng.enums import Category
 from minsheng.models import CaseEvent
 from minsheng.services import cases, cosign, extension, scheduler
-from tests.factories import T0, build_world, report, resident
+from tests.factories import T0, build_world, clock_limits, report, resident
 
 
 def test_urges_extension_cosign_and_return_on_real_databases(db):
     world = build_world(db)
     worker, leader = world.staff["worker1"], world.staff["leader1"]
+    clock_limits(db)  # 48 clock hours to resolve: 催办 at 24 h
     with db.uow() as uow:
         case_no = cases.open_case(uow, report(), now=T0).case_no
     with db.uow() as uow:

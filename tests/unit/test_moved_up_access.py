@@ -24,7 +24,7 @@ def reopened(db, world):
     worker = world.staff["worker1"]
     assert act(db, cases.get_case, case_no).assignee_id == worker
     act(db, cases.acknowledge, case_no, worker)
-    act(db, cases.resolve, case_no, worker, "清理完毕")
+    act(db, cases.resolve, case_no, worker, "清理完毕", photo_path="var/photos/after.jpg")
     act(db, cases.rate, case_no, Rating.dissatisfied, FeedbackRoute.offline,
         staff_id=world.staff["desk"])
     assert act(db, cases.get_case, case_no).assignee_id == world.staff["leader1"]

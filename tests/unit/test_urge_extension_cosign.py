@@ -9,9 +9,10 @@ from sqlalchemy import select
 from minsheng.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
 from minsheng.models import Case, CaseEvent, OutboxMessage
 from minsheng.services import cases, cosign, extension, scheduler, urging
-from tests.factories import T0, report
+from tests.factories import T0, clock_limits, report
 
-LIMIT = timedelta(hours=48)  # clutter
+AFTER = "var/photos/after.jpg"  # 乱堆乱放 is closed with a photo
+LIMIT = timedelta(hours=48)  # clutter, in clock hours (clock_limits below)
 
 
 def act(db, fn, *args, **kwargs):
@@ -36,6 +37,7 @@ def notices(db, kind):
 
 @pytest.fixture
 def case_no(db, world):
+    clock_limits(db)
     no = act(db, cases.open_case, report(), now=T0).case_no
     act(db, cases.acknowledge, no, world.staff["worker1"], now=T0)
     return no
@@ -104,7 +106,7 @@ def test_the_owner_and_peers_cannot_urge(db, world, case_no, key):
 
 
 def test_a_closed_case_cannot_be_urged(db, world, case_no):
-    act(db, cases.resolve, case_no, world.staff["worker1"], "已清理")
+    act(db, cases.resolve, case_no, world.staff["worker1"], "已清理", photo_path=AFTER)
     with pytest.raises(IllegalTransition):
         act(db, urging.urge, case_no, world.staff["leader1"])
 
@@ -125,7 +127,7 @@ def test_extension_requested_then_approved_moves_the_deadline(db, world, case_no
     assert view.pending_extension is None
     [(_, _, note, data)] = events(db, case_no, "approve_extension")
     assert data["deadline"] == (T0 + LIMIT + timedelta(days=3)).isoformat()
-    assert "同意延期3天" in note and "新的办结时限" in note
+    assert "同意延期3个工作日" in note and "新的办结时限" in note
     assert events(db, case_no, "request_extension")[0][3] == {
         "reason": "等待燃气公司上门", "days": 3, "request_id": 1}
     assert notices(db, "extension_decided")[0][0] == f"staff:{worker}"
@@ -187,8 +189,8 @@ def test_a_cosigned_grid_sees_and_notes_the_case_but_only_the_lead_resolves(db, 
         assert cosign.case_ids_of(uow.session, uow.session.get(cosign.Staff, other))
     assert act(db, cases.add_progress, case_no, other, "第二网格已派人协助")
     with pytest.raises(NotAllowed):
-        act(db, cases.resolve, case_no, other, "办好了")
-    assert act(db, cases.resolve, case_no, worker, "已清理")
+        act(db, cases.resolve, case_no, other, "办好了", photo_path=AFTER)
+    assert act(db, cases.resolve, case_no, worker, "已清理", photo_path=AFTER)
 
 
 def test_cosigning_a_staff_member(db, world, case_no):
