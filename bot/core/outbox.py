@@ -74,17 +74,19 @@ class Due:
 
 def keep(db: Database, channel: Channel, recipient: str, replies: list[dict],
          done_row: int | None = None,
-         also: Callable[[object, object], None] | None = None) -> list[Due]:
+         also: Callable[[object, object], None] | None = None,
+         rendered: bool = False) -> list[Due]:
     """Replies as outbox rows leased to this process for sending now, in one transaction
     with what they answer: ``also(uow, now)`` (e.g. the inbound message marked processed)
     or the outbox row that asked Rasa (``done_row``) marked sent. If this process dies
-    before sending, the sender delivers them when the lease runs out."""
+    before sending, the sender delivers them when the lease runs out. ``rendered``: the
+    texts are already in the channel's own form (its adapter sends them as they are)."""
     now = utcnow()
     with db.uow() as uow:
-        rows = []
+        rows, extra = [], {"rendered": True} if rendered else {}
         for reply in replies:
             row = outbox.enqueue(uow, channel, recipient, REPLY, str(reply.get("text") or ""),
-                                 payload={"reply": reply}, now=now)
+                                 payload={"reply": reply, **extra}, now=now)
             row.next_attempt_at = now + timedelta(seconds=outbox.CLAIM_LEASE_SECONDS)
             rows.append(row)
         uow.session.flush()
@@ -93,8 +95,7 @@ def keep(db: Database, channel: Channel, recipient: str, replies: list[dict],
         if done_row is not None:
             outbox.mark_sent(uow, done_row, now)
         uow.commit()
-        return [Due(r.id, REPLY, r.text, {"reply": reply}, recipient)
-                for r, reply in zip(rows, replies)]
+        return [Due(r.id, REPLY, r.text, dict(r.payload), recipient) for r in rows]
 
 
 def record(db: Database, results: list[tuple[int, Outcome]], unsent: list[int],
