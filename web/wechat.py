@@ -19,6 +19,7 @@ from bot.core.rasa import RasaClient
 from bot.wechat.api import WeChatApi
 from bot.wechat.channel import WeChatChannel
 from bot.wechat.protocol import MAX_BODY_BYTES, BadMessage
+from web.lifespan import around
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/wechat", include_in_schema=False)
@@ -80,44 +81,31 @@ def install(app: FastAPI) -> None:
     one access token: every ``/cgi-bin/token`` call makes the previous one expire."""
     app.include_router(router)
     app.state.wechat = None
+    around(app, _running)
 
-    async def start() -> None:
-        settings = app.state.settings
-        if not settings.wechat_enabled:
-            return
-        api = WeChatApi(settings.wechat_api_base, settings.wechat_app_id,
-                        settings.wechat_app_secret)
-        rasa = RasaClient(settings.rasa_url, settings.rasa_token)
-        channel = WeChatChannel(settings, app.state.db, api, rasa)
-        sender = OutboxSender(app.state.db, [channel], batch=20, interval=2.0)
-        app.state.wechat = channel
-        app.state.wechat_sender = sender
-        app.state.wechat_tasks = [asyncio.create_task(sender.run_forever()),
-                                  asyncio.create_task(channel.retry_forever())]
-        log.info("WeChat channel on at /wechat; notices sent from this process")
 
-    async def stop() -> None:
-        channel = app.state.wechat
-        if channel is None:
-            return
-        for task in app.state.wechat_tasks:
+@contextlib.asynccontextmanager
+async def _running(app: FastAPI):
+    settings = app.state.settings
+    if not settings.wechat_enabled:
+        yield
+        return
+    api = WeChatApi(settings.wechat_api_base, settings.wechat_app_id,
+                    settings.wechat_app_secret)
+    channel = WeChatChannel(settings, app.state.db, api,
+                            RasaClient(settings.rasa_url, settings.rasa_token))
+    sender = OutboxSender(app.state.db, [channel], batch=20, interval=2.0)
+    app.state.wechat, app.state.wechat_sender = channel, sender
+    tasks = [asyncio.create_task(sender.run_forever(), name="wechat-outbox"),
+             asyncio.create_task(channel.retry_forever(), name="wechat-retry")]
+    log.info("WeChat channel on at /wechat; its outbox rows sent from this process")
+    try:
+        yield
+    finally:
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*app.state.wechat_tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await channel.close()
         await channel.api.close()
         await channel.rasa.close()
         app.state.wechat = None
-
-    inner = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(application: FastAPI):
-        """The app's own lifespan, with the WeChat channel started around it."""
-        await start()
-        try:
-            async with inner(application) as state:
-                yield state
-        finally:
-            await stop()
-
-    app.router.lifespan_context = lifespan

@@ -5,14 +5,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from minsheng.enums import CATEGORY_LABELS, Category, Channel
+from minsheng.enums import CATEGORY_LABELS, ONLINE_CHANNELS, Category, Channel
 from minsheng.models import Case, CaseFollower, InboundMessage, ResidentIdentity, Staff
 
 from . import outbox
 
-# Residents can only be reached on the online channels; hotline or visit reporters are
-# called back by staff (the offline feedback route).
-ONLINE_CHANNELS = (Channel.telegram, Channel.web, Channel.wechat)
+__all__ = ["ONLINE_CHANNELS", "case_summary", "online_channel", "resident_ids",
+           "tell_residents", "tell_staff"]
 
 
 def case_summary(case: Case) -> str:
