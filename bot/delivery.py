@@ -29,8 +29,9 @@ from minsheng.models import InboundMessage, OutboxMessage, ResidentIdentity
 
 log = logging.getLogger(__name__)
 
-__all__ = ["REPLY", "SENT", "Outcome", "keep", "offered_buttons", "attempt", "send_rows",
-           "record", "mark_unreachable"]
+# Outcome, SENT and REPLY are the core's, named here for the Telegram modules.
+__all__ = ["REPLY", "SENT", "Outcome", "attempt", "keep", "mark_unreachable",
+           "offered_buttons", "record", "send_rows"]
 
 RECENT_REPLIES = 50  # the replies whose buttons a restarted gateway offers again
 MAX_WAIT = 30.0  # longer flood waits go back to the outbox's schedule

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import AsyncContextManager
+from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
 
 
-def around(app: FastAPI, running: Callable[[FastAPI], AsyncContextManager]) -> None:
+def around(app: FastAPI, running: Callable[[FastAPI], AbstractAsyncContextManager]) -> None:
     """Serve the app inside ``running(app)``; each lifespan gets its own (a test may
     start the same app twice, each time on another event loop)."""
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(application: FastAPI):
-        async with running(application):
-            async with inner(application) as state:
-                yield state
+        async with running(application), inner(application) as state:
+            yield state
 
     app.router.lifespan_context = lifespan

@@ -33,8 +33,8 @@ from bot.wechat.inbound import WeChatInbox, mark_unreachable
 from minsheng.clock import utcnow
 from minsheng.db import Database
 from minsheng.enums import Channel
-from minsheng.models import ResidentIdentity
 from minsheng.images import MAX_UPLOAD_BYTES, UploadError, check_image
+from minsheng.models import ResidentIdentity
 from minsheng.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.core.outbox import OutboxSender
 from bot.core.rasa import RasaClient
 from bot.wechat.api import WeChatApi
 from bot.wechat.channel import WeChatChannel
-from bot.core.outbox import OutboxSender
 from minsheng.clock import utcnow
 from minsheng.enums import Channel
 from minsheng.models import OutboxMessage
