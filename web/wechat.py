@@ -94,7 +94,8 @@ async def _running(app: FastAPI):
                     settings.wechat_app_secret)
     channel = WeChatChannel(settings, app.state.db, api,
                             RasaClient(settings.rasa_url, settings.rasa_token))
-    sender = OutboxSender(app.state.db, [channel], batch=20, interval=2.0)
+    # A few residents at a time: WeChat limits calls per account, not per resident.
+    sender = OutboxSender(app.state.db, [channel], batch=20, interval=2.0, parallel=4)
     app.state.wechat, app.state.wechat_sender = channel, sender
     tasks = [asyncio.create_task(sender.run_forever(), name="wechat-outbox"),
              asyncio.create_task(channel.retry_forever(), name="wechat-retry")]

@@ -9,7 +9,8 @@ adapter's ``deliver`` one after another, in order. What is shared lives here:
 - outcomes: sent; retried with the outbox's back-off; failed with its reason for good
   (``give_up``); the recipient unreachable (they blocked or unfollowed us: their identity
   is marked and nothing more is tried);
-- after a "not now" outcome the recipient's later rows wait (released, in their order);
+- a recipient's rows go in order: after a "not now" outcome their later rows wait
+  (released now, and not claimed while an older row backs off);
 - a ``rating_request`` asks Rasa (``trigger_intent``) for the rating dialogue; its
   messages are kept as reply rows together with the request marked done, so a failed
   send never asks Rasa twice, and then delivered like any reply.
@@ -159,8 +160,10 @@ class OutboxSender:
     """Claims due rows of its adapters' channels and delivers them (one loop per process)."""
 
     def __init__(self, db: Database, adapters: Iterable, batch: int = 50,
-                 interval: float = 1.0) -> None:
+                 interval: float = 1.0, parallel: int = 16) -> None:
         self.db = db
+        # Recipients served at once: rows of one recipient always go one after another.
+        self._parallel = asyncio.Semaphore(parallel)
         self.adapters = {adapter.channel: adapter for adapter in adapters}
         self.batch = batch
         self.interval = interval
@@ -182,11 +185,18 @@ class OutboxSender:
         groups: dict[tuple, list[Due]] = defaultdict(list)
         for channel, row in due:
             groups[(channel, row.address)].append(row)
-        counts = await asyncio.gather(*(self._send_group(channel, rows)
+        # A recipient's rows in the order they were written (a retried row is due later
+        # than the rows after it, which waited for it).
+        counts = await asyncio.gather(*(self._send_group(channel, sorted(rows,
+                                                                         key=lambda d: d.id))
                                         for (channel, _), rows in groups.items()))
         return sum(counts)
 
     async def _send_group(self, channel: Channel, rows: list[Due]) -> int:
+        async with self._parallel:
+            return await self._send_recipient(channel, rows)
+
+    async def _send_recipient(self, channel: Channel, rows: list[Due]) -> int:
         adapter = self.adapters[channel]
         address = rows[0].address
         if address is None:
@@ -253,7 +263,8 @@ class OutboxSender:
     # -- database (blocking) -------------------------------------------------------------
     def _claim(self) -> list[tuple[Channel, Due]]:
         with self.db.uow() as uow:
-            rows = outbox.claim_due(uow, utcnow(), self.batch, channels=list(self.adapters))
+            rows = outbox.claim_due(uow, utcnow(), self.batch, channels=list(self.adapters),
+                                    in_order=True)
             due = []
             for row in rows:
                 channel = Channel(row.channel)

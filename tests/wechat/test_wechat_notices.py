@@ -218,3 +218,27 @@ async def test_a_resident_who_unfollowed_is_marked_unreachable_and_gets_no_more_
     assert row_state(db, row)["error"].startswith("WeChatError: 43004")
     with db.uow() as uow:
         assert notify.online_channel(uow, resident) is None
+
+
+async def test_a_notice_waits_while_an_older_one_to_the_same_resident_backs_off(
+        db, wechat, build):
+    resident = wechat_resident(db)
+    other = wechat_resident(db, "oResident-Notices-02")
+    wechat.window_closed.add(OPENID)
+    sender = build(template_id=None)
+    first = queue(db, f"resident:{resident}", "第一条")
+    assert await sender.send_due() == 0  # refused: backing off
+    wechat.window_closed.clear()
+    second = queue(db, f"resident:{resident}", "第二条")
+    elsewhere = queue(db, f"resident:{other}", "别人的")
+    assert await sender.send_due() == 1  # only the other resident's
+    assert not row_state(db, second)["sent"] and row_state(db, second)["attempts"] == 0
+
+    with db.uow() as uow:  # the back-off runs out
+        uow.session.get(OutboxMessage, first).next_attempt_at = utcnow()
+        uow.commit()
+    assert await sender.send_due() == 2
+    mine = [c.body["text"]["content"] for c in wechat.custom_sends
+            if c.body["touser"] == OPENID]
+    assert mine == ["第一条", "第一条", "第二条"]  # refused once, then in order
+    assert row_state(db, elsewhere)["sent"]
