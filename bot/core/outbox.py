@@ -160,7 +160,7 @@ class OutboxSender:
     """Claims due rows of its adapters' channels and delivers them (one loop per process)."""
 
     def __init__(self, db: Database, adapters: Iterable, batch: int = 50,
-                 interval: float = 1.0, parallel: int = 16) -> None:
+                 interval: float = 1.0, parallel: int = 64) -> None:
         self.db = db
         # Recipients served at once: rows of one recipient always go one after another.
         self._parallel = asyncio.Semaphore(parallel)
