@@ -69,10 +69,6 @@ class WeChatInbox:
                 processed_at=now, attempts=InboundMessage.attempts + 1, last_error=None))
         return mark
 
-    def mark_processed(self, external_id: str) -> None:
-        self._set(external_id, processed_at=utcnow(),
-                  attempts=InboundMessage.attempts + 1, last_error=None)
-
     def mark_failed(self, external_id: str, error: str) -> None:
         self._set(external_id, attempts=InboundMessage.attempts + 1, last_error=error[:2000])
 
