@@ -26,6 +26,7 @@ from bot.core import outbox as core
 from bot.core.contract import Capabilities
 from bot.core.outbox import Due, Outcome
 from bot.core.rasa import RasaClient, RasaUnavailable, intent_message, neutralise
+from bot.core.turns import Turns
 from bot.inbound import RASA_UNAVAILABLE
 from bot.wechat import protocol, render
 from bot.wechat.api import NOT_FOLLOWING, WINDOW_CLOSED, WeChatApi, WeChatError
@@ -73,7 +74,7 @@ class WeChatChannel:
         self.inbox = WeChatInbox(db)
         self.offers = render.OfferedOptions()
         self.passive_deadline = passive_deadline
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._turns = Turns()
         self._background: set[asyncio.Task] = set()
         self._in_flight: set[str] = set()
 
@@ -307,9 +308,7 @@ class WeChatChannel:
         await asyncio.gather(*list(self._background), return_exceptions=True)
 
     def _lock(self, openid: str) -> asyncio.Lock:
-        if len(self._locks) > 10_000:  # forget idle residents' locks
-            self._locks = {k: v for k, v in self._locks.items() if v.locked()}
-        return self._locks.setdefault(openid, asyncio.Lock())
+        return self._turns.lock(openid)
 
 
 def _write(path: Path, content: bytes) -> None:
