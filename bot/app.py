@@ -21,9 +21,10 @@ from telegram.request import HTTPXRequest
 
 from bot import render, resident, staff
 from bot.buttons import RESIDENT_PREFIX
+from bot.channel import TelegramChannel
+from bot.core.outbox import OutboxSender
 from bot.gateway import Gateway, GatewayOptions
 from bot.inbound import InboundStore, retry_unprocessed
-from bot.outbox_sender import OutboxSender
 from minsheng.db import Database
 from minsheng.settings import Settings
 
@@ -166,7 +167,8 @@ def _start_background(application: Application) -> list[asyncio.Task]:
     async def process_stored(payload: dict) -> None:
         await application.process_update(Update.de_json(payload, application.bot))
 
-    sender = OutboxSender(gateway, application.bot)
+    sender = OutboxSender(gateway.db, [TelegramChannel(gateway, application.bot)],
+                          batch=options.outbox_batch, interval=options.outbox_interval)
     return [
         asyncio.create_task(retry_unprocessed(
             gateway.inbound, process_stored, gateway.in_flight_ids,

@@ -16,37 +16,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from minsheng.clock import utcnow
+from bot.core import outbox as core
+from bot.core.outbox import REPLY, SENT, Due, Outcome
 from minsheng.db import Database
 from minsheng.enums import Channel
 from minsheng.models import InboundMessage, OutboxMessage, ResidentIdentity
-from minsheng.services import outbox
 
 log = logging.getLogger(__name__)
 
-REPLY = "reply"
+# Outcome, SENT and REPLY are the core's, named here for the Telegram modules.
+__all__ = ["REPLY", "SENT", "Outcome", "attempt", "keep", "mark_unreachable",
+           "offered_buttons", "record", "send_rows"]
+
 RECENT_REPLIES = 50  # the replies whose buttons a restarted gateway offers again
 MAX_WAIT = 30.0  # longer flood waits go back to the outbox's schedule
 NETWORK_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How sending one row ended: sent (error None), or why not, and what follows."""
-
-    error: str | None = None
-    give_up: bool = False  # never retry this row
-    stop_chat: bool = False  # do not send later rows to this chat now (keep their order)
-    blocked: bool = False  # the resident blocked the bot
-
-
-SENT = Outcome()
 
 
 def keep(db: Database, chat_id: int, replies: list[dict],
@@ -54,29 +43,22 @@ def keep(db: Database, chat_id: int, replies: list[dict],
     """Rasa's replies as outbox rows for ``chat_id`` (leased to this process for sending
     now), in one transaction with what they answer: the inbound update marked processed,
     or the outbox row that asked Rasa (a rating request) marked sent."""
-    now = utcnow()
-    with db.uow() as uow:
-        ids = []
-        for reply in replies:
-            row = outbox.enqueue(uow, Channel.telegram, str(chat_id), REPLY,
-                                 str(reply.get("text") or ""), payload={"reply": reply}, now=now)
-            row.next_attempt_at = now + timedelta(seconds=outbox.CLAIM_LEASE_SECONDS)
-            uow.session.flush()
-            ids.append(row.id)
-        if inbound_key is not None:
-            uow.session.execute(update(InboundMessage).where(
-                InboundMessage.channel == Channel.telegram,
-                InboundMessage.external_id == inbound_key,
-                InboundMessage.processed_at.is_(None)).values(processed_at=now))
-        if done_row is not None:
-            outbox.mark_sent(uow, done_row, now)
-        if inbound_key is not None:  # they wrote to us: whatever they blocked, no longer
-            uow.session.execute(update(ResidentIdentity).where(
-                ResidentIdentity.channel == Channel.telegram,
-                ResidentIdentity.external_id == str(chat_id),
-                ResidentIdentity.unreachable_at.is_not(None)).values(unreachable_at=None))
-        uow.commit()
-        return ids
+
+    def answered(uow, now) -> None:
+        if inbound_key is None:
+            return
+        uow.session.execute(update(InboundMessage).where(
+            InboundMessage.channel == Channel.telegram,
+            InboundMessage.external_id == inbound_key,
+            InboundMessage.processed_at.is_(None)).values(processed_at=now))
+        # They wrote to us: whatever they blocked, no longer.
+        uow.session.execute(update(ResidentIdentity).where(
+            ResidentIdentity.channel == Channel.telegram,
+            ResidentIdentity.external_id == str(chat_id),
+            ResidentIdentity.unreachable_at.is_not(None)).values(unreachable_at=None))
+
+    kept = core.keep(db, Channel.telegram, str(chat_id), replies, done_row, answered)
+    return [due.id for due in kept]
 
 
 def offered_buttons(db: Database, chat_id: int) -> list[tuple[str, str]]:
@@ -134,40 +116,18 @@ async def send_rows(db: Database, chat_id: int, rows: list[tuple[int, dict]],
     After a failure that says "not now" (flood, network, a block) the later rows are not
     tried: they go back to the outbox in their order.
     """
-    results: list[tuple[int, Outcome]] = []
-    unsent: list[int] = []
-    for index, (row_id, reply) in enumerate(rows):
-        outcome = await attempt(lambda reply=reply: send_one(reply), f"chat {chat_id}")
-        results.append((row_id, outcome))
-        if outcome.error is not None:
-            log.warning("outbox row %s to chat %s not sent: %s", row_id, chat_id, outcome.error)
-        if outcome.stop_chat:
-            unsent = [later for later, _ in rows[index + 1:]]
-            break
+    dues = [Due(row_id, REPLY, "", {"reply": reply}, str(chat_id), chat_id)
+            for row_id, reply in rows]
+    results, unsent = await core.send_in_order(
+        dues, lambda due: attempt(lambda: send_one(due.message), f"chat {chat_id}"))
     await asyncio.to_thread(record, db, chat_id, results, unsent)
 
 
 def record(db: Database, chat_id: int, results: list[tuple[int, Outcome]],
            unsent: list[int]) -> None:
-    """Write what happened: sent, failed (retry later or never), rows released to the
-    outbox sender; a block marks the resident's Telegram identity unreachable."""
-    now = utcnow()
-    with db.uow() as uow:
-        for row_id, outcome in results:
-            if outcome.error is None:
-                outbox.mark_sent(uow, row_id, now)
-            else:
-                outbox.mark_failed(uow, row_id, outcome.error, now, give_up=outcome.give_up)
-        blocked = any(o.blocked for _, o in results)
-        for row_id in unsent:
-            if blocked:
-                outbox.mark_failed(uow, row_id, "the resident blocked the bot", now,
-                                   give_up=True)
-            else:
-                outbox.release(uow, row_id, now)
-        if blocked:
-            mark_unreachable(uow, chat_id, now)
-        uow.commit()
+    """Write what happened (bot.core.outbox.record); a block marks the resident's
+    Telegram identity unreachable."""
+    core.record(db, results, unsent, lambda uow, now: mark_unreachable(uow, chat_id, now))
 
 
 def mark_unreachable(uow, chat_id: int, now) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from telegram.ext import ContextTypes
 
 from bot.buttons import OfferedButtons
 from bot.core.rasa import RasaClient
+from bot.core.turns import Turns
 from bot.inbound import InboundStore, StoredUpdate
 from minsheng.db import Database
 from minsheng.settings import Settings
@@ -52,9 +52,7 @@ class Gateway:
         self.photos_dir = Path(settings.photos_dir)
         self._claims: dict[int, StoredUpdate] = {}
         self._deferred: dict[int, str] = {}
-        self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._turns = Turns()
 
     @property
     def in_flight_ids(self):
@@ -114,11 +112,7 @@ class Gateway:
 
     def chat_lock(self, chat_id: int) -> asyncio.Lock:
         """One turn at a time per chat, in arrival order."""
-        lock = self._chat_locks.get(chat_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._chat_locks[chat_id] = lock
-        return lock
+        return self._turns.lock(chat_id)
 
     async def close(self) -> None:
         await self.rasa.close()

@@ -64,6 +64,11 @@ class Channel(StrEnum):
     wechat = "wechat"  # 微信公众号 (an online channel like telegram and web)
 
 
+# The channels a resident is reached on (a bot conversation); the others are offline:
+# hotline or visit reporters are called back by staff (the offline feedback route).
+ONLINE_CHANNELS = (Channel.telegram, Channel.web, Channel.wechat)
+
+
 CHANNEL_LABELS = {
     Channel.telegram: "Telegram",
     Channel.web: "网页",

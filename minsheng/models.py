@@ -334,7 +334,9 @@ class InboundMessage(Base):
     """Every inbound channel update, stored before it is processed (dedupe by update id)."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    # The sender index finds the channel a resident last wrote on (notices go there).
+    __table_args__ = (UniqueConstraint("channel", "external_id"),
+                      Index("ix_inbound_sender_received", "sender", "received_at"))
     id = Column(Integer, primary_key=True)
     channel = Column(_enum(Channel), nullable=False)
     external_id = Column(String(64), nullable=False)  # Telegram update_id, web message id

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from bot.webchat.channel import WebChat
 from minsheng import audit
 from minsheng.clock import format_local
 from minsheng.db import Database
@@ -28,7 +26,7 @@ from minsheng.privacy import install_log_redaction
 from minsheng.settings import Settings, load_settings
 from nlu.evaluation import default_eval_sets
 from nlu.learning import NLU_DIR
-from web import admin, api, auth, cases, chat, dashboard, intake, nlu, sheet, wechat
+from web import admin, api, auth, cases, channels, dashboard, intake, nlu, sheet
 from web.csrf import FormCSRFMiddleware, csrf_token
 from web.deps import LoginRequired, render
 from web.uploads import MAX_UPLOAD_BYTES
@@ -65,18 +63,6 @@ def _templates(settings: Settings) -> Jinja2Templates:
     return templates
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI):
-    """While serving, the web chat answers what waits for residents whose page is closed."""
-    sweep = asyncio.create_task(app.state.webchat.sweep_forever(), name="webchat-sweep")
-    try:
-        yield
-    finally:
-        sweep.cancel()
-        with suppress(asyncio.CancelledError):
-            await sweep
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     # Our modules log through the root logger; give it a handler (a no-op when the server
@@ -84,10 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     install_log_redaction("", "uvicorn", "uvicorn.error", "uvicorn.access")
     app = FastAPI(title="民生说事 API", version="1", docs_url="/docs", redoc_url=None,
-                  openapi_url="/openapi.json", lifespan=lifespan)
+                  openapi_url="/openapi.json")
     app.state.settings = settings
     app.state.db = Database(settings.database_url)
-    app.state.webchat = WebChat(settings, app.state.db)  # the web chat channel
     app.state.templates = _templates(settings)
     app.state.training = None  # the NLU training job, when one runs (web.nlu_job)
     app.state.nlu_dir = NLU_DIR  # where relabelled examples are learned into
@@ -149,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                       status=exc.status_code, detail=detail)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (auth, chat, intake, cases, sheet, dashboard, admin, nlu, api):
+    for module in (auth, intake, cases, sheet, dashboard, admin, nlu, api):
         app.include_router(module.router)
-    wechat.install(app)
+    channels.install_all(app)  # the web chat, WeChat (web/channels.py)
     return app

@@ -10,6 +10,7 @@ it was offered to this very resident in a message (a reply or a notice).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import secrets
@@ -18,7 +19,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    File,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from fastapi.responses import StreamingResponse
 from itsdangerous import BadSignature, Signer
 from pydantic import BaseModel, confloat, constr
@@ -28,6 +39,7 @@ from bot.webchat.channel import WebChat
 from bot.webchat.store import ChatMessage
 from minsheng.throttle import Counter
 from web.deps import render
+from web.lifespan import around
 from web.uploads import MAX_UPLOAD_BYTES, UploadError, save_image
 
 router = APIRouter(prefix="/chat", include_in_schema=False)
@@ -134,6 +146,25 @@ def web_resident(request: Request, response: Response) -> str:
 
 
 WebResident = Annotated[str, Depends(web_resident)]
+
+
+def install(app: FastAPI) -> None:
+    """Mount ``/chat`` and its channel; while the app serves, the channel's sweep answers
+    what waits for residents whose page is closed."""
+    app.state.webchat = WebChat(app.state.settings, app.state.db)
+    app.include_router(router)
+    around(app, _sweeping)
+
+
+@contextlib.asynccontextmanager
+async def _sweeping(app: FastAPI):
+    sweep = asyncio.create_task(app.state.webchat.sweep_forever(), name="webchat-sweep")
+    try:
+        yield
+    finally:
+        sweep.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweep
 
 
 def webchat(request: Request) -> WebChat:

@@ -12,12 +12,14 @@ import logging
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
+from starlette.background import BackgroundTask
 
+from bot.core.outbox import OutboxSender
 from bot.core.rasa import RasaClient
 from bot.wechat.api import WeChatApi
 from bot.wechat.channel import WeChatChannel
 from bot.wechat.protocol import MAX_BODY_BYTES, BadMessage
-from bot.wechat.sender import WeChatSender
+from web.lifespan import around
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/wechat", include_in_schema=False)
@@ -50,13 +52,16 @@ async def receive(request: Request, signature: str = "", timestamp: str = "",
     if body is None:
         return PlainTextResponse("too large", status_code=413)
     try:
-        reply = await channel.handle(body)
+        reply, rows = await channel.handle(body)
     except BadMessage as error:
         log.warning("unreadable WeChat message: %s", error)
         return PlainTextResponse("bad message", status_code=400)
     if not reply:
         return PlainTextResponse("success")
-    return Response(reply, media_type="application/xml")
+    # The reply's outbox row is sent once the response has gone; if it never goes, the
+    # outbox sender delivers the row by the API when its lease runs out.
+    return Response(reply, media_type="application/xml",
+                    background=BackgroundTask(channel.passive_sent, rows))
 
 
 async def _body(request: Request) -> bytes | None:
@@ -70,47 +75,38 @@ async def _body(request: Request) -> bytes | None:
 
 
 def install(app: FastAPI) -> None:
-    """Mount ``/wechat``; when WeChat is configured, run its channel and notice sender."""
+    """Mount ``/wechat``; when WeChat is configured, run its channel, the core outbox
+    sender for the ``wechat`` rows (notices and late replies) and the retry of messages
+    Rasa could not take. The sender runs here, next to the endpoint, so that both share
+    one access token: every ``/cgi-bin/token`` call makes the previous one expire."""
     app.include_router(router)
     app.state.wechat = None
+    around(app, _running)
 
-    async def start() -> None:
-        settings = app.state.settings
-        if not settings.wechat_enabled:
-            return
-        api = WeChatApi(settings.wechat_api_base, settings.wechat_app_id,
-                        settings.wechat_app_secret)
-        rasa = RasaClient(settings.rasa_url, settings.rasa_token)
-        channel = WeChatChannel(settings, app.state.db, api, rasa)
-        sender = WeChatSender(app.state.db, channel, settings.wechat_template_id,
-                              settings.timezone)
-        app.state.wechat = channel
-        app.state.wechat_sender = sender
-        app.state.wechat_task = asyncio.create_task(sender.run_forever())
-        log.info("WeChat channel on at /wechat; notices sent from this process")
 
-    async def stop() -> None:
-        channel = app.state.wechat
-        if channel is None:
-            return
-        app.state.wechat_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await app.state.wechat_task
+@contextlib.asynccontextmanager
+async def _running(app: FastAPI):
+    settings = app.state.settings
+    if not settings.wechat_enabled:
+        yield
+        return
+    api = WeChatApi(settings.wechat_api_base, settings.wechat_app_id,
+                    settings.wechat_app_secret)
+    channel = WeChatChannel(settings, app.state.db, api,
+                            RasaClient(settings.rasa_url, settings.rasa_token))
+    # A few residents at a time: WeChat limits calls per account, not per resident.
+    sender = OutboxSender(app.state.db, [channel], batch=20, interval=2.0, parallel=4)
+    app.state.wechat, app.state.wechat_sender = channel, sender
+    tasks = [asyncio.create_task(sender.run_forever(), name="wechat-outbox"),
+             asyncio.create_task(channel.retry_forever(), name="wechat-retry")]
+    log.info("WeChat channel on at /wechat; its outbox rows sent from this process")
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await channel.close()
         await channel.api.close()
         await channel.rasa.close()
         app.state.wechat = None
-
-    inner = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(application: FastAPI):
-        """The app's own lifespan, with the WeChat channel started around it."""
-        await start()
-        try:
-            async with inner(application) as state:
-                yield state
-        finally:
-            await stop()
-
-    app.router.lifespan_context = lifespan

@@ -8,8 +8,8 @@ reads it as a forced intent.
 from __future__ import annotations
 
 import json
-import re
 import logging
+import re
 from typing import Any
 
 import httpx

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from datetime import timedelta
 
 from bot.core.contract import Capabilities
 from bot.core.rasa import RasaClient, RasaUnavailable
+from bot.core.turns import Turns
 from bot.inbound import RASA_UNAVAILABLE
 from bot.webchat.store import ChatMessage, Pending, Trigger, WebChatStore, sender_of
 from minsheng.clock import utcnow
@@ -41,18 +41,14 @@ class WebChat:
         self.store = WebChatStore(db)
         self.retry_every = retry_every
         self.rasa_timeout = rasa_timeout
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary())
+        self._turns = Turns()
         self._next_retry: dict[str, float] = {}
 
     def _rasa(self) -> RasaClient:
         return RasaClient(self.settings.rasa_url, self.settings.rasa_token, self.rasa_timeout)
 
     def _lock(self, external_id: str) -> asyncio.Lock:
-        lock = self._locks.get(external_id)
-        if lock is None:
-            lock = self._locks[external_id] = asyncio.Lock()
-        return lock
+        return self._turns.lock(external_id)
 
     async def send(self, external_id: str, rasa_text: str, shown: str,
                    keep_offers: bool = False, extra: dict | None = None) -> list[ChatMessage]:

@@ -2,7 +2,9 @@
 
 ``protocol`` checks signatures and reads WeChat's XML, ``api`` calls WeChat's HTTP API
 (access token, customer-service and template messages, media), ``render`` turns Rasa's
-replies into WeChat text, ``inbound`` stores each message once, ``channel`` runs a turn
-(passive reply within WeChat's 5 seconds, else the customer-service API), and ``sender``
-delivers the outbox's WeChat notices. The web app mounts it at ``/wechat`` (web/wechat.py).
+replies into WeChat text, ``inbound`` stores each message once, and ``channel`` runs a
+turn (its answer kept in the outbox, then a passive reply within WeChat's 5 seconds, else
+the customer-service API) and is the adapter through which the core outbox sender
+(bot/core/outbox.py) delivers WeChat rows. The web app mounts it at ``/wechat``
+(web/wechat.py).
 """

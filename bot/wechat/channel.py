@@ -1,11 +1,15 @@
-"""One resident turn on WeChat: store, translate, ask Rasa, answer.
+"""The WeChat adapter: one resident turn (store, translate, ask Rasa, answer) and the
+delivery of outbox rows (customer-service messages, template messages outside the window).
 
-WeChat waits 5 seconds for the answer to its POST. A turn that finishes within
-``passive_deadline`` is answered in that response (a passive reply); a slower one is
-answered with an empty body, which WeChat takes as "no reply", and its text goes out
-through the customer-service API when Rasa is done. Turns of one resident run one after
-another (a lock per openid), so Rasa sees them in order. A message Rasa could not take
-(down) is kept and retried by ``retry_unprocessed``; its answer then goes by the API.
+A turn's answer leaves through the outbox like every other: it is rendered (buttons as
+numbered options), split into WeChat-sized pieces and kept as reply rows in the same
+transaction that marks the message processed. WeChat waits 5 seconds for the answer to
+its POST: a turn that finishes within ``passive_deadline`` returns its first piece as the
+passive reply, marked sent once the response has gone (``passive_sent``); the other
+pieces, and a slower turn's whole answer, go by the customer-service API. If this
+process dies before that, the core sender delivers the kept rows when their lease runs
+out. Turns of one resident run one after another (a lock per openid), so Rasa sees them
+in order. A message Rasa could not take (down) is kept and retried by ``retry_forever``.
 """
 from __future__ import annotations
 
@@ -16,16 +20,22 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
+from bot.core import outbox as core
 from bot.core.contract import Capabilities
+from bot.core.outbox import Due, Outcome
 from bot.core.rasa import RasaClient, RasaUnavailable, intent_message, neutralise
+from bot.core.turns import Turns
 from bot.inbound import RASA_UNAVAILABLE
 from bot.wechat import protocol, render
-from bot.wechat.api import WeChatApi, WeChatError
-from bot.wechat.inbound import WeChatInbox
+from bot.wechat.api import NOT_FOLLOWING, WINDOW_CLOSED, WeChatApi, WeChatError
+from bot.wechat.inbound import WeChatInbox, mark_unreachable
 from minsheng.clock import utcnow
 from minsheng.db import Database
 from minsheng.enums import Channel
 from minsheng.images import MAX_UPLOAD_BYTES, UploadError, check_image
+from minsheng.models import ResidentIdentity
 from minsheng.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +45,9 @@ MAX_RASA_TEXT = 1000
 # Menu buttons (CLICK events) configured in the Official Account, by EventKey.
 MENU_INTENTS = {"REPORT": "start_report", "MY_CASES": "check_status", "HELP": "help"}
 BUSY = "系统繁忙，我们已记下您的消息，恢复后会第一时间答复您。"
+WINDOW_CLOSED_NO_TEMPLATE = (
+    f"{WINDOW_CLOSED}: 居民 48 小时内未发消息，客服消息窗口已关闭，且未配置模板消息 "
+    "(MINSHENG_WECHAT_TEMPLATE_ID)")
 
 
 def sender_id(openid: str) -> str:
@@ -46,17 +59,22 @@ class WeChatChannel:
     capabilities = Capabilities(buttons="numbered", photos=True, location=True, push=True,
                                 push_window_hours=48)
 
+    per_recipient_interval = 0.0  # WeChat limits per account, not per resident
+
     def __init__(self, settings: Settings, db: Database, api: WeChatApi, rasa: RasaClient,
                  passive_deadline: float = PASSIVE_DEADLINE) -> None:
         assert settings.wechat_token
         self._token = settings.wechat_token
+        self.db = db
+        self.template_id = settings.wechat_template_id
+        self.timezone = settings.timezone
         self.photos_dir = Path(settings.photos_dir)
         self.api = api
         self.rasa = rasa
         self.inbox = WeChatInbox(db)
         self.offers = render.OfferedOptions()
         self.passive_deadline = passive_deadline
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._turns = Turns()
         self._background: set[asyncio.Task] = set()
         self._in_flight: set[str] = set()
 
@@ -64,33 +82,50 @@ class WeChatChannel:
     def verify(self, signature: str, timestamp: str, nonce: str) -> bool:
         return protocol.signature_valid(self._token, signature, timestamp, nonce)
 
-    async def handle(self, body: bytes) -> str:
-        """One POST from WeChat → the body to answer it with ("" or a passive XML reply)."""
+    async def handle(self, body: bytes) -> tuple[str, list[int]]:
+        """One POST from WeChat → the body to answer it with ("" or a passive XML reply)
+        and the outbox rows that body carries (mark them with ``passive_sent`` once the
+        response has gone)."""
         inbound = protocol.parse(body)
         if not await asyncio.to_thread(self.inbox.save, inbound):
             log.info("WeChat message %s already received; not processed again",
                      inbound.external_id)
-            return ""
+            return "", []
         self._in_flight.add(inbound.external_id)
         turn = asyncio.create_task(self._turn(inbound))
         try:
             done, _ = await asyncio.wait({turn}, timeout=self.passive_deadline)
         except asyncio.CancelledError:  # WeChat hung up: the answer still goes, by the API
-            self.spawn(self._deliver_later(inbound.openid, turn))
+            self.spawn(self._deliver_later(turn))
             raise
         if turn not in done:
             log.info("WeChat turn %s slower than %ss: answering through the API",
                      inbound.external_id, self.passive_deadline)
-            self.spawn(self._deliver_later(inbound.openid, turn))
-            return ""
-        pieces = render.split(turn.result())
-        if not pieces:
-            return ""
-        if len(pieces) > 1:
-            self.spawn(self.deliver_texts(inbound.openid, pieces[1:]))
-        return protocol.passive_text(inbound, pieces[0])
+            self.spawn(self._deliver_later(turn))
+            return "", []
+        kept = turn.result()
+        if not kept:
+            return "", []
+        if len(kept) > 1:
+            self.spawn(core.deliver_kept(self.db, self, kept[1:]))
+        return protocol.passive_text(inbound, kept[0].text), [kept[0].id]
+
+    async def passive_sent(self, ids: list[int]) -> None:
+        """The response carrying these rows has gone to WeChat."""
+        await asyncio.to_thread(core.record, self.db, [(i, core.SENT) for i in ids], [])
 
     # -- the turn --------------------------------------------------------------------------
+    async def retry_forever(self, interval: float = 2.0) -> None:
+        """Forever: the messages Rasa could not take before, answered by the API."""
+        while True:
+            try:
+                await self.retry_unprocessed()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("WeChat retry failed; trying again in %ss", interval)
+            await asyncio.sleep(interval)
+
     async def retry_unprocessed(self, stale_after: float = 60.0,
                                 max_attempts: int = 20) -> int:
         """Run the kept messages again; answers go by the API. Returns how many were run."""
@@ -105,32 +140,41 @@ class WeChatChannel:
             except protocol.BadMessage:
                 continue
             self._in_flight.add(external_id)
-            text = await self._turn(inbound, retrying=True)
+            await core.deliver_kept(self.db, self, await self._turn(inbound, retrying=True))
             ran += 1
-            try:
-                await self.deliver_texts(inbound.openid, render.split(text))
-            except WeChatError as error:
-                log.error("WeChat answer to kept message %s lost: %s", external_id, error)
         return ran
 
-    async def _turn(self, inbound: protocol.Inbound, retrying: bool = False) -> str:
-        """The text to answer ``inbound`` with ("" for none); never raises."""
+    async def _turn(self, inbound: protocol.Inbound, retrying: bool = False) -> list[Due]:
+        """The kept rows that answer ``inbound`` (none for no answer); never raises."""
         try:
             async with self._lock(inbound.openid):
-                return await self._converse(inbound, retrying)
+                text, answered = await self._converse(inbound, retrying)
         except Exception as error:
             log.exception("WeChat turn %s failed", inbound.external_id)
             await asyncio.to_thread(self.inbox.mark_failed, inbound.external_id,
                                     f"{type(error).__name__}: {error}")
-            return render.NO_REPLY
+            text, answered = render.NO_REPLY, False
         finally:
             self._in_flight.discard(inbound.external_id)
+        return await self._keep(inbound, text, answered)
 
-    async def _converse(self, inbound: protocol.Inbound, retrying: bool) -> str:
+    async def _keep(self, inbound: protocol.Inbound, text: str, answered: bool) -> list[Due]:
+        """The answer's pieces as outbox rows; ``answered``: with the message processed."""
+        pieces = [{"text": piece} for piece in render.split(text)]
+        if not pieces and not answered:
+            return []
+        also = self.inbox.answered(inbound.external_id) if answered else None
+        kept = await asyncio.to_thread(core.keep, self.db, self.channel,
+                                       self.reply_recipient(inbound.openid), pieces, None,
+                                       also, True)
+        return [Due(k.id, k.kind, k.text, k.payload, k.recipient, inbound.openid)
+                for k in kept]
+
+    async def _converse(self, inbound: protocol.Inbound, retrying: bool) -> tuple[str, bool]:
+        """(the text to answer with, whether the message is now answered)."""
         rasa_text, direct = await self._to_rasa(inbound)
         if rasa_text is None:
-            await asyncio.to_thread(self.inbox.mark_processed, inbound.external_id)
-            return direct or ""
+            return direct or "", True
         metadata = {"channel": "wechat", "openid": inbound.openid,
                     "message_id": inbound.external_id}
         try:
@@ -141,9 +185,8 @@ class WeChatChannel:
                         error)
             await asyncio.to_thread(self.inbox.mark_failed, inbound.external_id,
                                     f"{RASA_UNAVAILABLE}{error}")
-            return "" if retrying else BUSY  # told once; the retry stays silent
-        await asyncio.to_thread(self.inbox.mark_processed, inbound.external_id)
-        return self.reply_text(inbound.openid, replies or [{"text": render.NO_REPLY}])
+            return ("" if retrying else BUSY), False  # told once; the retry stays silent
+        return self.reply_text(inbound.openid, replies or [{"text": render.NO_REPLY}]), True
 
     async def _to_rasa(self, inbound: protocol.Inbound) -> tuple[str | None, str | None]:
         """What Rasa is sent for ``inbound``, or (None, what to answer without Rasa)."""
@@ -193,23 +236,60 @@ class WeChatChannel:
         await asyncio.to_thread(_write, path, content)
         return path
 
-    # -- render and deliver ------------------------------------------------------------------
+    # -- render and deliver (the core sender's adapter) --------------------------------------
     def reply_text(self, openid: str, replies: list[dict]) -> str:
         """Rasa's messages as one text; their buttons become this resident's options."""
         self.offers.offer(openid, render.options_of(replies))
         return render.to_text(replies)
+
+    def address(self, uow, recipient: str) -> str | None:
+        """``resident:<id>`` → their openid; a kept reply's ``openid:<openid>`` → itself."""
+        kind, _, rest = recipient.partition(":")
+        if kind == "openid":
+            return rest or None
+        if kind != "resident" or not rest.isdigit():
+            return None  # staff are not reached on WeChat
+        return uow.session.execute(select(ResidentIdentity.external_id).where(
+            ResidentIdentity.resident_id == int(rest),
+            ResidentIdentity.channel == Channel.wechat)).scalar()
+
+    def sender_id(self, openid: str) -> str:
+        return sender_id(openid)
+
+    def reply_recipient(self, openid: str) -> str:
+        return f"openid:{openid}"
+
+    def mark_unreachable(self, uow, openid: str, now) -> None:
+        mark_unreachable(uow, openid, now)
+
+    async def deliver(self, due: Due) -> Outcome:
+        """Customer-service messages; outside the 48-hour window a template message."""
+        openid = str(due.address)
+        text = due.text if due.payload.get("rendered") else self.reply_text(openid,
+                                                                            [due.message])
+        try:
+            try:
+                await self.deliver_texts(openid, render.split(text))
+            except WeChatError as error:
+                if error.errcode != WINDOW_CLOSED:
+                    raise
+                if not self.template_id:
+                    return Outcome(WINDOW_CLOSED_NO_TEMPLATE)
+                await self.api.send_template(openid, self.template_id, render.template_data(
+                    due.kind, due.payload.get("case_no"), text, self.timezone))
+        except WeChatError as error:
+            unfollowed = error.errcode == NOT_FOLLOWING
+            return Outcome(f"WeChatError: {error}", give_up=unfollowed, stop_chat=True,
+                           blocked=unfollowed)
+        return core.SENT
 
     async def deliver_texts(self, openid: str, pieces: list[str]) -> None:
         """Customer-service messages, in order; WeChatError (e.g. 45015) is raised."""
         for piece in pieces:
             await self.api.send_text(openid, piece)
 
-    async def _deliver_later(self, openid: str, turn: asyncio.Task) -> None:
-        text = await turn
-        try:
-            await self.deliver_texts(openid, render.split(text))
-        except WeChatError as error:
-            log.error("late WeChat reply to %s lost: %s", openid, error)
+    async def _deliver_later(self, turn: asyncio.Task) -> None:
+        await core.deliver_kept(self.db, self, await turn)
 
     # -- housekeeping ------------------------------------------------------------------------
     def spawn(self, work: Awaitable) -> None:
@@ -228,9 +308,7 @@ class WeChatChannel:
         await asyncio.gather(*list(self._background), return_exceptions=True)
 
     def _lock(self, openid: str) -> asyncio.Lock:
-        if len(self._locks) > 10_000:  # forget idle residents' locks
-            self._locks = {k: v for k, v in self._locks.items() if v.locked()}
-        return self._locks.setdefault(openid, asyncio.Lock())
+        return self._turns.lock(openid)
 
 
 def _write(path: Path, content: bytes) -> None:

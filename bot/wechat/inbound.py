@@ -20,6 +20,13 @@ from minsheng.enums import Channel
 from minsheng.models import InboundMessage, ResidentIdentity
 
 
+def mark_unreachable(uow, openid: str, now: datetime) -> None:
+    """WeChat refuses to send to them (they unfollowed the account: 43004)."""
+    uow.session.execute(update(ResidentIdentity).where(
+        ResidentIdentity.channel == Channel.wechat,
+        ResidentIdentity.external_id == openid).values(unreachable_at=now))
+
+
 class WeChatInbox:
     """The ``inbound_messages`` rows of the WeChat channel (blocking calls)."""
 
@@ -52,17 +59,15 @@ class WeChatInbox:
             else ResidentIdentity.unreachable_at.is_not(None),
         ).values(unreachable_at=utcnow() if unsubscribed else None))
 
-    def mark_unreachable(self, openid: str) -> None:
-        """WeChat refuses to send to them (they unfollowed the account: 43004)."""
-        with self._db.uow() as uow:
-            uow.session.execute(update(ResidentIdentity).where(
-                ResidentIdentity.channel == Channel.wechat,
-                ResidentIdentity.external_id == openid).values(unreachable_at=utcnow()))
-            uow.commit()
-
-    def mark_processed(self, external_id: str) -> None:
-        self._set(external_id, processed_at=utcnow(),
-                  attempts=InboundMessage.attempts + 1, last_error=None)
+    def answered(self, external_id: str):
+        """``also`` for ``bot.core.outbox.keep``: the message processed in the same
+        transaction as its kept replies."""
+        def mark(uow, now) -> None:
+            uow.session.execute(update(InboundMessage).where(
+                InboundMessage.channel == Channel.wechat,
+                InboundMessage.external_id == external_id).values(
+                processed_at=now, attempts=InboundMessage.attempts + 1, last_error=None))
+        return mark
 
     def mark_failed(self, external_id: str, error: str) -> None:
         self._set(external_id, attempts=InboundMessage.attempts + 1, last_error=error[:2000])

@@ -13,6 +13,8 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 # WeChat cuts a text message at 2048 bytes; keep each piece well inside it.
 TEXT_LIMIT_BYTES = 2000
@@ -29,6 +31,9 @@ IMAGE_NOTE = "（附图暂时无法在微信中显示）"
 # Telegram shows a keyboard button for these; on WeChat the resident is told where to look.
 LOCATION_HINT = "（发送位置：点输入框旁的“+”，选“位置”）"
 PHONE_HINT = "（请直接输入手机号）"
+TEMPLATE_TITLE = "民生说事 · 工单进展通知"
+TEMPLATE_REMARK_LIMIT = 200
+TEMPLATE_KINDS = {"rating_request": "办结待评价"}
 
 
 @dataclass(frozen=True)
@@ -118,3 +123,16 @@ class OfferedOptions:
             self._offers.pop(openid, None)
             return []
         return options
+
+
+def template_data(kind: str, case_no: str | None, text: str, timezone_name: str) -> dict:
+    """A notice as a template message (outside the 48-hour window). Register a template
+    with these fields: first, keyword1 (工单号), keyword2 (事项), keyword3 (时间), remark."""
+    now = datetime.now(timezone.utc).astimezone(ZoneInfo(timezone_name))
+    return {
+        "first": {"value": TEMPLATE_TITLE},
+        "keyword1": {"value": str(case_no or "—")},
+        "keyword2": {"value": TEMPLATE_KINDS.get(kind, "工单通知")},
+        "keyword3": {"value": now.strftime("%Y-%m-%d %H:%M")},
+        "remark": {"value": text[:TEMPLATE_REMARK_LIMIT]},
+    }

@@ -5,14 +5,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from minsheng.enums import CATEGORY_LABELS, Category, Channel
-from minsheng.models import Case, CaseFollower, ResidentIdentity, Staff
+from minsheng.enums import CATEGORY_LABELS, ONLINE_CHANNELS, Category, Channel
+from minsheng.models import Case, CaseFollower, InboundMessage, ResidentIdentity, Staff
 
 from . import outbox
 
-# Residents can only be reached on the online channels; hotline or visit reporters are
-# called back by staff (the offline feedback route).
-ONLINE_CHANNELS = (Channel.telegram, Channel.web, Channel.wechat)
+__all__ = ["ONLINE_CHANNELS", "case_summary", "online_channel", "resident_ids",
+           "tell_residents", "tell_staff"]
 
 
 def case_summary(case: Case) -> str:
@@ -49,11 +48,29 @@ def resident_ids(uow, case: Case) -> list[int]:
     return ids + [r for r in followers if r not in ids]
 
 
-def online_channel(uow, resident_id: int) -> Channel | None:
-    channels = set(uow.session.execute(select(ResidentIdentity.channel).where(
+def online_channel(uow, resident_id: int, prefer: Channel | None = None) -> Channel | None:
+    """Where a resident is told: of their reachable online identities (not those who
+    blocked us), the one they last wrote on; if they never wrote (their messages purged,
+    or staff entered the case), ``prefer`` (the case's channel), then a fixed order."""
+    identities = uow.session.execute(select(ResidentIdentity.channel,
+                                            ResidentIdentity.external_id).where(
         ResidentIdentity.resident_id == resident_id,
-        ResidentIdentity.unreachable_at.is_(None))).scalars())  # not those who blocked us
-    return next((Channel(c) for c in ONLINE_CHANNELS if c in channels), None)
+        ResidentIdentity.channel.in_(ONLINE_CHANNELS),
+        ResidentIdentity.unreachable_at.is_(None))).all()
+    # Every channel stores a message's sender as "<channel>:<external id>".
+    senders = {f"{Channel(c).value}:{external}"[:100]: Channel(c) for c, external in identities}
+    if not senders:
+        return None
+    last = uow.session.execute(select(InboundMessage.sender).where(
+        InboundMessage.sender.in_(list(senders)))
+        .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
+        .limit(1)).scalar()
+    if last is not None:
+        return senders[last]
+    channels = set(senders.values())
+    if prefer in channels:
+        return prefer
+    return next(c for c in ONLINE_CHANNELS if c in channels)
 
 
 def tell_residents(uow, case: Case, kind: str, text: str, now: datetime,
@@ -61,7 +78,7 @@ def tell_residents(uow, case: Case, kind: str, text: str, now: datetime,
     """Queue a message to the reporter and followers reachable online; returns how many."""
     sent = 0
     for resident_id in resident_ids(uow, case):
-        channel = online_channel(uow, resident_id)
+        channel = online_channel(uow, resident_id, prefer=Channel(case.channel))
         if channel is None:
             continue
         key = f"{dedupe_prefix}:{resident_id}" if dedupe_prefix else None

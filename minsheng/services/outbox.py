@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from minsheng.clock import utcnow
 from minsheng.enums import Channel
@@ -53,11 +53,14 @@ def enqueue(uow, channel: Channel, recipient: str, kind: str, text: str,
 
 def claim_due(uow, now: datetime, limit: int = 50, *,
               channels: Iterable[Channel] | None = None, recipient: str | None = None,
-              kinds: Iterable[str] | None = None) -> list[OutboxMessage]:
+              kinds: Iterable[str] | None = None, in_order: bool = False
+              ) -> list[OutboxMessage]:
     """Due rows, leased to this sender; SKIP LOCKED keeps hosts apart.
 
     A sender passes the ``channels`` it delivers and never leases another channel's rows
     (None: every channel, for consoles and tests); ``recipient`` and ``kinds`` narrow it.
+    ``in_order``: a row waits while an older row to the same recipient is pending and not
+    due (backing off, or leased to a sender), so a recipient's messages never overtake.
     """
     session = _session(uow)
     query = select(OutboxMessage).where(
@@ -69,6 +72,12 @@ def claim_due(uow, now: datetime, limit: int = 50, *,
         query = query.where(OutboxMessage.recipient == recipient)
     if kinds is not None:
         query = query.where(OutboxMessage.kind.in_(list(kinds)))
+    if in_order:
+        older = aliased(OutboxMessage)
+        query = query.where(~select(older.id).where(
+            older.channel == OutboxMessage.channel, older.recipient == OutboxMessage.recipient,
+            older.id < OutboxMessage.id, older.sent_at.is_(None), older.failed_at.is_(None),
+            older.next_attempt_at > now).exists())
     rows = list(session.execute(
         query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
         .with_for_update(skip_locked=True)).scalars())

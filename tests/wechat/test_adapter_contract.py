@@ -2,13 +2,17 @@
 
 Each adapter brings a harness (how a resident types, answers an offered button, sends a
 photo or a location, and how a notice reaches them); the tests below run for every
-harness in ``HARNESSES``: WeChat and the web chat (Telegram's harness, on the async
-gateway fixtures, is still to come).
+harness in ``HARNESSES``: WeChat and the web chat in the web app, Telegram as the real
+gateway (python-telegram-bot polling the fake Bot API server of tests/botapi, on an
+event loop of its own). Every channel of the registry (web/channels.py) must have one.
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import threading
+from pathlib import Path
 from typing import Protocol
 
 import pytest
@@ -118,12 +122,127 @@ class WebChatHarness:
         return messages[-1]["text"]
 
 
-HARNESSES = {"wechat": WeChatHarness, "webchat": WebChatHarness}
+class TelegramHarness:
+    """The real gateway (bot.app.build_application) polling the fake Bot API server; it
+    runs on its own event loop in a thread, the harness waits for what Rasa receives."""
+
+    channel = Channel.telegram
+    user = 730000001
+
+    def __init__(self, client, rasa, wechat, db) -> None:
+        from bot.channel import TelegramChannel
+
+        self.rasa, self.db = rasa, db
+        self.capabilities = TelegramChannel.capabilities
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._photos = client.app.state.settings.photos_dir
+        self.bot_api = self._run(self._start_server())
+        self.app = self._run(self._start_gateway())
+
+    def _run(self, coroutine, timeout: float = 20.0):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    async def _start_server(self):
+        from tests.botapi.server import BotApiServer
+
+        return await BotApiServer().start()
+
+    async def _start_gateway(self):
+        from bot.app import build_application
+        from bot.gateway import GatewayOptions
+        from minsheng.settings import load_settings
+        from tests.bot.conftest import FAST
+        from tests.botapi.server import TOKEN
+
+        settings = load_settings(
+            database_url=self.db.url, rasa_url=self.rasa.url, rasa_token=self.rasa.token,
+            telegram_bot_token=TOKEN, telegram_base_url=self.bot_api.base_url,
+            photos_dir=self._photos, _env_file=None)
+        application = build_application(settings, self.db, GatewayOptions(**vars(FAST)))
+        await application.initialize()
+        await application.start()
+        await application.updater.start_polling(poll_interval=0.0, timeout=1)
+        return application
+
+    def close(self) -> None:
+        async def stop() -> None:
+            await self.app.updater.stop()
+            await self.app.stop()
+            await self.app.shutdown()
+            await self.bot_api.stop()
+
+        self._run(stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    def _push(self, update: dict) -> None:
+        """Send ``update`` and wait until Rasa has received the turn it makes."""
+        before = len(self.rasa.received)
+        self._run(self.bot_api.push(update))
+        wait_for(lambda: len(self.rasa.received) > before)
+
+    def say(self, text: str) -> None:
+        from tests.botapi import updates
+
+        self._push(updates.message_update(self.user, text))
+
+    def answer_option(self, number: int) -> None:
+        from tests.botapi import updates
+
+        offered = wait_for(lambda: [c for c in self.bot_api.sent_to(self.user) if c.buttons])
+        last = offered[-1]
+        data = last.buttons[number - 1]["callback_data"]
+        self._push(updates.callback_update(self.user, data, updates.sent_message(last.result)))
+
+    def send_photo(self, content: bytes) -> None:
+        from tests.botapi import updates
+
+        self.bot_api.add_file("contract-photo", content)
+        self._push(updates.photo_update(self.user, "contract-photo", len(content)))
+
+    def send_location(self, lat: float, lon: float) -> None:
+        from tests.botapi import updates
+
+        self._push(updates.location_update(self.user, lat, lon))
+
+    def push(self, text: str) -> str:
+        from minsheng.models import Resident, ResidentIdentity
+        from minsheng.services import outbox
+
+        with self.db.uow() as uow:
+            resident = Resident()
+            uow.session.add(resident)
+            uow.session.flush()
+            uow.session.add(ResidentIdentity(resident_id=resident.id, channel=Channel.telegram,
+                                             external_id=str(self.user)))
+            outbox.enqueue(uow, Channel.telegram, f"resident:{resident.id}", "progress", text)
+            uow.commit()
+        [sent] = wait_for(lambda: self.bot_api.sent_to(self.user))
+        return sent.text
+
+
+HARNESSES = {"wechat": WeChatHarness, "webchat": WebChatHarness, "telegram": TelegramHarness}
 
 
 @pytest.fixture(params=sorted(HARNESSES))
-def adapter(request, client, rasa, wechat, db) -> Harness:
-    return HARNESSES[request.param](client, rasa, wechat, db)
+def adapter(request, client, rasa, wechat, db):
+    harness = HARNESSES[request.param](client, rasa, wechat, db)
+    yield harness
+    if hasattr(harness, "close"):
+        harness.close()
+
+
+def test_every_registered_channel_has_a_harness_and_a_host():
+    from minsheng.processes import programs
+    from web.channels import REGISTRY
+
+    assert {r.channel for r in REGISTRY} == {h.channel for h in HARNESSES.values()}
+    processes = {p.name for p in programs(Path("bin"), "t", None, gateway=True)}
+    for registration in REGISTRY:
+        assert (registration.install is None) != (registration.process is None)
+        assert registration.process in processes | {None}
 
 
 def test_an_adapter_declares_its_channel_and_capabilities(adapter):

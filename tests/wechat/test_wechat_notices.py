@@ -1,4 +1,5 @@
-"""WeChat notices: outbox rows of the wechat channel go out through WeChat's API."""
+"""WeChat notices: the core outbox sender hands the wechat rows to the WeChat adapter,
+which sends them through WeChat's API."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -6,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.core.outbox import OutboxSender
 from bot.core.rasa import RasaClient
 from bot.wechat.api import WeChatApi
 from bot.wechat.channel import WeChatChannel
-from bot.wechat.sender import WeChatSender
 from minsheng.clock import utcnow
 from minsheng.enums import Channel
 from minsheng.models import OutboxMessage
@@ -42,13 +43,14 @@ def row_state(db, row_id: int) -> dict:
 async def build(settings, db):
     made: list[WeChatChannel] = []
 
-    def make(template_id: str | None = None) -> WeChatSender:
+    def make(template_id: str | None = None) -> OutboxSender:
         api = WeChatApi(settings.wechat_api_base, settings.wechat_app_id,
                         settings.wechat_app_secret)
         channel = WeChatChannel(settings, db, api, RasaClient(settings.rasa_url,
                                                               settings.rasa_token))
+        channel.template_id = template_id
         made.append(channel)
-        return WeChatSender(db, channel, template_id, settings.timezone)
+        return OutboxSender(db, [channel])
 
     yield make
     for channel in made:
@@ -86,7 +88,7 @@ async def test_notice_buttons_become_numbered_options_the_resident_answers_by_nu
     await sender.send_due()
     content = wechat.custom_sends[0].body["text"]["content"]
     assert content.splitlines() == ["工单已办结，请评价：", "回复数字选择：", "1. 满意", "2. 不满意"]
-    assert sender.channel.offers.answer(OPENID, "2").payload == "/rate_dissatisfied"
+    assert sender.adapters[Channel.wechat].offers.answer(OPENID, "2").payload == "/rate_dissatisfied"
 
 
 async def test_outside_the_48_hour_window_a_notice_falls_back_to_the_template_message(
@@ -141,7 +143,7 @@ async def test_a_stale_access_token_is_fetched_again_and_the_call_made_once_more
 async def test_a_recipient_without_a_wechat_openid_is_failed_with_the_reason(db, wechat, build):
     row = queue(db, "staff:1", "新工单")
     assert await build().send_due() == 0
-    assert "no WeChat openid" in row_state(db, row)["error"]
+    assert "not reachable on wechat" in row_state(db, row)["error"]
     assert wechat.custom_sends == []
 
 
@@ -191,8 +193,8 @@ async def test_a_rating_request_starts_the_rating_in_rasa_and_sends_its_options(
     row = queue(db, f"resident:{resident}", "请评价", kind="rating_request")
     sender = build()
     rasa = RatingRasa()
-    await sender.channel.rasa.close()
-    sender.channel.rasa = rasa
+    await sender.adapters[Channel.wechat].rasa.close()
+    sender.adapters[Channel.wechat].rasa = rasa
 
     assert await sender.send_due() == 1
 
@@ -201,7 +203,7 @@ async def test_a_rating_request_starts_the_rating_in_rasa_and_sends_its_options(
     content = wechat.custom_sends[0].body["text"]["content"]
     assert content.startswith("工单 MS-20261206-0001 已办结，您满意吗？")
     assert "1. 满意" in content
-    assert sender.channel.offers.answer(OPENID, "1").payload == "/rate_satisfied"
+    assert sender.adapters[Channel.wechat].offers.answer(OPENID, "1").payload == "/rate_satisfied"
     assert row_state(db, row)["sent"]
 
 
@@ -216,3 +218,27 @@ async def test_a_resident_who_unfollowed_is_marked_unreachable_and_gets_no_more_
     assert row_state(db, row)["error"].startswith("WeChatError: 43004")
     with db.uow() as uow:
         assert notify.online_channel(uow, resident) is None
+
+
+async def test_a_notice_waits_while_an_older_one_to_the_same_resident_backs_off(
+        db, wechat, build):
+    resident = wechat_resident(db)
+    other = wechat_resident(db, "oResident-Notices-02")
+    wechat.window_closed.add(OPENID)
+    sender = build(template_id=None)
+    first = queue(db, f"resident:{resident}", "第一条")
+    assert await sender.send_due() == 0  # refused: backing off
+    wechat.window_closed.clear()
+    second = queue(db, f"resident:{resident}", "第二条")
+    elsewhere = queue(db, f"resident:{other}", "别人的")
+    assert await sender.send_due() == 1  # only the other resident's
+    assert not row_state(db, second)["sent"] and row_state(db, second)["attempts"] == 0
+
+    with db.uow() as uow:  # the back-off runs out
+        uow.session.get(OutboxMessage, first).next_attempt_at = utcnow()
+        uow.commit()
+    assert await sender.send_due() == 2
+    mine = [c.body["text"]["content"] for c in wechat.custom_sends
+            if c.body["touser"] == OPENID]
+    assert mine == ["第一条", "第一条", "第二条"]  # refused once, then in order
+    assert row_state(db, elsewhere)["sent"]

@@ -1,0 +1,22 @@
+"""Work a channel runs while the web app serves: entered before, left after the app's own
+lifespan (each channel's ``install`` adds its part; web/channels.py lists them)."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import FastAPI
+
+
+def around(app: FastAPI, running: Callable[[FastAPI], AbstractAsyncContextManager]) -> None:
+    """Serve the app inside ``running(app)``; each lifespan gets its own (a test may
+    start the same app twice, each time on another event loop)."""
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(application: FastAPI):
+        async with running(application), inner(application) as state:
+            yield state
+
+    app.router.lifespan_context = lifespan
