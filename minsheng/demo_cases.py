@@ -10,11 +10,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from minsheng.demo_district import all_buildings
-from minsheng.enums import Category, Channel, EscalationLevel, FeedbackRoute, Handling, Rating
+from minsheng.enums import (
+    Category,
+    Channel,
+    EscalationLevel,
+    FeedbackRoute,
+    GridLevel,
+    Handling,
+    Rating,
+)
 from minsheng.errors import DomainError
-from minsheng.models import Case, Department
+from minsheng.models import Case, Department, Grid
 from minsheng.places import Place
-from minsheng.services import cases, methods, outbox, scheduler
+from minsheng.services import cases, cosign, extension, methods, outbox, scheduler, urging
 from minsheng.services.contract import NewCase, ResidentRef
 
 DAYS = 90
@@ -82,7 +90,8 @@ DEMO_DEPARTMENTS = (("城管执法中队", "0311-12319"), ("区住建局", "0311
 METHODS_BY_LEVEL = {
     EscalationLevel.grid: {Handling.on_the_spot: 35, Handling.grid: 65},
     EscalationLevel.grid_leader: {Handling.on_the_spot: 20, Handling.grid: 80},
-    EscalationLevel.community: {Handling.community: 70, Handling.joint_meeting: 30},
+    EscalationLevel.community: {Handling.community: 60, Handling.joint_meeting: 25,
+                                Handling.referral: 15},
     EscalationLevel.street: {Handling.street_whistle: 75, Handling.joint_meeting: 25},
     EscalationLevel.referral: {Handling.referral: 100},
 }
@@ -131,6 +140,11 @@ def _handle(uow, rng: random.Random, case_no: str, opened: datetime, limit: date
     if at > now:
         return
     owner = _owner(uow, case_no)
+    if rng.random() < 0.04:  # 退单: not this grid's matter; the community desk takes it
+        code = rng.choice(["not_this_grid", "not_our_duty", "incomplete"])
+        cases.return_case(uow, case_no, owner, "", reason_code=code, now=at)
+        at += timedelta(minutes=rng.randint(20, 90))
+        owner = _owner(uow, case_no)
     cases.acknowledge(uow, case_no, owner, now=at)
     if rng.random() < 0.08:  # needs the next rung (小事不出社区，大事不出街道)
         at += timedelta(hours=rng.randint(1, 6))
@@ -138,6 +152,7 @@ def _handle(uow, rng: random.Random, case_no: str, opened: datetime, limit: date
         owner = _owner(uow, case_no)
         at += timedelta(minutes=rng.randint(5, 60))
         cases.acknowledge(uow, case_no, owner, now=at)
+    limit = _workflow(uow, rng, case_no, owner, at, limit, now)
     span = (limit - at).total_seconds()
     late = rng.random() < 0.04
     done = at + timedelta(seconds=span * (rng.uniform(1.05, 1.6) if late
@@ -150,6 +165,30 @@ def _handle(uow, rng: random.Random, case_no: str, opened: datetime, limit: date
                        now=at + (done - at) / 3)
     _resolve(uow, rng, case_no, owner, "已处理完毕，现场已复查", done, demo)
     _rate(uow, rng, case_no, done, now, owner, resident, demo)
+
+
+def _workflow(uow, rng: random.Random, case_no: str, owner: int, at: datetime,
+              limit: datetime, now: datetime) -> datetime:
+    """What happens to some cases between 签收 and 办结: a leader's 催办, a 延期 asked and
+    decided one rung up, a 加签 of a neighbouring grid. Returns the (maybe moved) deadline."""
+    supervisor = _caller(uow, case_no, owner)
+    roll = rng.random()
+    if supervisor is not None and roll < 0.06 and at + timedelta(hours=2) <= now:
+        urging.urge(uow, case_no, supervisor, "居民再次来电询问进度", now=at + timedelta(hours=2))
+    elif supervisor is not None and roll < 0.11 and at + timedelta(hours=4) <= now:
+        extension.request(uow, case_no, owner, "需等待产权单位到场", rng.randint(1, 3),
+                          now=at + timedelta(hours=3))
+        extension.decide(uow, case_no, supervisor, rng.random() < 0.8,
+                         note=None, now=at + timedelta(hours=4))
+        limit = cases.get_case(uow, case_no).resolve_deadline or limit
+    elif roll < 0.15:
+        case = uow.session.execute(select(Case).where(Case.case_no == case_no)).scalar_one()
+        neighbour = uow.session.execute(
+            select(Grid.code).where(Grid.level == GridLevel.grid, Grid.id != case.grid_id)
+            .order_by(Grid.code)).scalars().first()
+        if neighbour is not None:
+            cosign.add(uow, case_no, owner, grid_code=neighbour, now=at + timedelta(minutes=30))
+    return limit
 
 
 def _rate(uow, rng: random.Random, case_no: str, resolved: datetime, now: datetime,

@@ -244,3 +244,26 @@ def test_cases_sheet_writes_the_pdf_of_a_case(url, tmp_path, capsys):
     assert out.read_bytes().startswith(b"%PDF") and "承办单已保存" in capsys.readouterr().out
     assert cli.main(["cases", "sheet", "MS-19990101-0001", "--out", str(out)]) == 1
     assert "没有找到工单" in capsys.readouterr().out
+
+
+def test_the_full_demo_history_shows_every_method_and_every_workflow_step(url, capsys):
+    """seed demo exercises the six handling methods, 催办, 延期 (both decisions), 退单
+    and 加签, so the dashboard and the report have something to show for each."""
+    from minsheng.cli_commands import seed_demo
+    from minsheng.settings import load_settings
+
+    database = Database(url)
+    seed_demo(database, load_settings(database_url=url, _env_file=None))
+    with database.uow() as uow:
+        actions = dict(uow.session.execute(
+            select(CaseEvent.action, func.count(CaseEvent.id)).group_by(CaseEvent.action)).all())
+    database.dispose()
+    for action in ("urge", "request_extension", "approve_extension", "refuse_extension",
+                   "return", "cosign"):
+        assert actions.get(action, 0) > 0, action
+    capsys.readouterr()
+    assert cli.main(["report", "--from", "2000-01-01", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert all(row["resolved"] > 0 for row in report["by_handling_method"].values()), \
+        report["by_handling_method"]
+    assert report["urge_rate"] > 0 and report["extension_rate"] > 0 and report["return_rate"] > 0
