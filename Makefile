@@ -20,7 +20,6 @@ run: install ## start the whole service on the embedded default (SQLite, no Tele
 
 test: install ## run the whole test suite (CI=true: PostgreSQL/Redis tests fail instead of skip)
 	@scripts/ensure_chromium.sh
-	@scripts/ensure_cjk_font.sh
 	@$(VENV)/python -m pytest -q
 
 lint: install ## ruff

@@ -19,6 +19,13 @@ def notice_to(bot_api: BotApiServer, chat_id: int, words: str):
             and words in (c.text or "")]
 
 
+async def force_reply_to(bot_api: BotApiServer, chat_id: int):
+    """The next note prompt (a ForceReply message) the bot sent to ``chat_id``."""
+    return await bot_api.wait_for(lambda calls: next(
+        (c for c in calls if c.method == "sendMessage" and c.chat_id == chat_id
+         and (c.params.get("reply_markup") or {}).get("force_reply")), None))
+
+
 def deadline(db):
     with db.uow() as uow:
         return uow.session.execute(
@@ -44,9 +51,7 @@ async def test_an_extension_asked_by_reply_and_approved_by_the_leaders_button(
     await press(bot_api, WORKER_TG, f"s:acknowledge:{CASE_NO}")
     await wait_until(lambda: case_state(db, CASE_NO) == "acknowledged")
     await press(bot_api, WORKER_TG, f"s:request_extension:{CASE_NO}")
-    prompt = await bot_api.wait_for(lambda calls: next(
-        (c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
-         and (c.params.get("reply_markup") or {}).get("force_reply")), None))
+    prompt = await force_reply_to(bot_api, WORKER_TG)
     assert "工作日数 原因" in prompt.text
     await bot_api.push(updates.reply_update(WORKER_TG, "3天 等待燃气公司上门",
                                             updates.sent_message(prompt.result)))
@@ -63,9 +68,7 @@ async def test_a_garbled_extension_reply_is_answered_in_chinese(gateway, bot_api
     await press(bot_api, WORKER_TG, f"s:acknowledge:{CASE_NO}")
     await wait_until(lambda: case_state(db, CASE_NO) == "acknowledged")
     await press(bot_api, WORKER_TG, f"s:request_extension:{CASE_NO}")
-    prompt = await bot_api.wait_for(lambda calls: next(
-        (c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
-         and (c.params.get("reply_markup") or {}).get("force_reply")), None))
+    prompt = await force_reply_to(bot_api, WORKER_TG)
     await bot_api.push(updates.reply_update(WORKER_TG, "过几天再说",
                                             updates.sent_message(prompt.result)))
     await bot_api.wait_for(lambda calls: notice_to(bot_api, WORKER_TG, "天数 原因"))
@@ -91,9 +94,7 @@ async def test_cosign_by_reply_gives_the_co_handler_a_notes_only_card(
     await press(bot_api, WORKER_TG, f"s:acknowledge:{CASE_NO}")
     await wait_until(lambda: case_state(db, CASE_NO) == "acknowledged")
     await press(bot_api, WORKER_TG, f"s:cosign:{CASE_NO}")
-    prompt = await bot_api.wait_for(lambda calls: next(
-        (c for c in calls if c.method == "sendMessage" and c.chat_id == WORKER_TG
-         and (c.params.get("reply_markup") or {}).get("force_reply")), None))
+    prompt = await force_reply_to(bot_api, WORKER_TG)
     await bot_api.push(updates.reply_update(WORKER_TG, "NOPE-1",
                                             updates.sent_message(prompt.result)))
     await bot_api.wait_for(lambda calls: notice_to(bot_api, WORKER_TG, "没有网格编码"))

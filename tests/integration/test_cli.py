@@ -31,6 +31,21 @@ def url(tmp_path, monkeypatch):
     return url
 
 
+def demo_history(url, reports: int) -> Database:
+    """The demo district, its staff and ``reports`` past cases on the database at ``url``."""
+    from minsheng.demo_district import grid_rows, seed_staff
+    from minsheng.grid_import import import_grids
+
+    database = Database(url)
+    with database.uow() as uow:
+        import_grids(uow, grid_rows())
+    with database.uow() as uow:
+        seed_staff(uow)
+        uow.commit()
+    seed_cases(database, NOW, reports=reports)
+    return database
+
+
 def counts(url):
     database = Database(url)
     with database.uow() as uow:
@@ -75,16 +90,7 @@ def test_the_demo_history_queues_no_message_to_anyone(url, capsys):
 
 
 def test_report_prints_the_headline_and_json(url, capsys):
-    database = Database(url)
-    from minsheng.demo_district import grid_rows, seed_staff
-    from minsheng.grid_import import import_grids
-
-    with database.uow() as uow:
-        import_grids(uow, grid_rows())
-    with database.uow() as uow:
-        seed_staff(uow)
-        uow.commit()
-    seed_cases(database, NOW, reports=30)
+    database = demo_history(url, reports=30)
     database.dispose()
     capsys.readouterr()
     assert cli.main(["report", "--from", "2026-08-01", "--to", "2026-11-30"]) == 0
@@ -191,16 +197,7 @@ def test_token_create_prints_a_token_once_and_revoke_ends_it(url, capsys):
 
 
 def test_report_json_adds_the_rates_and_a_grid_code_limits_it(url, capsys):
-    database = Database(url)
-    from minsheng.demo_district import grid_rows, seed_staff
-    from minsheng.grid_import import import_grids
-
-    with database.uow() as uow:
-        import_grids(uow, grid_rows())
-    with database.uow() as uow:
-        seed_staff(uow)
-        uow.commit()
-    seed_cases(database, NOW, reports=30)
+    database = demo_history(url, reports=30)
     with database.uow() as uow:
         communities = [g.code for g in uow.session.execute(select(Grid)).scalars()
                        if str(g.level) == "community"]
@@ -226,16 +223,7 @@ def test_report_json_adds_the_rates_and_a_grid_code_limits_it(url, capsys):
 
 
 def test_cases_sheet_writes_the_pdf_of_a_case(url, tmp_path, capsys):
-    database = Database(url)
-    from minsheng.demo_district import grid_rows, seed_staff
-    from minsheng.grid_import import import_grids
-
-    with database.uow() as uow:
-        import_grids(uow, grid_rows())
-    with database.uow() as uow:
-        seed_staff(uow)
-        uow.commit()
-    seed_cases(database, NOW, reports=3)
+    database = demo_history(url, reports=3)
     with database.uow() as uow:
         case_no = uow.session.execute(select(Case.case_no).limit(1)).scalar()
     database.dispose()
