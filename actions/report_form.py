@@ -30,7 +30,8 @@ PLACE_WORDS = ("路", "街", "巷", "胡同", "广场", "公园", "市场", "门
                "附近", "村", "号", "楼", "小区", "院", "超市", "学校", "车站", "桥")
 DONE_INTENTS = {"skip", "deny", "affirm", "thanks"}
 ANONYMOUS_CODES = {c.value for c in ANONYMOUS_CATEGORIES}
-ANONYMOUS_REFUSED = "只有「治安稳定」和「矛盾纠纷」两类问题可以匿名提交，请点「确认提交」或先改类别。"
+ANONYMOUS_REFUSED = ("只有「治安稳定」和「矛盾纠纷」两类问题可以匿名提交，"
+                     "请点「确认提交」或先改类别。")
 
 
 def _asked(tracker: Tracker, slot: str) -> bool:

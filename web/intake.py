@@ -32,7 +32,8 @@ router = APIRouter(prefix="/cases", include_in_schema=False)
 OFFLINE_CHANNELS = [Channel.hotline, Channel.mailbox, Channel.service_station, Channel.patrol,
                     Channel.visit]
 FIELDS = ("channel", "description", "category", "xiaoqu", "building", "unit", "room",
-          "address", "phone", "name", "urgent", "anonymous", "nonce", "predicted", "confidence")
+          "address", "phone", "name", "urgent", "anonymous", "nonce", "predicted",
+          "confidence")
 
 
 def _form(request: Request, user: UserView, values: dict, suggestion=None, error=None,
