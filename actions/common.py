@@ -111,6 +111,11 @@ def entity(tracker: Tracker, name: str) -> Any:
     return next(tracker.get_latest_entity_values(name), None)
 
 
+def anonymous_asked(tracker: Tracker) -> bool:
+    """The resident pressed 「匿名提交」 (``/affirm{"field": "anonymous"}``) just now."""
+    return latest_intent(tracker) == "affirm" and entity(tracker, "field") == "anonymous"
+
+
 def normalise_phone(text: str) -> str | None:
     """'+86 138-1234-5678' → '13812345678'; None unless an 11-digit mainland mobile."""
     digits = re.sub(r"[\s\-()（）]", "", text or "")

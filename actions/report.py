@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import common
 from actions.common import SKIPPED
-from minsheng.enums import Category
+from minsheng.enums import ANONYMOUS_CATEGORIES, Category
 from minsheng.errors import QuotaExceeded
 from minsheng.privacy import mask_phone
 
@@ -92,6 +92,8 @@ class ActionAskConfirm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
         buttons = [{"title": "确认提交", "payload": "/affirm"}]
+        if tracker.get_slot("category") in {c.value for c in ANONYMOUS_CATEGORIES}:
+            buttons.append({"title": "匿名提交", "payload": payload("affirm", field="anonymous")})
         for field, title in [("category", "改类别"), ("place", "改地点"), ("photos", "改照片"),
                              ("phone", "改电话"), ("description", "改描述")]:
             buttons.append({"title": title, "payload": payload("change_field", field=field)})
@@ -121,7 +123,7 @@ class ActionOpenCase(Action):
             common.utter_error(dispatcher, error)
             return [SlotSet("confirm", None), ActiveLoop("report_form"),
                     SlotSet("requested_slot", "confirm")]
-        utter_opened(dispatcher, result)
+        utter_opened(dispatcher, result, anonymous=common.anonymous_asked(tracker))
         return reset_report() + [SlotSet("last_case_no", result.merged_into or result.case_no)]
 
 
@@ -146,12 +148,18 @@ def new_case(tracker: Tracker, urgent: bool = False):
         resident=resident,
         urgent=urgent,
         photos=list(tracker.get_slot("photos") or []),
+        anonymous=not urgent and common.anonymous_asked(tracker),
     )
 
 
-def utter_opened(dispatcher: CollectingDispatcher, result) -> None:
+ANONYMOUS_NOTE = "您是匿名反映的：工作人员看不到您的姓名和电话，办理进展仍会告诉您。"
+
+
+def utter_opened(dispatcher: CollectingDispatcher, result, anonymous: bool = False) -> None:
     if result.merged_into:
         dispatcher.utter_message(response="utter_case_merged", case_no=result.merged_into)
+        if anonymous:
+            dispatcher.utter_message(text=ANONYMOUS_NOTE)
         return
     who = result.assignee_name or "社区值班人员"
     lines = [
@@ -162,6 +170,8 @@ def utter_opened(dispatcher: CollectingDispatcher, result) -> None:
         f"办理时限：{common.format_deadline(result.resolve_deadline)}",
         "有进展会第一时间告诉您，随时发「我的工单」查看。",
     ]
+    if anonymous:
+        lines.insert(1, ANONYMOUS_NOTE)
     dispatcher.utter_message(text="\n".join(lines))
 
 

@@ -14,7 +14,7 @@ from rasa_sdk.forms import FormValidationAction
 
 from actions import common
 from actions.common import CONTROL_INTENTS, SKIPPED, entity, latest_intent, latest_text
-from minsheng.enums import Category
+from minsheng.enums import ANONYMOUS_CATEGORIES, Category
 
 FIELDS = {  # change_field{"field": …} → the slots it clears
     "description": ["description"],
@@ -29,6 +29,9 @@ FIELD_WORDS = {"描述": "description", "情况": "description", "类别": "cate
 PLACE_WORDS = ("路", "街", "巷", "胡同", "广场", "公园", "市场", "门口", "对面", "旁边",
                "附近", "村", "号", "楼", "小区", "院", "超市", "学校", "车站", "桥")
 DONE_INTENTS = {"skip", "deny", "affirm", "thanks"}
+ANONYMOUS_CODES = {c.value for c in ANONYMOUS_CATEGORIES}
+ANONYMOUS_REFUSED = ("只有「治安稳定」和「矛盾纠纷」两类问题可以匿名提交，"
+                     "请点「确认提交」或先改类别。")
 
 
 def _asked(tracker: Tracker, slot: str) -> bool:
@@ -231,6 +234,10 @@ class ValidateReportForm(FormValidationAction):
         return {"confirm": {"change": field}}
 
     async def validate_confirm(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        if value is True and common.anonymous_asked(tracker) \
+                and tracker.get_slot("category") not in ANONYMOUS_CODES:
+            dispatcher.utter_message(text=ANONYMOUS_REFUSED)  # an old button, category changed
+            return {"confirm": None}
         if isinstance(value, bool):
             return {"confirm": value}
         field = (value or {}).get("change") if isinstance(value, dict) else None

@@ -121,6 +121,7 @@ def choice_made(original_text: str, title: str) -> str:
 MAX_TASK_CARDS = 10
 STAFF_PREFIX = "s:"
 PHONE_KEY = "phone"
+ANONYMOUS_LINE = "反映人：匿名（不显示姓名和电话）"
 
 
 def _code(value: object) -> str:
@@ -137,7 +138,8 @@ def case_card(case, timezone: str) -> str:
         f"状态：{escape(STATE_LABELS.get(CaseState(state), state))}",
         f"地点：{escape(case.address or '—')}",
         f"描述：{escape(case.description)}",
-        f"电话：{escape(case.phone or '—')}",
+        ANONYMOUS_LINE if getattr(case, "anonymous", False)
+        else f"电话：{escape(case.phone or '—')}",
         (f"签收时限：{format_local(case.ack_deadline, timezone)}　"
          f"办结时限：{format_local(case.resolve_deadline, timezone)}"),
     ]

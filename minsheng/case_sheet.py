@@ -6,8 +6,8 @@ The font is a file on this machine, never downloaded at run time: the Debian pac
 PDF prints the same everywhere. OpenType/CFF fonts (Noto CJK .otf) are not usable by
 ReportLab and are skipped. Without a usable font ``FontMissing`` says what to install.
 
-The resident appears masked (name and phone); photos are only read from inside the
-photos directory.
+The resident appears masked (name and phone), or not at all for an anonymous case;
+photos are only read from inside the photos directory.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ KNOWN_FONTS = [Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
 MAX_PHOTOS = 6
 LEVEL_NAMES = {"grid": "网格员", "grid_leader": "网格长", "community": "社区", "street": "街道",
                "referral": "职能部门"}
+ANONYMOUS = "匿名反映（不显示姓名和电话）"
 ROUTE_NAMES = {"online": "线上", "offline": "电话或走访"}
 
 
@@ -144,7 +145,8 @@ def render_sheet(view: CaseView, resident_name: str | None = None,
                  ["收集渠道", CHANNEL_LABELS.get(Channel(view.channel), view.channel)],
                  ["受理时间", s.when(view.accepted_at)],
                  ["办结时限", s.when(view.resolve_deadline)],
-                 ["反映人", f"{mask_name(resident_name)}　电话 {view.phone or '—'}"],
+                 ["反映人", ANONYMOUS if view.anonymous
+                  else f"{mask_name(resident_name)}　电话 {view.phone or '—'}"],
                  ["地点", _place(view)]], wide),
         s.p("问题描述", s.head), s.p(view.description),
         s.p("派单与承办", s.head),
@@ -185,5 +187,6 @@ def sheet_for(uow, case_no: str, photos_dir: Path | None = None,
     from minsheng.services.queries import get_case
 
     view = get_case(uow, case_no)
-    person = uow.session.get(Resident, view.resident_id) if view.resident_id else None
+    person = uow.session.get(Resident, view.resident_id) \
+        if view.resident_id and not view.anonymous else None
     return render_sheet(view, person.display_name if person else None, photos_dir, tz, font)

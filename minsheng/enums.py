@@ -68,6 +68,9 @@ class Channel(StrEnum):
 # hotline or visit reporters are called back by staff (the offline feedback route).
 ONLINE_CHANNELS = (Channel.telegram, Channel.web, Channel.wechat)
 
+# The categories a resident may report anonymously (staff see no name, phone or sender).
+ANONYMOUS_CATEGORIES = frozenset({Category.public_order, Category.dispute})
+
 
 CHANNEL_LABELS = {
     Channel.telegram: "Telegram",

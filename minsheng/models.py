@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -131,6 +132,9 @@ class Case(Base):
     lon = Column(Float)
     channel = Column(_enum(Channel), nullable=False)
     urgent = Column(Boolean, nullable=False, default=False)
+    # 匿名反映 (治安稳定、矛盾纠纷 only): the resident stays linked for notices and rating,
+    # every staff view hides who they are (services.queries.view_of)
+    anonymous = Column(Boolean, nullable=False, default=False, server_default=false())
     state = Column(_enum(CaseState), nullable=False, default=CaseState.new)
     handling = Column(_enum(Handling))
     level = Column(_enum(EscalationLevel), nullable=False, default=EscalationLevel.grid)

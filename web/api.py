@@ -70,7 +70,8 @@ class CaseDetail(CaseSummary):
     lat: float | None
     lon: float | None
     level: str
-    phone_masked: str
+    phone_masked: str  # empty when none was left, or when the case is anonymous
+    anonymous: bool = False
     rating: str | None
     rating_route: str | None
     photo_count: int
@@ -115,6 +116,7 @@ def api_case(case_no: str, _user: CurrentUser, scope: UserScope, unit: UnitDep):
         "resolved_at": view.resolved_at, "overdue": view.overdue, "xiaoqu": view.xiaoqu,
         "building": view.building, "unit": view.unit, "room": view.room, "lat": view.lat,
         "lon": view.lon, "level": view.level, "phone_masked": view.phone or "",
+        "anonymous": view.anonymous,
         "rating": view.rating.value if view.rating else None,
         "rating_route": view.rating.route if view.rating else None,
         "photo_count": len(view.photos), "handling_method": view.handling,

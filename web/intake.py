@@ -32,7 +32,8 @@ router = APIRouter(prefix="/cases", include_in_schema=False)
 OFFLINE_CHANNELS = [Channel.hotline, Channel.mailbox, Channel.service_station, Channel.patrol,
                     Channel.visit]
 FIELDS = ("channel", "description", "category", "xiaoqu", "building", "unit", "room",
-          "address", "phone", "name", "urgent", "nonce", "predicted", "confidence")
+          "address", "phone", "name", "urgent", "anonymous", "nonce", "predicted",
+          "confidence")
 
 
 def _form(request: Request, user: UserView, values: dict, suggestion=None, error=None,
@@ -100,6 +101,7 @@ async def new_case(request: Request, step: str = Form("submit"),
         resident=ResidentRef(channel, phone, display_name=values["name"][:100] or None)
         if phone else None,
         urgent=values["urgent"] in ("1", "true", "on"),
+        anonymous=values["anonymous"] in ("1", "true", "on"),  # refused outside 治安、纠纷
         photos=[],
     )
     try:

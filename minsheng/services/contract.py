@@ -32,6 +32,7 @@ class NewCase:
     urgent: bool = False
     photos: list[str] = field(default_factory=list)
     handling: Handling | None = None
+    anonymous: bool = False  # 匿名反映: only for enums.ANONYMOUS_CATEGORIES
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class RatingView:
 
 @dataclass(frozen=True)
 class CaseView:
-    """Everything a page or a message needs about one case; the phone is masked."""
+    """Everything a page or a message needs about one case; the phone is masked, and for
+    an anonymous case the phone and the resident are left out altogether."""
 
     case_no: str
     category: Category
@@ -122,6 +124,7 @@ class CaseView:
     rating: RatingView | None
     pending_extension: str | None = None  # "3天：等待物业" while a 延期 request waits
     cohandlers: tuple = ()  # 加签: grid names and staff public names
+    anonymous: bool = False  # 匿名反映: phone and resident_id are None
 
     @property
     def last_event(self) -> str | None:

@@ -6,7 +6,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from minsheng.clock import DEFAULT_TIMEZONE, to_local, utc_bounds, utcnow
-from minsheng.enums import OPEN_STATES, ActorType, CaseState, Category, Channel
+from minsheng.enums import (
+    ANONYMOUS_CATEGORIES,
+    OPEN_STATES,
+    ActorType,
+    CaseState,
+    Category,
+    Channel,
+)
 from minsheng.errors import InvalidInput, QuotaExceeded
 from minsheng.models import Case, CaseFollower, CasePhoto, Grid, Resident, Staff
 from minsheng.places import Place, normalize_building, normalize_xiaoqu
@@ -17,6 +24,7 @@ from .contract import NewCase, OpenResult
 from .numbering import next_case_no
 
 MAX_DESCRIPTION = 4000
+ANONYMOUS_REFUSED = "只有「治安稳定」和「矛盾纠纷」两类问题可以匿名反映。"
 
 
 def _result(session: Session, case: Case, created: bool, merged: bool = False) -> OpenResult:
@@ -89,6 +97,8 @@ def _validate(report: NewCase) -> None:
         Channel(report.channel)
     except ValueError as error:
         raise InvalidInput("问题类别或渠道无效。") from error
+    if report.anonymous and Category(report.category) not in ANONYMOUS_CATEGORIES:
+        raise InvalidInput(ANONYMOUS_REFUSED)
 
 
 def _by_key(session: Session, key: str | None) -> Case | None:
@@ -123,7 +133,8 @@ def open_case(uow, report: NewCase, *, now=None, settings=None) -> OpenResult:
         unit=place.unit if place else None, room=place.room if place else None,
         address=report.address or (place.text() if place else None),
         lat=report.lat, lon=report.lon, channel=Channel(report.channel),
-        urgent=bool(report.urgent), state=CaseState.new, handling=report.handling,
+        urgent=bool(report.urgent), anonymous=bool(report.anonymous), state=CaseState.new,
+        handling=report.handling,
         resident_id=resident.id if resident else None,
         phone=report.phone or (resident.phone if resident else None),
         accepted_at=now, ack_deadline=ack_deadline, resolve_deadline=resolve_deadline)
@@ -162,7 +173,8 @@ def _route_and_assign(uow, case: Case, report: NewCase, place: Place | None, now
                               added_at=now))
     opened = record(session, case, "open", now, actor_type=ActorType.resident
                     if case.resident_id else ActorType.system, actor_id=case.resident_id,
-                    note=f"渠道：{case.channel}")
+                    note=f"渠道：{case.channel}" + ("；匿名反映" if case.anonymous else ""),
+                    data={"anonymous": True} if case.anonymous else None)
     opened.from_state = None
     found = routing.route(uow, place, report.lat, report.lon, case.category)
     case.grid_id = found.grid.id if found.grid else None

@@ -79,6 +79,7 @@ def view_of(session: Session, case: Case, now: datetime | None = None) -> CaseVi
         CaseFollower.case_id == case.id)).all())
     merged_into = session.get(Case, case.merged_into_id).case_no if case.merged_into_id else None
     state = CaseState(case.state)
+    hidden = bool(case.anonymous)  # 匿名反映: no channel may show who reported it
     return CaseView(
         case_no=case.case_no, category=Category(case.category),
         category_label=CATEGORY_LABELS[Category(case.category)], state=state.value,
@@ -90,13 +91,15 @@ def view_of(session: Session, case: Case, now: datetime | None = None) -> CaseVi
         grid_name=case.grid.name if case.grid else None, assignee_id=case.assignee_id,
         assignee_name=case.assignee.public_name if case.assignee else None,
         assignee_phone=case.assignee.duty_phone if case.assignee else None,
-        phone=mask_phone(case.phone), resident_id=case.resident_id, merged_into=merged_into,
+        phone=None if hidden else mask_phone(case.phone),
+        resident_id=None if hidden else case.resident_id, merged_into=merged_into,
         accepted_at=case.accepted_at, ack_deadline=case.ack_deadline,
         resolve_deadline=case.resolve_deadline, acknowledged_at=case.acknowledged_at,
         resolved_at=case.resolved_at, resolved_on_time=case.resolved_on_time,
         closed_at=case.closed_at, overdue=is_overdue(case, now), followers=followers,
         photos=[PhotoView(p.id, p.path, str(p.added_by), p.added_at) for p in case.photos],
-        events=[EventView(e.at, str(e.actor_type), e.actor_id,
+        events=[EventView(e.at, str(e.actor_type),
+                          None if hidden and str(e.actor_type) == "resident" else e.actor_id,
                           names.get(e.actor_id) if str(e.actor_type) == "staff" else None,
                           e.action, action_label(e.action),
                           str(e.from_state) if e.from_state else None,
@@ -107,6 +110,7 @@ def view_of(session: Session, case: Case, now: datetime | None = None) -> CaseVi
                           str(rating.route), rating.comment, rating.at) if rating else None,
         pending_extension=_pending_extension(session, case),
         cohandlers=tuple(cosign.cohandlers(session, case)),
+        anonymous=hidden,
     )
 
 
