@@ -173,6 +173,7 @@ def _start_background(application: Application) -> list[asyncio.Task]:
             interval=options.retry_interval, stale_after=options.stale_after,
             max_attempts=options.max_attempts), name="inbound-retry"),
         asyncio.create_task(sender.run_forever(), name="outbox-sender"),
+        asyncio.create_task(gateway.keep_leases(), name="inbound-leases"),
     ]
 
 

@@ -56,6 +56,9 @@ def keep(db: Database, chat_id: int, replies: list[dict],
     or the outbox row that asked Rasa (a rating request) marked sent."""
     now = utcnow()
     with db.uow() as uow:
+        if inbound_key is not None and answered_already(uow, inbound_key):
+            log.info("update %s was answered by another process; not sent twice", inbound_key)
+            return []
         ids = []
         for reply in replies:
             row = outbox.enqueue(uow, Channel.telegram, str(chat_id), REPLY,
@@ -77,6 +80,15 @@ def keep(db: Database, chat_id: int, replies: list[dict],
                 ResidentIdentity.unreachable_at.is_not(None)).values(unreachable_at=None))
         uow.commit()
         return ids
+
+
+def answered_already(uow, inbound_key: str) -> bool:
+    """Whether the update is marked processed (a second gateway answered it first); in
+    the transaction that would mark it, so of two answers only one is kept."""
+    return uow.session.execute(select(InboundMessage.id).where(
+        InboundMessage.channel == Channel.telegram,
+        InboundMessage.external_id == inbound_key,
+        InboundMessage.processed_at.is_not(None))).first() is not None
 
 
 def offered_buttons(db: Database, chat_id: int) -> list[tuple[str, str]]:

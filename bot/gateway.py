@@ -34,10 +34,16 @@ class GatewayOptions:
     per_chat_interval: float = 1.0  # Telegram: ~1 message/s per chat (outbox pacing)
     outbox_interval: float = 1.0
     outbox_batch: int = 50
-    retry_interval: float = 5.0
-    stale_after: float = 60.0  # stored but unfinished this long ago → retried
+    retry_interval: float = 5.0  # also the first back-off; it doubles up to max_backoff
+    max_backoff: float = 30.0
+    stale_after: float = 10.0  # stored this long ago and never claimed → retried
+    claim_lease: float = 15.0  # renewed every third of it while the turn runs
     max_attempts: int = 20
-    rasa_timeout: float = 30.0
+    empty_attempts: int = 5  # a message Rasa keeps answering with nothing (~65 s of back-off)
+    # Longer than the action server's wait for a busy SQLite database (30 s), so a turn
+    # that waits for the lock ends here with Rasa's answer rather than a timeout.
+    rasa_timeout: float = 45.0
+    wait_notice: float = 8.0  # no answer by then: the resident is told to wait a moment
 
 
 class Gateway:
@@ -62,7 +68,8 @@ class Gateway:
         return self._claims.keys()
 
     async def claim(self, update: Update) -> bool:
-        """Store ``update`` (once) and claim it; False if done before or in flight."""
+        """Store ``update`` (once) and claim it; False if done before, in flight (here or
+        in another process) or backing off."""
         update_id = update.update_id
         if update_id in self._claims:
             log.info("update %s is already being processed; skipped", update_id)
@@ -70,15 +77,30 @@ class Gateway:
         self._claims[update_id] = StoredUpdate(update_id, "", {}, False, 0)  # hold the claim
         try:
             stored = await asyncio.to_thread(self.inbound.save, update.to_dict())
+            claimed = None if stored.processed else await asyncio.to_thread(
+                self.inbound.claim, stored.key, self.options.claim_lease)
         except BaseException:
             del self._claims[update_id]
             raise
-        if stored.processed:
+        if claimed is None:
             del self._claims[update_id]
-            log.info("update %s was delivered again; already processed, skipped", update_id)
+            log.info("update %s is processed, claimed elsewhere or waiting for its retry; "
+                     "skipped", update_id)
             return False
-        self._claims[update_id] = stored
+        self._claims[update_id] = claimed
         return True
+
+    async def keep_leases(self) -> None:
+        """Forever: renew the leases of the updates in flight here."""
+        while True:
+            await asyncio.sleep(self.options.claim_lease / 3)
+            keys = [s.key for s in list(self._claims.values()) if s.key]
+            try:
+                await asyncio.to_thread(self.inbound.renew, keys, self.options.claim_lease)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not renew the leases of %s updates", len(keys))
 
     async def finish(self, update: Update) -> None:
         """Record the outcome of a claimed update: processed, or kept for retry."""
@@ -92,7 +114,8 @@ class Gateway:
             self._claims.pop(update_id, None)
 
     async def defer(self, update: Update, error: str) -> None:
-        """Keep ``update`` unprocessed so the retry loop answers it later.
+        """Keep ``update`` unprocessed so the retry loop answers it later, after a
+        back-off that doubles with each failed attempt.
 
         The failure is written at once, before the resident is told: the chat's next
         message waits on the chat lock, and it must find this failure or the resident is
@@ -101,7 +124,25 @@ class Gateway:
         if update.update_id in self._deferred:
             return
         self._deferred[update.update_id] = error
-        await asyncio.to_thread(self.inbound.mark_failed, self.inbound_key(update), error)
+        backoff = min(self.options.retry_interval * 2 ** self.attempts(update),
+                      self.options.max_backoff)
+        await asyncio.to_thread(self.inbound.mark_failed, self.inbound_key(update), error,
+                                backoff)
+
+    async def give_up(self, update: Update, error: str) -> None:
+        """Done with ``update`` without an answer (the resident is told): never retried."""
+        self._deferred[update.update_id] = error
+        await asyncio.to_thread(self.inbound.give_up, self.inbound_key(update), error)
+
+    def attempts(self, update: Update) -> int:
+        """Attempts recorded before this one."""
+        stored = self._claims.get(update.update_id)
+        return stored.attempts if stored else 0
+
+    def seen(self, update: Update) -> bool:
+        """Whether a process took this update before: Rasa may have had its turn."""
+        stored = self._claims.get(update.update_id)
+        return stored is not None and stored.seen
 
     def inbound_key(self, update: Update) -> str:
         """The stored row's key of a claimed update (computed when not claimed here)."""

@@ -83,6 +83,12 @@ class RasaClient:
         result = await self._post(url, {"name": intent, "entities": entities}, params)
         return list(result.get("messages") or []) if isinstance(result, dict) else []
 
+    async def append_events(self, sender: str, events: list[dict]) -> Any:
+        """Append ``events`` to the conversation under Rasa's lock for it; returns the
+        tracker with all its events (an empty list reads it once a running turn ends)."""
+        url = f"{self.base_url}/conversations/{sender}/tracker/events"
+        return await self._post(url, events, {"token": self._token, "include_events": "ALL"})
+
     async def parse(self, text: str) -> dict | None:
         """Rasa's NLU result for ``text`` (intent, ranking, entities), or None when unreachable."""
         try:
@@ -93,7 +99,7 @@ class RasaClient:
             return None
         return result if isinstance(result, dict) else None
 
-    async def _post(self, url: str, body: dict, params: dict,
+    async def _post(self, url: str, body: dict | list, params: dict,
                     timeout: float | None = None) -> Any:
         extra = {"timeout": timeout} if timeout is not None else {}
         try:

@@ -1,0 +1,64 @@
+"""Sending a kept message to Rasa again without Rasa taking its turn twice.
+
+Each turn carries its key in the REST metadata (``TURN_KEY``). Before a message that a
+process may already have sent is sent again (a retry, or an update whose gateway was
+killed mid-turn), Rasa's tracker is read under Rasa's own lock for the conversation —
+an empty append waits for a turn in progress to end — and:
+
+- the turn is not there: send the message;
+- the turn is there with bot messages: those are the answer; deliver them;
+- the turn is there with no bot message (a custom action failed and Rasa dropped its
+  events): rewind it (Rasa's ``rewind`` event undoes the last user turn), then send.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from bot.core.rasa import RasaClient, RasaUnavailable
+
+TURN_KEY = "turn_key"
+REWIND = {"event": "rewind"}
+# A bot event's ``data`` fields that the REST channel returns as a message's fields.
+REPLY_FIELDS = ("buttons", "image", "custom", "attachment", "elements", "quick_replies")
+
+
+def find_turn(events: list[dict], key: str) -> list[dict] | None:
+    """The bot messages of the last not-rewound user turn with ``key``, in the REST
+    channel's shape; None if Rasa has no such turn."""
+    turns: list[tuple[dict, list[dict]]] = []
+    for event in events:
+        kind = event.get("event")
+        if kind == "user":
+            turns.append((event, []))
+        elif kind == "bot" and turns:
+            turns[-1][1].append(event)
+        elif kind == "rewind" and turns:
+            turns.pop()
+    for user, bots in reversed(turns):
+        if (user.get("metadata") or {}).get(TURN_KEY) == key:
+            return [as_reply(bot) for bot in bots]
+    return None
+
+
+def as_reply(bot: dict) -> dict[str, Any]:
+    data = bot.get("data") or {}
+    reply: dict[str, Any] = {"text": bot.get("text")} if bot.get("text") else {}
+    reply.update({name: data[name] for name in REPLY_FIELDS if data.get(name)})
+    return reply
+
+
+async def earlier_answer(rasa: RasaClient, sender: str, key: str) -> list[dict] | None:
+    """What Rasa answered to turn ``key`` already; None when it must be sent (again)."""
+    found = find_turn(await events_under_lock(rasa, sender, []), key)
+    if found == []:
+        await events_under_lock(rasa, sender, [REWIND])
+        return None
+    return found
+
+
+async def events_under_lock(rasa: RasaClient, sender: str, events: list[dict]) -> list[dict]:
+    tracker = await rasa.append_events(sender, events)
+    found = tracker.get("events") if isinstance(tracker, dict) else None
+    if not isinstance(found, list):
+        raise RasaUnavailable("the tracker came back without events")
+    return [e for e in found if isinstance(e, dict)]
