@@ -33,14 +33,20 @@ log = logging.getLogger(__name__)
 class StoringBot(ExtBot):
     """Stores fetched updates before the next ``getUpdates`` confirms them to Telegram."""
 
-    def __init__(self, *args, inbound: InboundStore, **kwargs) -> None:
+    def __init__(self, *args, inbound: InboundStore, gateway: Gateway | None = None,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._inbound = inbound
+        self._gateway = gateway
 
     async def get_updates(self, *args, **kwargs) -> tuple[Update, ...]:
         updates = await super().get_updates(*args, **kwargs)
         if updates:
-            await asyncio.to_thread(self._inbound.save_all, [u.to_dict() for u in updates])
+            store = asyncio.to_thread(self._inbound.save_all, [u.to_dict() for u in updates])
+            if self._gateway is None:
+                await store
+            else:  # a locked database: the residents hear 稍等 while it waits
+                await self._gateway.patiently(store, *updates, bot=self)
         return updates
 
 
@@ -103,6 +109,7 @@ def build_application(settings: Settings, db: Database,
         get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=30),
         rate_limiter=rate_limiter,
         inbound=gateway.inbound,
+        gateway=gateway,
     )
     application = (
         ApplicationBuilder()
@@ -112,6 +119,7 @@ def build_application(settings: Settings, db: Database,
         .build()
     )
     application.bot_data["gateway"] = gateway
+    gateway.bot = application.bot
     _register_handlers(application)
     return application
 

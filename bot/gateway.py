@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot import render
 from bot.buttons import OfferedButtons
 from bot.core.rasa import RasaClient
 from bot.inbound import InboundStore, StoredUpdate
@@ -58,6 +60,8 @@ class Gateway:
         self.photos_dir = Path(settings.photos_dir)
         self._claims: dict[int, StoredUpdate] = {}
         self._deferred: dict[int, str] = {}
+        self._told_wait: set[int] = set()  # update ids whose resident was told 稍等
+        self.bot = None  # set by build_application: telling a resident to wait needs it
         self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -76,14 +80,18 @@ class Gateway:
             return False
         self._claims[update_id] = StoredUpdate(update_id, "", {}, False, 0)  # hold the claim
         try:
-            stored = await asyncio.to_thread(self.inbound.save, update.to_dict())
-            claimed = None if stored.processed else await asyncio.to_thread(
-                self.inbound.claim, stored.key, self.options.claim_lease)
+            # a locked database (SQLite's writer busy) can hold this for up to 30 s
+            stored = await self.patiently(asyncio.to_thread(self.inbound.save,
+                                                            update.to_dict()), update)
+            claimed = None if stored.processed else await self.patiently(asyncio.to_thread(
+                self.inbound.claim, stored.key, self.options.claim_lease), update)
         except BaseException:
             del self._claims[update_id]
+            self._told_wait.discard(update_id)
             raise
         if claimed is None:
             del self._claims[update_id]
+            self._told_wait.discard(update_id)
             log.info("update %s is processed, claimed elsewhere or waiting for its retry; "
                      "skipped", update_id)
             return False
@@ -112,6 +120,25 @@ class Gateway:
                 await asyncio.to_thread(self.inbound.mark_processed, stored.key)
         finally:
             self._claims.pop(update_id, None)
+            self._told_wait.discard(update_id)
+
+    async def patiently(self, work, *updates: Update, bot=None):
+        """Await ``work``; when it takes longer than ``wait_notice`` the residents who sent
+        ``updates`` are told 稍等 (once per update, and not on a retry: told then)."""
+        task = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({task}, timeout=self.options.wait_notice)
+        bot = bot or self.bot
+        for update in updates if not done and bot is not None else ():
+            chat = update.effective_chat
+            if (chat is None or chat.type != "private" or update.update_id in self._told_wait
+                    or self.attempts(update) > 0):
+                continue
+            self._told_wait.add(update.update_id)
+            try:
+                await bot.send_message(chat.id, render.WAIT)
+            except TelegramError as error:
+                log.info("could not tell chat %s to wait: %s", chat.id, error)
+        return await task
 
     async def defer(self, update: Update, error: str) -> None:
         """Keep ``update`` unprocessed so the retry loop answers it later, after a

@@ -2,19 +2,22 @@
 
 Each turn carries its key in the REST metadata (``TURN_KEY``). Before a message that a
 process may already have sent is sent again (a retry, or an update whose gateway was
-killed mid-turn), Rasa's tracker is read under Rasa's own lock for the conversation —
-an empty append waits for a turn in progress to end — and:
+killed mid-turn), Rasa's tracker is read and:
 
 - the turn is not there: send the message;
 - the turn is there with bot messages: those are the answer; deliver them;
 - the turn is there with no bot message (a custom action failed and Rasa dropped its
   events): rewind it (Rasa's ``rewind`` event undoes the last user turn), then send.
+
+Rasa saves a turn when it ends, so a turn still running is not seen; the update's lease
+(bot.inbound) keeps a retry away until the process that sent it is gone for seconds, and
+Rasa drops the turn of a caller that disconnected.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from bot.core.rasa import RasaClient, RasaUnavailable
+from bot.core.rasa import RasaClient
 
 TURN_KEY = "turn_key"
 REWIND = {"event": "rewind"}
@@ -49,16 +52,8 @@ def as_reply(bot: dict) -> dict[str, Any]:
 
 async def earlier_answer(rasa: RasaClient, sender: str, key: str) -> list[dict] | None:
     """What Rasa answered to turn ``key`` already; None when it must be sent (again)."""
-    found = find_turn(await events_under_lock(rasa, sender, []), key)
+    found = find_turn(await rasa.tracker_events(sender), key)
     if found == []:
-        await events_under_lock(rasa, sender, [REWIND])
+        await rasa.append_events(sender, [REWIND])
         return None
     return found
-
-
-async def events_under_lock(rasa: RasaClient, sender: str, events: list[dict]) -> list[dict]:
-    tracker = await rasa.append_events(sender, events)
-    found = tracker.get("events") if isinstance(tracker, dict) else None
-    if not isinstance(found, list):
-        raise RasaUnavailable("the tracker came back without events")
-    return [e for e in found if isinstance(e, dict)]

@@ -177,9 +177,9 @@ async def converse(update: Update, context: ContextTypes.DEFAULT_TYPE, rasa_text
                 if replies is not None and not final:
                     return  # the caption's answer went out with that attempt
             if replies is None:
-                replies = await told_to_wait(
+                replies = await gateway.patiently(
                     gateway.rasa.send_message(sender_id(user.id), rasa_text, metadata),
-                    context.bot, chat_id, gateway, update)
+                    update, bot=context.bot)
         except RasaUnavailable as error:
             await keep_for_retry(update, context, gateway, f"{RASA_UNAVAILABLE}{error}")
             return
@@ -187,18 +187,6 @@ async def converse(update: Update, context: ContextTypes.DEFAULT_TYPE, rasa_text
             await no_reply(update, context, gateway)
             return
         await deliver(context.bot, gateway, chat_id, replies, inbound_key=key if final else None)
-
-
-async def told_to_wait(call, bot, chat_id: int, gateway: Gateway, update: Update):
-    """Await Rasa's answer; when it is slow on a first attempt, say "稍等" once."""
-    task = asyncio.ensure_future(call)
-    done, _ = await asyncio.wait({task}, timeout=gateway.options.wait_notice)
-    if not done and gateway.attempts(update) == 0:
-        try:
-            await bot.send_message(chat_id, render.WAIT)
-        except TelegramError as error:
-            log.info("could not tell chat %s to wait: %s", chat_id, error)
-    return await task
 
 
 async def no_reply(update: Update, context: ContextTypes.DEFAULT_TYPE,

@@ -84,10 +84,25 @@ class RasaClient:
         return list(result.get("messages") or []) if isinstance(result, dict) else []
 
     async def append_events(self, sender: str, events: list[dict]) -> Any:
-        """Append ``events`` to the conversation under Rasa's lock for it; returns the
-        tracker with all its events (an empty list reads it once a running turn ends)."""
+        """Append ``events`` (at least one) to the conversation under Rasa's lock for it."""
         url = f"{self.base_url}/conversations/{sender}/tracker/events"
-        return await self._post(url, events, {"token": self._token, "include_events": "ALL"})
+        return await self._post(url, events, {"token": self._token, "include_events": "NONE"})
+
+    async def tracker_events(self, sender: str) -> list[dict]:
+        """Every event of the conversation, as Rasa's tracker store has it now."""
+        url = f"{self.base_url}/conversations/{sender}/tracker"
+        try:
+            response = await self._http.get(url, params={"token": self._token,
+                                                         "include_events": "ALL"})
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(f"{type(error).__name__}: {error}") from error
+        if response.status_code >= 400:
+            raise RasaUnavailable(f"HTTP {response.status_code}: {response.text[:200]}")
+        try:
+            events = response.json().get("events")
+        except (ValueError, AttributeError) as error:
+            raise RasaUnavailable(f"not a tracker: {response.text[:200]}") from error
+        return [e for e in events or [] if isinstance(e, dict)]
 
     async def parse(self, text: str) -> dict | None:
         """Rasa's NLU result for ``text`` (intent, ranking, entities), or None when unreachable."""

@@ -120,3 +120,37 @@ async def test_a_slow_turn_tells_the_resident_to_wait_once(
     await bot_api.push(updates.message_update(RESIDENT, "井盖丢了"))
     sent = await bot_api.wait_for_messages(RESIDENT, count=2)
     assert [c.text for c in sent] == [render.WAIT, "收到：井盖丢了"]
+
+
+async def test_a_locked_database_tells_the_resident_to_wait_and_the_message_is_answered(
+        gateway, bot_api: BotApiServer, rasa: FakeRasa, db):
+    """Another writer holds SQLite's lock: storing and claiming the update waits; the
+    resident hears 稍等 meanwhile and the answer once the lock is gone."""
+    import sqlite3
+    import threading
+
+    gateway.bot_data["gateway"].options.wait_notice = 0.3
+    path = db.engine.url.database
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        taken.set()
+        release.wait(10)
+        conn.execute("COMMIT")
+        conn.close()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert taken.wait(5)
+    try:
+        await bot_api.push(updates.message_update(RESIDENT, "井盖丢了"))
+        [wait] = await bot_api.wait_for_messages(RESIDENT, timeout=5)
+        assert wait.text == render.WAIT
+    finally:
+        await asyncio.sleep(1.0)
+        release.set()
+    sent = await bot_api.wait_for_messages(RESIDENT, count=2, timeout=10)
+    assert [c.text for c in sent] == [render.WAIT, "收到：井盖丢了"]
+    assert rasa.texts_from(SENDER) == ["井盖丢了"]

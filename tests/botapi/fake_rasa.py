@@ -1,5 +1,5 @@
 """A small stand-in for Rasa's HTTP API: REST channel webhook, ``trigger_intent`` and the
-tracker's events (``POST /conversations/{sender}/tracker/events`` appends and returns them).
+tracker's events (``GET /conversations/{sender}/tracker``, ``POST …/tracker/events``).
 
 It answers every message with ``收到：<text>`` (plus scripted buttons), records what it
 received, can add latency, and can be stopped and started again on the same port to
@@ -47,6 +47,7 @@ class FakeRasa:
         app.router.add_post("/webhooks/rest/webhook", self._webhook)
         app.router.add_post("/conversations/{sender}/trigger_intent", self._trigger)
         app.router.add_post("/conversations/{sender}/tracker/events", self._append)
+        app.router.add_get("/conversations/{sender}/tracker", self._tracker)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port if port is None else port,
@@ -84,8 +85,13 @@ class FakeRasa:
             return web.json_response({"status": "failure", "code": 401}, status=401)
         tracker = self.events.setdefault(request.match_info["sender"], [])
         tracker += await request.json()
+        return web.json_response({"sender_id": request.match_info["sender"]})
+
+    async def _tracker(self, request: web.Request) -> web.Response:
+        if request.query.get("token") != self.token:
+            return web.json_response({"status": "failure", "code": 401}, status=401)
         return web.json_response({"sender_id": request.match_info["sender"],
-                                  "events": tracker})
+                                  "events": self.events.get(request.match_info["sender"], [])})
 
     async def _trigger(self, request: web.Request) -> web.Response:
         if request.query.get("token") != self.token:

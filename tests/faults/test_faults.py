@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,20 +41,6 @@ TABLE = Path(__file__).resolve().parents[1] / "artefacts" / "fault_table.txt"
 LOCK_SECONDS = 40.0
 WEB_BUDGET = 10.0  # the issue's target for the web chat after a single kill
 _chats = itertools.count(6400001)
-# Problems the suite found that are not fixed yet (too large for this change; reported),
-# by fault: what the count says, and why. Anything else still fails the case.
-KNOWN = {
-    "gateway": (re.compile(r"^Rasa took update \d+'s turn 2 times$"),
-                ("known: a gateway killed while Rasa takes a turn leaves the update "
-                "unprocessed; the new gateway sends it again and Rasa takes the turn twice")),
-    "actions": (re.compile(r"^told to send \d+ message\(s\) again$"),
-                ("known: with the action server down Rasa drops the failed action's events, "
-                "so the resident is told to send the message again (render.NO_REPLY)")),
-    "sqlite-lock": (re.compile(r"^Rasa took update \d+'s turn 2 times$"),
-                    ("known: the action server waits up to 30 s for the lock, the gateway "
-                     "gives Rasa 30 s; it gives up, keeps the update and sends it again "
-                     "while Rasa still takes the first turn")),
-}
 
 
 @dataclass
@@ -182,9 +167,6 @@ def run_case(stack, table, fault: str, step: str, staff: bool) -> None:
         # take the next journey's report as a duplicate (merged). Withdraw what is open.
         stack.query("UPDATE cases SET state = 'withdrawn' WHERE state IN "
                     "('new', 'assigned', 'acknowledged', 'in_progress', 'reopened')")
-    problems = found.lost + found.doubled + found.unanswered
-    if fault in KNOWN and problems and all(KNOWN[fault][0].search(p) for p in problems):
-        pytest.xfail(KNOWN[fault][1])
     assert found.totals() == (0, 0, 0), (found, row)
     assert not row.notes, row.notes
     if fault == "web":
