@@ -4,7 +4,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
+from telegram.error import NetworkError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -31,7 +33,12 @@ log = logging.getLogger(__name__)
 
 
 class StoringBot(ExtBot):
-    """Stores fetched updates before the next ``getUpdates`` confirms them to Telegram."""
+    """Stores fetched updates before the next ``getUpdates`` confirms them to Telegram.
+
+    While the database is down they cannot be stored: that is reported as a network error,
+    so PTB's polling loop backs off (up to 30 s) and fetches the same updates again,
+    instead of ending as it does on any other error.
+    """
 
     def __init__(self, *args, inbound: InboundStore, gateway: Gateway | None = None,
                  **kwargs) -> None:
@@ -43,10 +50,13 @@ class StoringBot(ExtBot):
         updates = await super().get_updates(*args, **kwargs)
         if updates:
             store = asyncio.to_thread(self._inbound.save_all, [u.to_dict() for u in updates])
-            if self._gateway is None:
-                await store
-            else:  # a locked database: the residents hear 稍等 while it waits
-                await self._gateway.patiently(store, *updates, bot=self)
+            try:
+                if self._gateway is None:
+                    await store
+                else:  # a locked database: the residents hear 稍等 while it waits
+                    await self._gateway.patiently(store, *updates, bot=self)
+            except SQLAlchemyError as error:
+                raise NetworkError(f"inbound store unavailable: {error}"[:300]) from error
         return updates
 
 
@@ -78,7 +88,13 @@ class GatewayApplication(Application):
         if not isinstance(update, Update):
             await super().process_update(update)
             return
-        if not await gateway.claim(update):
+        try:
+            claimed = await gateway.claim(update)
+        except SQLAlchemyError as error:  # the database is down: the retry loop takes it
+            log.warning("update %s not claimed, database unavailable: %s", update.update_id,
+                        str(error)[:200])
+            return
+        if not claimed:
             return
         try:
             await super().process_update(update)

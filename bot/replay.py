@@ -20,7 +20,10 @@ from typing import Any
 from bot.core.rasa import RasaClient
 
 TURN_KEY = "turn_key"
-REWIND = {"event": "rewind"}
+# ``rewind`` undoes the last user turn and the ``action_listen`` before it; listening again
+# puts the conversation back exactly where it was before the message (without it Rasa's
+# policies see a user message that follows no listen, and fall back).
+REWIND = [{"event": "rewind"}, {"event": "action", "name": "action_listen"}]
 # A bot event's ``data`` fields that the REST channel returns as a message's fields.
 REPLY_FIELDS = ("buttons", "image", "custom", "attachment", "elements", "quick_replies")
 
@@ -29,14 +32,18 @@ def find_turn(events: list[dict], key: str) -> list[dict] | None:
     """The bot messages of the last not-rewound user turn with ``key``, in the REST
     channel's shape; None if Rasa has no such turn."""
     turns: list[tuple[dict, list[dict]]] = []
+    current: list[dict] | None = None  # the bot messages of the turn running, if any
     for event in events:
         kind = event.get("event")
         if kind == "user":
             turns.append((event, []))
-        elif kind == "bot" and turns:
-            turns[-1][1].append(event)
-        elif kind == "rewind" and turns:
-            turns.pop()
+            current = turns[-1][1]
+        elif kind == "bot" and current is not None:
+            current.append(event)
+        elif kind == "rewind":
+            if turns:
+                turns.pop()
+            current = None
     for user, bots in reversed(turns):
         if (user.get("metadata") or {}).get(TURN_KEY) == key:
             return [as_reply(bot) for bot in bots]
@@ -54,6 +61,6 @@ async def earlier_answer(rasa: RasaClient, sender: str, key: str) -> list[dict] 
     """What Rasa answered to turn ``key`` already; None when it must be sent (again)."""
     found = find_turn(await rasa.tracker_events(sender), key)
     if found == []:
-        await rasa.append_events(sender, [REWIND])
+        await rasa.append_events(sender, REWIND)
         return None
     return found

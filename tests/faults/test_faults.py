@@ -38,6 +38,8 @@ pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 VICTIMS = ("gateway", "rasa", "actions", "web", "scheduler")
 TABLE = Path(__file__).resolve().parents[1] / "artefacts" / "fault_table.txt"
+SERVERS = ("postgres", "redis")
+SERVER_DOWN = 5.0  # seconds a restarted server stays down
 LOCK_SECONDS = 40.0
 WEB_BUDGET = 10.0  # the target for the web chat after a single kill
 _chats = itertools.count(6400001)
@@ -69,16 +71,6 @@ def format_table(rows: list[Row]) -> str:
                      f"{r.unanswered:>10} {_fmt(r.recover):>9} {_fmt(r.back):>7} "
                      f"{_fmt(r.web):>6}  {r.notes}")
     return "\n".join(lines)
-
-
-@pytest.fixture(scope="module")
-def table():
-    rows: list[Row] = []
-    yield rows
-    text = format_table(rows)
-    TABLE.parent.mkdir(parents=True, exist_ok=True)
-    TABLE.write_text(text + "\n", encoding="utf-8")
-    print("\n\n" + text + f"\n(written to {TABLE})")
 
 
 @pytest.fixture(scope="module")
@@ -119,11 +111,22 @@ class Injector:
             self._threads.append(self.stack.hold_write_lock(LOCK_SECONDS))
             self.probe.start()
             return
+        if self.victim in SERVERS:
+            thread = threading.Thread(target=self._restart_server, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+            self.probe.start()
+            return
         old = self.stack.kill(self.victim)
         self.probe.start()
         thread = threading.Thread(target=self._measure_back, args=(old,), daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def _restart_server(self) -> None:
+        started = now()
+        getattr(self.stack, self.victim).restart(SERVER_DOWN)
+        self.back = now() - started
 
     def _measure_back(self, old_pid: int) -> None:
         self.back = self.stack.wait_back(self.victim, old_pid, rasa_budget() + 120)
