@@ -37,11 +37,11 @@ class GatewayOptions:
     outbox_interval: float = 1.0
     outbox_batch: int = 50
     retry_interval: float = 5.0  # also the first back-off; it doubles up to max_backoff
-    max_backoff: float = 30.0
+    max_backoff: float = 15.0
     stale_after: float = 10.0  # stored this long ago and never claimed → retried
     claim_lease: float = 15.0  # renewed every third of it while the turn runs
     max_attempts: int = 20
-    empty_attempts: int = 5  # a message Rasa keeps answering with nothing (~65 s of back-off)
+    empty_attempts: int = 6  # a message Rasa keeps answering with nothing (~60 s of back-off)
     # Longer than the action server's wait for a busy SQLite database (30 s), so a turn
     # that waits for the lock ends here with Rasa's answer rather than a timeout.
     rasa_timeout: float = 45.0

@@ -4,10 +4,13 @@ Each turn carries its key in the REST metadata (``TURN_KEY``). Before a message 
 process may already have sent is sent again (a retry, or an update whose gateway was
 killed mid-turn), Rasa's tracker is read and:
 
-- the turn is not there: send the message;
-- the turn is there with bot messages: those are the answer; deliver them;
-- the turn is there with no bot message (a custom action failed and Rasa dropped its
-  events): rewind it (Rasa's ``rewind`` event undoes the last user turn), then send.
+- the turn is not there, or there with no bot message (a custom action failed and Rasa
+  dropped its events, so the turn changed nothing): send the message;
+- the turn is there with bot messages: those are the answer; deliver them.
+
+A failed turn is not undone with Rasa's ``rewind``: inside a form Rasa's own bookkeeping
+of the form's executions drops user events, and a rewind then undoes earlier steps of the
+form too (the form ends). Sent again, the form simply goes on from where it was.
 
 Rasa saves a turn when it ends, so a turn still running is not seen; the update's lease
 (bot.inbound) keeps a retry away until the process that sent it is gone for seconds, and
@@ -20,17 +23,13 @@ from typing import Any
 from bot.core.rasa import RasaClient
 
 TURN_KEY = "turn_key"
-# ``rewind`` undoes the last user turn and the ``action_listen`` before it; listening again
-# puts the conversation back exactly where it was before the message (without it Rasa's
-# policies see a user message that follows no listen, and fall back).
-REWIND = [{"event": "rewind"}, {"event": "action", "name": "action_listen"}]
 # A bot event's ``data`` fields that the REST channel returns as a message's fields.
 REPLY_FIELDS = ("buttons", "image", "custom", "attachment", "elements", "quick_replies")
 
 
 def find_turn(events: list[dict], key: str) -> list[dict] | None:
-    """The bot messages of the last not-rewound user turn with ``key``, in the REST
-    channel's shape; None if Rasa has no such turn."""
+    """The bot messages of the last user turn with ``key`` (not rewound by Rasa, as its
+    fallback does), in the REST channel's shape; None if Rasa has no such turn."""
     turns: list[tuple[dict, list[dict]]] = []
     current: list[dict] | None = None  # the bot messages of the turn running, if any
     for event in events:
@@ -59,8 +58,4 @@ def as_reply(bot: dict) -> dict[str, Any]:
 
 async def earlier_answer(rasa: RasaClient, sender: str, key: str) -> list[dict] | None:
     """What Rasa answered to turn ``key`` already; None when it must be sent (again)."""
-    found = find_turn(await rasa.tracker_events(sender), key)
-    if found == []:
-        await rasa.append_events(sender, REWIND)
-        return None
-    return found
+    return find_turn(await rasa.tracker_events(sender), key) or None

@@ -210,8 +210,8 @@ def count(stack: Stack, journey: Journey, expect_case: bool = True) -> Count:
             found.lost.append(f"update {update_id} never stored")
         elif rows[0][0] is None:
             found.unanswered.append(f"update {update_id} unprocessed: {rows[0][1]}")
-    # Rasa took each update's turn once (a replayed turn has the same update id twice);
-    # a turn the gateway rewound (Rasa answered nothing) was undone, not taken
+    # Rasa took and answered each update's turn once (a replayed turn has the same update
+    # id twice)
     for update_id, times in taken_turns(stack, f"telegram:{chat}").items():
         if times > 1:
             found.doubled.append(f"Rasa took update {update_id}'s turn {times} times")
@@ -259,16 +259,30 @@ def count(stack: Stack, journey: Journey, expect_case: bool = True) -> Count:
 
 
 def taken_turns(stack: Stack, sender: str) -> Counter:
-    """update id → user turns in Rasa's tracker not undone by a later ``rewind``."""
-    turns: list[int | None] = []
-    for kind, update_id in stack.tracker_query(
-            "SELECT type_name, json_extract(data, '$.metadata.update_id') FROM events "
-            "WHERE sender_id = ? AND type_name IN ('user', 'rewind') ORDER BY id", sender):
+    """update id → times Rasa took and answered one of its turns, where more than once
+    (a user event with the turn's key
+    followed by a bot message). A turn whose custom action failed changed nothing (Rasa
+    dropped its events) and answered nothing: the gateway sends it again, not a double.
+    A user event that Rasa's fallback rewound does not count either."""
+    turns: list[list] = []  # [update id, turn key, answered]
+    current: list | None = None
+    for kind, update_id, key in stack.tracker_query(
+            "SELECT type_name, json_extract(data, '$.metadata.update_id'), "
+            "json_extract(data, '$.metadata.turn_key') FROM events "
+            "WHERE sender_id = ? AND type_name IN ('user', 'bot', 'rewind') ORDER BY id",
+            sender):
         if kind == "user":
-            turns.append(update_id)
-        elif turns:
-            turns.pop()
-    return Counter(u for u in turns if u is not None)
+            current = [update_id, key, False]
+            turns.append(current)
+        elif kind == "bot" and current is not None:
+            current[2] = True
+        elif kind == "rewind":
+            if turns:
+                turns.pop()
+            current = None
+    # per turn key: a photo's caption and the photo are two turns of one update
+    answered = Counter((u, k) for u, k, done in turns if done and u is not None)
+    return Counter({u: n for (u, _k), n in answered.items() if n > 1})
 
 
 def first_answer_after(stack: Stack, chat: int, since: float) -> float | None:
