@@ -192,8 +192,9 @@ async def converse(update: Update, context: ContextTypes.DEFAULT_TYPE, rasa_text
 async def no_reply(update: Update, context: ContextTypes.DEFAULT_TYPE,
                    gateway: Gateway) -> None:
     """Rasa answered nothing: a custom action failed (the action server is down) and Rasa
-    dropped its events. Kept and retried with back-off (its turn rewound first), like a
-    message Rasa did not take; after ``empty_attempts`` the resident is asked to resend."""
+    dropped its events, so the turn changed nothing. Kept and sent again with back-off,
+    like a message Rasa did not take; after ``empty_attempts`` the resident is asked to
+    send it again."""
     log.warning("Rasa gave no reply to update %s (attempt %s)", update.update_id,
                 gateway.attempts(update) + 1)
     if gateway.attempts(update) + 1 < gateway.options.empty_attempts:
