@@ -83,6 +83,11 @@ class RasaClient:
         result = await self._post(url, {"name": intent, "entities": entities}, params)
         return list(result.get("messages") or []) if isinstance(result, dict) else []
 
+    async def append_events(self, sender: str, events: list[dict]) -> None:
+        """Append ``events`` (at least one) to the conversation, under Rasa's lock for it."""
+        url = f"{self.base_url}/conversations/{sender}/tracker/events"
+        await self._post(url, events, {"token": self._token, "include_events": "NONE"})
+
     async def tracker_events(self, sender: str) -> list[dict]:
         """Every event of the conversation, as Rasa's tracker store has it now."""
         url = f"{self.base_url}/conversations/{sender}/tracker"
@@ -109,7 +114,7 @@ class RasaClient:
             return None
         return result if isinstance(result, dict) else None
 
-    async def _post(self, url: str, body: dict, params: dict,
+    async def _post(self, url: str, body: dict | list, params: dict,
                     timeout: float | None = None) -> Any:
         extra = {"timeout": timeout} if timeout is not None else {}
         try:

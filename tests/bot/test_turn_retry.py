@@ -12,7 +12,7 @@ from telegram import Update
 from bot import render
 from bot.gateway import Gateway
 from bot.inbound import InboundStore
-from bot.replay import TURN_KEY, find_turn
+from bot.replay import TURN_KEY, find_turn, undo_events
 from minsheng.clock import utcnow
 from minsheng.models import InboundMessage
 from tests.bot.test_resident_gateway import inbound_rows, wait_until
@@ -34,6 +34,27 @@ def test_a_rewound_turn_is_not_found_and_a_later_one_is():
     assert find_turn(events, "k") == [{"text": "好的", "buttons": [{"title": "是"}]}]
     assert find_turn(events[:3], "k") is None
     assert find_turn(events[:2], "k") == []
+
+
+def test_a_failed_turn_is_undone_to_the_slots_and_form_before_it():
+    """The confirm press submitted the form, then the action opening the case failed:
+    the form is active again, waiting for the confirmation, before the press is resent."""
+    events = [{"event": "slot", "name": "requested_slot", "value": "confirm"},
+              {"event": "active_loop", "name": "report_form"},
+              {"event": "action", "name": "action_listen"},
+              {"event": "user", "metadata": {TURN_KEY: "k"}},
+              {"event": "action", "name": "report_form"},
+              {"event": "slot", "name": "confirm", "value": True},
+              {"event": "slot", "name": "requested_slot", "value": None},
+              {"event": "active_loop", "name": None},
+              {"event": "action", "name": "action_open_case"},
+              {"event": "action", "name": "action_listen"}]
+    assert undo_events(events, "k") == [
+        {"event": "slot", "name": "confirm", "value": None},
+        {"event": "slot", "name": "requested_slot", "value": "confirm"},
+        {"event": "active_loop", "name": "report_form"}]
+    assert undo_events(events[:4] + events[-1:], "k") == []  # it changed nothing
+    assert undo_events(events, "other") == []
 
 
 async def test_an_empty_answer_is_kept_told_once_and_answered_when_the_actions_are_back(
