@@ -10,6 +10,7 @@ import glob
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,15 +38,15 @@ def available() -> str | None:
 
 
 class PrivatePostgres:
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self.data = base / "pgdata"
+    def __init__(self) -> None:
+        # Its own temp dir: pytest's (mode 0700, root's) is closed to the postgres user.
+        self.base = Path(tempfile.mkdtemp(prefix="minsheng-faults-pg-"))
+        self.data = self.base / "pgdata"
         self.port = free_port()
         self._as = []
         if os.geteuid() == 0:  # postgres never runs as root
             self._as = ["runuser", "-u", "postgres", "--"]
-            base.mkdir(parents=True, exist_ok=True)
-            shutil.chown(base, "postgres")
+            shutil.chown(self.base, "postgres")
 
     def url(self, db: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
@@ -80,6 +81,14 @@ class PrivatePostgres:
         self.stop()
         time.sleep(down)
         self.start()
+
+    def remove(self) -> None:
+        """Stopped, and its files gone."""
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass  # not running
+        shutil.rmtree(self.base, ignore_errors=True)
 
 
 class PrivateRedis:

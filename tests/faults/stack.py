@@ -221,7 +221,7 @@ def start_stack(run_dir: Path, model: Path, servers: bool = False) -> Stack:
     database_url = f"sqlite:///{db_path}"
     extra = {}
     if servers:
-        postgres = PrivatePostgres(run_dir / "pg").init("minsheng", "rasa")
+        postgres = PrivatePostgres().init("minsheng", "rasa")
         redis = PrivateRedis(run_dir).start()
         database_url = postgres.url("minsheng")
         extra["MINSHENG_THROTTLE_URL"] = redis.url(2)
@@ -284,9 +284,7 @@ def stop_stack(stack: Stack) -> None:
                 stack.supervisor.wait(10)
     finally:
         stack.bot_api.close()
-        for server in (stack.redis, stack.postgres):
-            if server is not None:
-                try:
-                    server.stop()
-                except Exception as error:  # noqa: BLE001 - already down is fine here
-                    print(f"could not stop {type(server).__name__}: {error}")
+        if stack.redis is not None:
+            stack.redis.stop()
+        if stack.postgres is not None:
+            stack.postgres.remove()
