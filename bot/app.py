@@ -56,6 +56,8 @@ class StoringBot(ExtBot):
                 else:  # a locked database: the residents hear 稍等 while it waits
                     await self._gateway.patiently(store, *updates, bot=self)
             except SQLAlchemyError as error:
+                if self._gateway is not None:  # fetched again once the database is back
+                    await self._gateway.tell_wait(updates, bot=self)
                 raise NetworkError(f"inbound store unavailable: {error}"[:300]) from error
         return updates
 
@@ -93,6 +95,7 @@ class GatewayApplication(Application):
         except SQLAlchemyError as error:  # the database is down: the retry loop takes it
             log.warning("update %s not claimed, database unavailable: %s", update.update_id,
                         str(error)[:200])
+            await gateway.tell_wait([update])
             return
         if not claimed:
             return

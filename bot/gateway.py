@@ -86,8 +86,7 @@ class Gateway:
             claimed = None if stored.processed else await self.patiently(asyncio.to_thread(
                 self.inbound.claim, stored.key, self.options.claim_lease), update)
         except BaseException:
-            del self._claims[update_id]
-            self._told_wait.discard(update_id)
+            del self._claims[update_id]  # told 稍等 stays remembered: it will be retried
             raise
         if claimed is None:
             del self._claims[update_id]
@@ -124,11 +123,20 @@ class Gateway:
 
     async def patiently(self, work, *updates: Update, bot=None):
         """Await ``work``; when it takes longer than ``wait_notice`` the residents who sent
-        ``updates`` are told 稍等 (once per update, and not on a retry: told then)."""
+        ``updates`` are told 稍等."""
         task = asyncio.ensure_future(work)
         done, _ = await asyncio.wait({task}, timeout=self.options.wait_notice)
+        if not done:
+            await self.tell_wait(updates, bot)
+        return await task
+
+    async def tell_wait(self, updates, bot=None) -> None:
+        """稍等 to the residents who sent ``updates``: once per update, and not on a retry
+        (they were told then)."""
         bot = bot or self.bot
-        for update in updates if not done and bot is not None else ():
+        if len(self._told_wait) > 10000:  # updates that never finished here: forget them
+            self._told_wait.clear()
+        for update in updates if bot is not None else ():
             chat = update.effective_chat
             if (chat is None or chat.type != "private" or update.update_id in self._told_wait
                     or self.attempts(update) > 0):
@@ -138,7 +146,6 @@ class Gateway:
                 await bot.send_message(chat.id, render.WAIT)
             except TelegramError as error:
                 log.info("could not tell chat %s to wait: %s", chat.id, error)
-        return await task
 
     async def defer(self, update: Update, error: str) -> None:
         """Keep ``update`` unprocessed so the retry loop answers it later, after a
