@@ -12,6 +12,9 @@ a new resident and injects one fault at one step:
   takes its model load time to come back).
 - an SQLite write lock held 40 s (a second connection, ``BEGIN EXCLUSIVE``) mid-journey.
 
+tests/faults/test_server_restarts.py runs the same journeys on PostgreSQL and Redis and
+restarts each server mid-journey; its rows join the same table.
+
 After recovery every update must be answered exactly once (inbound rows, Rasa's tracker,
 the Bot API's sent messages against the outbox rows), every case must exist once and
 every notice must be delivered once. The table of fault × step → lost, doubled,
@@ -180,10 +183,10 @@ KILLS = [(v, s, False) for v in VICTIMS for s in ("first", "middle", "confirm")]
 STAFF = [(v, "ack", True) for v in VICTIMS] + [(v, "resolve", True)
                                               for v in ("gateway", "rasa", "actions")]
 LOCKS = [("sqlite-lock", "middle", True)]
-# The whole matrix takes ~30 min on 2 cores (each Rasa kill costs its model load, each
-# gateway kill the 60 s before an unanswered update is retried). By default a sample that
-# kills every process in the resident and the staff journey runs in ~15 min;
-# MINSHENG_FAULTS=full runs every cell.
+# The whole matrix took ~30 min on 2 cores when a killed gateway's updates waited 60 s
+# (now its lease, ~15 s; not measured since); each Rasa kill costs its model load. By
+# default a sample that kills every process in the resident and the staff journey runs in
+# ~7 min (with the server restarts ~10 min); MINSHENG_FAULTS=full runs every cell.
 SAMPLE = {("gateway", "first"), ("gateway", "confirm"), ("gateway", "ack"),
           ("rasa", "first"), ("rasa", "confirm"),
           ("actions", "first"), ("actions", "middle"), ("actions", "confirm"),
