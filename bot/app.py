@@ -4,7 +4,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
+from telegram.error import NetworkError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -32,16 +34,32 @@ log = logging.getLogger(__name__)
 
 
 class StoringBot(ExtBot):
-    """Stores fetched updates before the next ``getUpdates`` confirms them to Telegram."""
+    """Stores fetched updates before the next ``getUpdates`` confirms them to Telegram.
 
-    def __init__(self, *args, inbound: InboundStore, **kwargs) -> None:
+    While the database is down they cannot be stored: that is reported as a network error,
+    so PTB's polling loop backs off (up to 30 s) and fetches the same updates again,
+    instead of ending as it does on any other error.
+    """
+
+    def __init__(self, *args, inbound: InboundStore, gateway: Gateway | None = None,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._inbound = inbound
+        self._gateway = gateway
 
     async def get_updates(self, *args, **kwargs) -> tuple[Update, ...]:
         updates = await super().get_updates(*args, **kwargs)
         if updates:
-            await asyncio.to_thread(self._inbound.save_all, [u.to_dict() for u in updates])
+            store = asyncio.to_thread(self._inbound.save_all, [u.to_dict() for u in updates])
+            try:
+                if self._gateway is None:
+                    await store
+                else:  # a locked database: the residents hear 稍等 while it waits
+                    await self._gateway.patiently(store, *updates, bot=self)
+            except SQLAlchemyError as error:
+                if self._gateway is not None:  # fetched again once the database is back
+                    await self._gateway.tell_wait(updates, bot=self)
+                raise NetworkError(f"inbound store unavailable: {error}"[:300]) from error
         return updates
 
 
@@ -73,7 +91,14 @@ class GatewayApplication(Application):
         if not isinstance(update, Update):
             await super().process_update(update)
             return
-        if not await gateway.claim(update):
+        try:
+            claimed = await gateway.claim(update)
+        except SQLAlchemyError as error:  # the database is down: the retry loop takes it
+            log.warning("update %s not claimed, database unavailable: %s", update.update_id,
+                        str(error)[:200])
+            await gateway.tell_wait([update])
+            return
+        if not claimed:
             return
         try:
             await super().process_update(update)
@@ -104,6 +129,7 @@ def build_application(settings: Settings, db: Database,
         get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=30),
         rate_limiter=rate_limiter,
         inbound=gateway.inbound,
+        gateway=gateway,
     )
     application = (
         ApplicationBuilder()
@@ -113,6 +139,7 @@ def build_application(settings: Settings, db: Database,
         .build()
     )
     application.bot_data["gateway"] = gateway
+    gateway.bot = application.bot
     _register_handlers(application)
     return application
 
@@ -175,6 +202,7 @@ def _start_background(application: Application) -> list[asyncio.Task]:
             interval=options.retry_interval, stale_after=options.stale_after,
             max_attempts=options.max_attempts), name="inbound-retry"),
         asyncio.create_task(sender.run_forever(), name="outbox-sender"),
+        asyncio.create_task(gateway.keep_leases(), name="inbound-leases"),
     ]
 
 

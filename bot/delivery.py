@@ -57,8 +57,24 @@ def keep(db: Database, chat_id: int, replies: list[dict],
             ResidentIdentity.external_id == str(chat_id),
             ResidentIdentity.unreachable_at.is_not(None)).values(unreachable_at=None))
 
-    kept = core.keep(db, Channel.telegram, str(chat_id), replies, done_row, answered)
+    def already(uow) -> bool:
+        if inbound_key is not None and answered_already(uow, inbound_key):
+            log.info("update %s was answered by another process; not sent twice", inbound_key)
+            return True
+        return False
+
+    kept = core.keep(db, Channel.telegram, str(chat_id), replies, done_row, answered,
+                     unless=already)
     return [due.id for due in kept]
+
+
+def answered_already(uow, inbound_key: str) -> bool:
+    """Whether the update is marked processed (a second gateway answered it first); in
+    the transaction that would mark it, so of two answers only one is kept."""
+    return uow.session.execute(select(InboundMessage.id).where(
+        InboundMessage.channel == Channel.telegram,
+        InboundMessage.external_id == inbound_key,
+        InboundMessage.processed_at.is_not(None))).first() is not None
 
 
 def offered_buttons(db: Database, chat_id: int) -> list[tuple[str, str]]:

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot import render
 from bot.buttons import OfferedButtons
 from bot.core.rasa import RasaClient
 from bot.core.turns import Turns
@@ -34,10 +36,16 @@ class GatewayOptions:
     per_chat_interval: float = 1.0  # Telegram: ~1 message/s per chat (outbox pacing)
     outbox_interval: float = 1.0
     outbox_batch: int = 50
-    retry_interval: float = 5.0
-    stale_after: float = 60.0  # stored but unfinished this long ago → retried
+    retry_interval: float = 5.0  # also the first back-off; it doubles up to max_backoff
+    max_backoff: float = 15.0
+    stale_after: float = 10.0  # stored this long ago and never claimed → retried
+    claim_lease: float = 15.0  # renewed every third of it while the turn runs
     max_attempts: int = 20
-    rasa_timeout: float = 30.0
+    empty_attempts: int = 6  # a message Rasa keeps answering with nothing (~60 s of back-off)
+    # Longer than the action server's wait for a busy SQLite database (30 s), so a turn
+    # that waits for the lock ends here with Rasa's answer rather than a timeout.
+    rasa_timeout: float = 45.0
+    wait_notice: float = 8.0  # no answer by then: the resident is told to wait a moment
 
 
 class Gateway:
@@ -53,6 +61,8 @@ class Gateway:
         self._claims: dict[int, StoredUpdate] = {}
         self._deferred: dict[int, str] = {}
         self._turns = Turns()
+        self._told_wait: set[int] = set()  # update ids whose resident was told 稍等
+        self.bot = None  # set by build_application: telling a resident to wait needs it
 
     @property
     def in_flight_ids(self):
@@ -60,23 +70,42 @@ class Gateway:
         return self._claims.keys()
 
     async def claim(self, update: Update) -> bool:
-        """Store ``update`` (once) and claim it; False if done before or in flight."""
+        """Store ``update`` (once) and claim it; False if done before, in flight (here or
+        in another process) or backing off."""
         update_id = update.update_id
         if update_id in self._claims:
             log.info("update %s is already being processed; skipped", update_id)
             return False
         self._claims[update_id] = StoredUpdate(update_id, "", {}, False, 0)  # hold the claim
         try:
-            stored = await asyncio.to_thread(self.inbound.save, update.to_dict())
+            # a locked database (SQLite's writer busy) can hold this for up to 30 s
+            stored = await self.patiently(asyncio.to_thread(self.inbound.save,
+                                                            update.to_dict()), update)
+            claimed = None if stored.processed else await self.patiently(asyncio.to_thread(
+                self.inbound.claim, stored.key, self.options.claim_lease), update)
         except BaseException:
-            del self._claims[update_id]
+            del self._claims[update_id]  # told 稍等 stays remembered: it will be retried
             raise
-        if stored.processed:
+        if claimed is None:
             del self._claims[update_id]
-            log.info("update %s was delivered again; already processed, skipped", update_id)
+            self._told_wait.discard(update_id)
+            log.info("update %s is processed, claimed elsewhere or waiting for its retry; "
+                     "skipped", update_id)
             return False
-        self._claims[update_id] = stored
+        self._claims[update_id] = claimed
         return True
+
+    async def keep_leases(self) -> None:
+        """Forever: renew the leases of the updates in flight here."""
+        while True:
+            await asyncio.sleep(self.options.claim_lease / 3)
+            keys = [s.key for s in list(self._claims.values()) if s.key]
+            try:
+                await asyncio.to_thread(self.inbound.renew, keys, self.options.claim_lease)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not renew the leases of %s updates", len(keys))
 
     async def finish(self, update: Update) -> None:
         """Record the outcome of a claimed update: processed, or kept for retry."""
@@ -88,9 +117,37 @@ class Gateway:
                 await asyncio.to_thread(self.inbound.mark_processed, stored.key)
         finally:
             self._claims.pop(update_id, None)
+            self._told_wait.discard(update_id)
+
+    async def patiently(self, work, *updates: Update, bot=None):
+        """Await ``work``; when it takes longer than ``wait_notice`` the residents who sent
+        ``updates`` are told 稍等."""
+        task = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({task}, timeout=self.options.wait_notice)
+        if not done:
+            await self.tell_wait(updates, bot)
+        return await task
+
+    async def tell_wait(self, updates, bot=None) -> None:
+        """稍等 to the residents who sent ``updates``: once per update, and not on a retry
+        (they were told then)."""
+        bot = bot or self.bot
+        if len(self._told_wait) > 10000:  # updates that never finished here: forget them
+            self._told_wait.clear()
+        for update in updates if bot is not None else ():
+            chat = update.effective_chat
+            if (chat is None or chat.type != "private" or update.update_id in self._told_wait
+                    or self.attempts(update) > 0):
+                continue
+            self._told_wait.add(update.update_id)
+            try:
+                await bot.send_message(chat.id, render.WAIT)
+            except TelegramError as error:
+                log.info("could not tell chat %s to wait: %s", chat.id, error)
 
     async def defer(self, update: Update, error: str) -> None:
-        """Keep ``update`` unprocessed so the retry loop answers it later.
+        """Keep ``update`` unprocessed so the retry loop answers it later, after a
+        back-off that doubles with each failed attempt.
 
         The failure is written at once, before the resident is told: the chat's next
         message waits on the chat lock, and it must find this failure or the resident is
@@ -99,7 +156,25 @@ class Gateway:
         if update.update_id in self._deferred:
             return
         self._deferred[update.update_id] = error
-        await asyncio.to_thread(self.inbound.mark_failed, self.inbound_key(update), error)
+        backoff = min(self.options.retry_interval * 2 ** self.attempts(update),
+                      self.options.max_backoff)
+        await asyncio.to_thread(self.inbound.mark_failed, self.inbound_key(update), error,
+                                backoff)
+
+    async def give_up(self, update: Update, error: str) -> None:
+        """Done with ``update`` without an answer (the resident is told): never retried."""
+        self._deferred[update.update_id] = error
+        await asyncio.to_thread(self.inbound.give_up, self.inbound_key(update), error)
+
+    def attempts(self, update: Update) -> int:
+        """Attempts recorded before this one."""
+        stored = self._claims.get(update.update_id)
+        return stored.attempts if stored else 0
+
+    def seen(self, update: Update) -> bool:
+        """Whether a process took this update before: Rasa may have had its turn."""
+        stored = self._claims.get(update.update_id)
+        return stored is not None and stored.seen
 
     def inbound_key(self, update: Update) -> str:
         """The stored row's key of a claimed update (computed when not claimed here)."""

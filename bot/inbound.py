@@ -6,6 +6,11 @@ and a second bot (or gateway) on the same database has ids of its own. A re-deli
 update finds its row already processed and is skipped; an update whose processing failed
 (Rasa down, a crash) stays unprocessed and the retry loop feeds it through the
 application again until it is answered.
+
+One process at a time works on a stored update: it claims the row for a short lease
+(``claimed_until``) and renews it while the turn runs, so a second gateway on the same
+database never takes the same turn, and a killed gateway's updates are free again a few
+seconds later (not after a minute). A kept update's back-off is the same column.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from minsheng.clock import utcnow
 from minsheng.db import Database
 from minsheng.enums import Channel
 from minsheng.models import InboundMessage
@@ -36,6 +42,7 @@ class StoredUpdate:
     payload: dict
     processed: bool
     attempts: int
+    seen: bool = False  # a process took it before: Rasa may already have had its turn
 
 
 def dedupe_key(bot_id: str, update: dict) -> str:
@@ -81,7 +88,7 @@ class InboundStore:
             stored = self._stored(uow, ids)
             fresh = {key: u for key, u in zip(ids, updates) if key not in stored}
             if fresh:
-                now = datetime.utcnow()
+                now = utcnow()
                 uow.session.add_all([
                     InboundMessage(channel=Channel.telegram, external_id=key,
                                    sender=sender_of(u), payload=u, received_at=now)
@@ -103,11 +110,57 @@ class InboundStore:
         return {r.external_id: _stored(r) for r in rows}
 
     def mark_processed(self, key: str) -> None:
-        self._set(key, processed_at=datetime.utcnow(),
-                  attempts=InboundMessage.attempts + 1, last_error=None)
+        self._set(key, processed_at=utcnow(),
+                  attempts=InboundMessage.attempts + 1, last_error=None, claimed_until=None)
 
-    def mark_failed(self, key: str, error: str) -> None:
-        self._set(key, attempts=InboundMessage.attempts + 1, last_error=error[:2000])
+    def claim(self, key: str, lease: float) -> StoredUpdate | None:
+        """Take the stored update for ``lease`` seconds; None if it is processed, or
+        claimed by a live turn or waiting out its back-off."""
+        now = utcnow()
+        with self._db.uow() as uow:
+            row = uow.session.execute(select(InboundMessage).where(
+                InboundMessage.channel == Channel.telegram,
+                InboundMessage.external_id == key)).scalar_one_or_none()
+            if row is None or row.processed_at is not None:
+                return None
+            before = row.claimed_until
+            if before is not None and before > now:
+                return None
+            # compare-and-set: a process that read the same row first wins
+            taken = uow.session.execute(update(InboundMessage).where(
+                InboundMessage.id == row.id, InboundMessage.processed_at.is_(None),
+                InboundMessage.claimed_until.is_(None) if before is None
+                else InboundMessage.claimed_until == before,
+            ).values(claimed_until=now + timedelta(seconds=lease))).rowcount
+            uow.commit()
+            if not taken:
+                return None
+            stored = _stored(row)
+            return StoredUpdate(stored.update_id, key, stored.payload, False, row.attempts,
+                                seen=before is not None or row.attempts > 0)
+
+    def renew(self, keys: list[str], lease: float) -> None:
+        """Extend this process's leases on the updates it is still working on."""
+        if not keys:
+            return
+        with self._db.uow() as uow:
+            uow.session.execute(update(InboundMessage).where(
+                InboundMessage.channel == Channel.telegram,
+                InboundMessage.external_id.in_(keys),
+                InboundMessage.processed_at.is_(None),
+            ).values(claimed_until=utcnow() + timedelta(seconds=lease)))
+            uow.commit()
+
+    def mark_failed(self, key: str, error: str, backoff: float = 0.0) -> None:
+        """One more failed attempt; nobody retries it for ``backoff`` seconds."""
+        until = utcnow() + timedelta(seconds=backoff) if backoff > 0 else None
+        self._set(key, attempts=InboundMessage.attempts + 1, last_error=error[:2000],
+                  claimed_until=until)
+
+    def give_up(self, key: str, error: str) -> None:
+        """Never retried again (the resident was told); the reason stays with it."""
+        self._set(key, processed_at=utcnow(), attempts=InboundMessage.attempts + 1,
+                  last_error=error[:2000], claimed_until=None)
 
     def has_other_failures(self, sender: str, key: str) -> bool:
         """Whether ``sender`` has another message already waiting for a retry."""
@@ -125,7 +178,9 @@ class InboundStore:
 
     def unprocessed(self, stale_before: datetime, max_attempts: int,
                     limit: int = 50) -> list[StoredUpdate]:
-        """Updates to retry: failed before, or stored long ago and never finished."""
+        """Updates to retry: failed before, or claimed by a process that is gone, or stored
+        a while ago and never claimed; none that is claimed or backing off now."""
+        now = utcnow()
         with self._db.uow() as uow:
             rows = uow.session.execute(
                 select(InboundMessage).where(
@@ -133,7 +188,9 @@ class InboundStore:
                     InboundMessage.processed_at.is_(None),
                     (InboundMessage.attempts < max_attempts)
                     | InboundMessage.last_error.startswith(RASA_UNAVAILABLE),
-                    (InboundMessage.attempts > 0) | (InboundMessage.received_at < stale_before),
+                    (InboundMessage.attempts > 0) | (InboundMessage.received_at < stale_before)
+                    | InboundMessage.claimed_until.is_not(None),
+                    InboundMessage.claimed_until.is_(None) | (InboundMessage.claimed_until <= now),
                 ).order_by(InboundMessage.id).limit(limit)
             ).scalars().all()
             return [_stored(r) for r in rows]
@@ -151,7 +208,7 @@ class InboundStore:
             for row in rows:
                 key = self.key(row.payload)
                 if self._stored(uow, [key]):
-                    row.processed_at = datetime.utcnow()
+                    row.processed_at = utcnow()
                 else:
                     row.external_id = key
                     adopted += 1
@@ -181,7 +238,7 @@ async def retry_unprocessed(store: InboundStore, process: Callable[[dict], Await
     while True:
         await asyncio.sleep(interval)
         try:
-            stale_before = datetime.utcnow() - timedelta(seconds=stale_after)
+            stale_before = utcnow() - timedelta(seconds=stale_after)
             pending = await asyncio.to_thread(store.unprocessed, stale_before, max_attempts)
             for stored in pending:
                 if stored.update_id not in busy:

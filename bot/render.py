@@ -31,9 +31,10 @@ HELP = (
     "· 撤回工单、对办结结果评价\n"
     "命令：/start 开始  /help 帮助  /cancel 取消当前操作"
 )
-BUSY = "系统繁忙，请稍后再试。我们已记下您的消息，恢复后会第一时间答复您。"
-# Rasa took the turn but produced no reply (e.g. the action server was down): it cannot be
-# replayed without doubling the turn, so the resident is asked to send it again.
+BUSY = "系统繁忙，请稍等。我们已记下您的消息，恢复后会第一时间答复您，不用重发。"
+WAIT = "正在处理，请稍等…"  # Rasa is slow to answer (a service restarting, a busy database)
+# Rasa kept answering nothing (the action server down for minutes): after the bounded
+# retries the resident is asked to send it again.
 NO_REPLY = "抱歉，这条消息暂时没有处理成功（系统部分服务不可用），请稍后再发一次。"
 EMPTY_MESSAGE = "没有收到文字内容。请用文字描述您遇到的问题，或发送照片、位置。"
 UNSUPPORTED = (

@@ -16,7 +16,7 @@ from telegram import InputFile, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from bot import delivery, render
+from bot import delivery, render, replay
 from bot.core.rasa import RasaUnavailable, intent_message, neutralise
 from bot.gateway import Gateway, gateway_of
 from bot.inbound import RASA_UNAVAILABLE
@@ -147,40 +147,68 @@ async def answer_quietly(query, text: str | None = None) -> None:
 
 
 # -- the turn ----------------------------------------------------------------------------
+# last_error of an update Rasa answered with nothing (a custom action failed, the action
+# server down or waiting for the database): retried, at most ``empty_attempts`` times.
+EMPTY_TURN = "EmptyTurn: Rasa gave no reply (is the action server down?)"
+
+
 async def converse(update: Update, context: ContextTypes.DEFAULT_TYPE, rasa_text: str,
                    final: bool = True) -> None:
-    """One turn with Rasa for this chat; if Rasa is down, keep the update for retry.
+    """One turn with Rasa for this chat; if Rasa is down or answers nothing, keep the
+    update for retry.
 
     The replies are kept together with the update marked processed (``final``: this is
     the update's last turn), so a crash after Rasa answered neither loses nor repeats it.
+    An update a process took before is first looked up in Rasa's tracker (bot.replay):
+    a turn Rasa took is answered from there, never taken twice.
     """
     gateway = gateway_of(context)
     user = update.effective_user
     chat_id = update.effective_chat.id
+    key = gateway.inbound_key(update)
+    turn = key if final else f"{key}:caption"  # a photo's caption is a turn of its own
     metadata = {"channel": "telegram", "telegram_user_id": user.id, "chat_id": chat_id,
-                "update_id": update.update_id}
+                "update_id": update.update_id, replay.TURN_KEY: turn}
     async with gateway.chat_lock(chat_id):
         try:
-            replies = await gateway.rasa.send_message(sender_id(user.id), rasa_text, metadata)
+            replies = None
+            if gateway.seen(update):
+                replies = await replay.earlier_answer(gateway.rasa, sender_id(user.id), turn)
+                if replies is not None and not final:
+                    return  # the caption's answer went out with that attempt
+            if replies is None:
+                replies = await gateway.patiently(
+                    gateway.rasa.send_message(sender_id(user.id), rasa_text, metadata),
+                    update, bot=context.bot)
         except RasaUnavailable as error:
             await keep_for_retry(update, context, gateway, f"{RASA_UNAVAILABLE}{error}")
             return
-        # Rasa has taken the turn: replaying it would double it, so delivery problems
-        # are the outbox's to retry, never a retry of the update.
         if not replies:
-            # Rasa answers every turn; none means a custom action failed (the action
-            # server is down) and Rasa dropped its events. Never leave the resident silent.
-            log.warning("Rasa gave no reply to update %s from chat %s", update.update_id,
-                        chat_id)
-            replies = [{"text": render.NO_REPLY}]
-        await deliver(context.bot, gateway, chat_id, replies,
-                      inbound_key=gateway.inbound_key(update) if final else None)
+            await no_reply(update, context, gateway)
+            return
+        await deliver(context.bot, gateway, chat_id, replies, inbound_key=key if final else None)
+
+
+async def no_reply(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                   gateway: Gateway) -> None:
+    """Rasa answered nothing: a custom action failed (the action server is down) and Rasa
+    dropped its events, so the turn changed nothing. Kept and sent again with back-off,
+    like a message Rasa did not take; after ``empty_attempts`` the resident is asked to
+    send it again."""
+    log.warning("Rasa gave no reply to update %s (attempt %s)", update.update_id,
+                gateway.attempts(update) + 1)
+    if gateway.attempts(update) + 1 < gateway.options.empty_attempts:
+        await keep_for_retry(update, context, gateway, EMPTY_TURN)
+        return
+    await gateway.give_up(update, EMPTY_TURN)
+    await context.bot.send_message(update.effective_chat.id, render.NO_REPLY)
 
 
 async def keep_for_retry(update: Update, context: ContextTypes.DEFAULT_TYPE,
                          gateway: Gateway, error: str) -> None:
-    """Rasa is down: the update stays unprocessed; the resident is told once."""
-    log.warning("Rasa unavailable for update %s: %s", update.update_id, error)
+    """Rasa is down (or answered nothing): the update stays unprocessed; the resident is
+    told once."""
+    log.warning("update %s kept for retry: %s", update.update_id, error)
     await gateway.defer(update, error)
     if not gateway.is_first_failure(update):
         return

@@ -350,6 +350,10 @@ class InboundMessage(Base):
     processed_at = Column(DateTime)
     attempts = Column(Integer, nullable=False, default=0)
     last_error = Column(Text)
+    # No process takes the message before this time: the lease of a turn in progress
+    # (renewed while it runs, so a killed process's lease runs out), or the back-off
+    # of a message kept for retry.
+    claimed_until = Column(DateTime)
 
 
 class NluMessage(Base):

@@ -76,14 +76,19 @@ class Due:
 def keep(db: Database, channel: Channel, recipient: str, replies: list[dict],
          done_row: int | None = None,
          also: Callable[[object, object], None] | None = None,
-         rendered: bool = False) -> list[Due]:
+         rendered: bool = False,
+         unless: Callable[[object], bool] | None = None) -> list[Due]:
     """Replies as outbox rows leased to this process for sending now, in one transaction
     with what they answer: ``also(uow, now)`` (e.g. the inbound message marked processed)
     or the outbox row that asked Rasa (``done_row``) marked sent. If this process dies
     before sending, the sender delivers them when the lease runs out. ``rendered``: the
-    texts are already in the channel's own form (its adapter sends them as they are)."""
+    texts are already in the channel's own form (its adapter sends them as they are).
+    ``unless(uow)``: True when what the replies answer was answered already (by another
+    process); checked in the same transaction, so of two answers only one is kept."""
     now = utcnow()
     with db.uow() as uow:
+        if unless is not None and unless(uow):
+            return []
         rows, extra = [], {"rendered": True} if rendered else {}
         for reply in replies:
             row = outbox.enqueue(uow, channel, recipient, REPLY, str(reply.get("text") or ""),

@@ -83,6 +83,27 @@ class RasaClient:
         result = await self._post(url, {"name": intent, "entities": entities}, params)
         return list(result.get("messages") or []) if isinstance(result, dict) else []
 
+    async def append_events(self, sender: str, events: list[dict]) -> None:
+        """Append ``events`` (at least one) to the conversation, under Rasa's lock for it."""
+        url = f"{self.base_url}/conversations/{sender}/tracker/events"
+        await self._post(url, events, {"token": self._token, "include_events": "NONE"})
+
+    async def tracker_events(self, sender: str) -> list[dict]:
+        """Every event of the conversation, as Rasa's tracker store has it now."""
+        url = f"{self.base_url}/conversations/{sender}/tracker"
+        try:
+            response = await self._http.get(url, params={"token": self._token,
+                                                         "include_events": "ALL"})
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(f"{type(error).__name__}: {error}") from error
+        if response.status_code >= 400:
+            raise RasaUnavailable(f"HTTP {response.status_code}: {response.text[:200]}")
+        try:
+            events = response.json().get("events")
+        except (ValueError, AttributeError) as error:
+            raise RasaUnavailable(f"not a tracker: {response.text[:200]}") from error
+        return [e for e in events or [] if isinstance(e, dict)]
+
     async def parse(self, text: str) -> dict | None:
         """Rasa's NLU result for ``text`` (intent, ranking, entities), or None when unreachable."""
         try:
@@ -93,7 +114,7 @@ class RasaClient:
             return None
         return result if isinstance(result, dict) else None
 
-    async def _post(self, url: str, body: dict, params: dict,
+    async def _post(self, url: str, body: dict | list, params: dict,
                     timeout: float | None = None) -> Any:
         extra = {"timeout": timeout} if timeout is not None else {}
         try:

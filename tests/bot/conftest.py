@@ -13,7 +13,7 @@ from tests.botapi.fake_rasa import FakeRasa
 from tests.botapi.server import TOKEN, BotApiServer
 
 FAST = GatewayOptions(per_chat_interval=0.0, outbox_interval=0.05, retry_interval=0.1,
-                      stale_after=30.0, overall_max_rate=0)
+                      max_backoff=0.5, stale_after=30.0, overall_max_rate=0)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""A small stand-in for Rasa's HTTP API: REST channel webhook and ``trigger_intent``.
+"""A small stand-in for Rasa's HTTP API: REST channel webhook, ``trigger_intent`` and the
+tracker's events (``GET /conversations/{sender}/tracker``, ``POST …/tracker/events``).
 
 It answers every message with ``收到：<text>`` (plus scripted buttons), records what it
 received, can add latency, and can be stopped and started again on the same port to
@@ -37,6 +38,7 @@ class FakeRasa:
     received: list[dict] = field(default_factory=list)
     triggered: list[dict] = field(default_factory=list)
     silent_triggers: int = 0  # answer this many triggers with no messages (actions down)
+    events: dict[str, list[dict]] = field(default_factory=dict)  # the trackers, by sender
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -44,6 +46,8 @@ class FakeRasa:
         app = web.Application()
         app.router.add_post("/webhooks/rest/webhook", self._webhook)
         app.router.add_post("/conversations/{sender}/trigger_intent", self._trigger)
+        app.router.add_post("/conversations/{sender}/tracker/events", self._append)
+        app.router.add_get("/conversations/{sender}/tracker", self._tracker)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port if port is None else port,
@@ -68,7 +72,26 @@ class FakeRasa:
         message = await request.json()
         await asyncio.sleep(self.latency())
         self.received.append(message)
-        return web.json_response(self.reply(message))
+        replies = self.reply(message)
+        tracker = self.events.setdefault(message["sender"], [])
+        tracker.append({"event": "user", "text": message.get("message"),
+                        "metadata": message.get("metadata") or {}})
+        tracker += [{"event": "bot", "text": r.get("text"),
+                     "data": {"buttons": r.get("buttons")}} for r in replies]
+        return web.json_response(replies)
+
+    async def _append(self, request: web.Request) -> web.Response:
+        if request.query.get("token") != self.token:
+            return web.json_response({"status": "failure", "code": 401}, status=401)
+        tracker = self.events.setdefault(request.match_info["sender"], [])
+        tracker += await request.json()
+        return web.json_response({"sender_id": request.match_info["sender"]})
+
+    async def _tracker(self, request: web.Request) -> web.Response:
+        if request.query.get("token") != self.token:
+            return web.json_response({"status": "failure", "code": 401}, status=401)
+        return web.json_response({"sender_id": request.match_info["sender"],
+                                  "events": self.events.get(request.match_info["sender"], [])})
 
     async def _trigger(self, request: web.Request) -> web.Response:
         if request.query.get("token") != self.token:

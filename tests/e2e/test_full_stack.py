@@ -158,6 +158,11 @@ def report_problem(api: ThreadedBotApi, chat: int, text: str) -> tuple[str, int]
     """Report through the form pressing the buttons a resident would; (case_no, turns)."""
     after = len(api.sent_to(chat))
     api.send_text(chat, text)
+    return answer_form(api, chat, after)
+
+
+def answer_form(api: ThreadedBotApi, chat: int, after: int) -> tuple[str, int]:
+    """From the first reply after ``after``: press through the form; (case_no, turns)."""
     for turn in range(1, 9):
         reply = last_with_buttons_or_case(api, chat, after)
         found = CASE_NO.search(reply.text)
@@ -263,12 +268,14 @@ def test_resident_reports_staff_resolve_resident_rates_and_the_report_counts_it(
     print(f"\njourney: {turns} report turns, {time.monotonic() - started:.1f} s end to end")
 
 
-def test_action_server_down_during_a_report_is_stored_told_and_completes_when_back(
+def test_action_server_down_during_a_report_is_kept_told_and_answered_when_back(
         stack, on_failure_logs):
     """What the system guarantees when the action server is down: Rasa takes the turn but
-    its custom actions fail and Rasa drops their events, so the turn cannot be replayed.
-    The message is stored in inbound_messages, the resident is told to send it again, no
-    half case is opened; when the action server is back, the same report completes."""
+    its custom actions fail and Rasa drops their events (it answers nothing). The message
+    stays in inbound_messages unprocessed, the resident is told once that it is kept (not
+    to send it again), no half case is opened; the gateway rewinds the empty turn and
+    sends it again with back-off, so when the action server is back the report goes on
+    from the kept message, taken once by Rasa."""
     api = stack.bot_api
     stack.ensure_rasa()
     stack.actions.stop()
@@ -276,17 +283,19 @@ def test_action_server_down_during_a_report_is_stored_told_and_completes_when_ba
     text = "和平家园1号楼楼道里有人飞线充电，电线就挂在楼梯扶手上"
     update_id = api.send_text(chat, text)
 
-    told = api.wait_sent(chat, 0, TURN, what="the notice that the message was not handled")
-    assert told.text == render.NO_REPLY
-    stored = stack.query("SELECT payload, processed_at FROM inbound_messages "
-                         "WHERE channel = 'telegram' AND json_extract(payload, '$.update_id') = ?",
-                         update_id)
-    assert len(stored) == 1, "the message is kept in inbound_messages"
+    told = api.wait_sent(chat, 0, TURN, what="the notice that the message is kept")
+    assert told.text == render.BUSY
+    kept = wait_until(lambda: (row := stack.inbound(update_id)) and row[1] >= 1 and row, 30,
+                      "the empty turn recorded")
+    assert kept[0] is None and "EmptyTurn" in kept[2], kept
+    stored = stack.query("SELECT payload FROM inbound_messages WHERE channel = 'telegram' "
+                         "AND json_extract(payload, '$.update_id') = ?", update_id)
     assert json.loads(stored[0][0])["message"]["text"] == text
     assert stack.query("SELECT count(*) FROM cases WHERE description LIKE '%和平家园%'") == [(0,)]
 
-    stack.ensure_actions()
-    case_no, _turns = report_problem(api, chat, text)
+    stack.ensure_actions()  # the resident sends nothing again
+    case_no, _turns = answer_form(api, chat, 1)
     rows = stack.query("SELECT case_no, state FROM cases WHERE description LIKE '%和平家园%'")
     assert rows == [(case_no, "assigned")], rows
-    assert [c.text for c in api.sent_to(chat)].count(render.NO_REPLY) == 1
+    texts = [c.text for c in api.sent_to(chat)]
+    assert render.NO_REPLY not in texts and texts.count(render.BUSY) == 1, texts

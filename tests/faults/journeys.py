@@ -16,7 +16,7 @@ from tests.faults.stack import STAFF_TG, Stack
 REPORT_TEXT = "幸福里小区3号楼楼道里有人飞线充电，电线就挂在楼梯扶手上"
 CHOICES = ("确认提交", "跳过", "完成", "安全隐患")
 # Sent by the gateway itself, not through the outbox (told once, or per failed press).
-DIRECT = {render.BUSY, render.NO_REPLY, render.BUTTON_EXPIRED, render.EDITED}
+DIRECT = {render.BUSY, render.WAIT, render.NO_REPLY, render.BUTTON_EXPIRED, render.EDITED}
 RESEND_AFTER = 5.0  # "请稍后再发一次": a resident waits a moment before sending again
 TURN = 300.0  # one turn, generous: a killed Rasa loads its model again first
 
@@ -214,12 +214,11 @@ def count(stack: Stack, journey: Journey, expect_case: bool = True) -> Count:
             found.lost.append(f"update {update_id} never stored")
         elif rows[0][0] is None:
             found.unanswered.append(f"update {update_id} unprocessed: {rows[0][1]}")
-    # Rasa took each update's turn once (a replayed turn has the same update id twice)
-    for update_id, times in stack.tracker_query(
-            "SELECT json_extract(data, '$.metadata.update_id') AS u, count(*) FROM events "
-            "WHERE sender_id = ? AND type_name = 'user' AND u IS NOT NULL GROUP BY u "
-            "HAVING count(*) > 1", f"telegram:{chat}"):
-        found.doubled.append(f"Rasa took update {update_id}'s turn {times} times")
+    # Rasa took and answered each update's turn once (a replayed turn has the same update
+    # id twice)
+    for update_id, times in taken_turns(stack, f"telegram:{chat}").items():
+        if times > 1:
+            found.doubled.append(f"Rasa took update {update_id}'s turn {times} times")
     # every bot message left once: Bot API sends per text vs outbox rows per text
     resident = stack.query("SELECT resident_id FROM resident_identities WHERE "
                            "channel = 'telegram' AND external_id = ?", str(chat))
@@ -261,6 +260,33 @@ def count(stack: Stack, journey: Journey, expect_case: bool = True) -> Count:
         elif len(cases) > 1:
             found.doubled.append(f"{len(cases)} cases: {cases}")
     return found
+
+
+def taken_turns(stack: Stack, sender: str) -> Counter:
+    """update id → times Rasa took and answered one of its turns, where more than once
+    (a user event with the turn's key
+    followed by a bot message). A turn whose custom action failed changed nothing (Rasa
+    dropped its events) and answered nothing: the gateway sends it again, not a double.
+    A user event that Rasa's fallback rewound does not count either."""
+    turns: list[list] = []  # [update id, turn key, answered]
+    current: list | None = None
+    for kind, update_id, key in stack.tracker_query(
+            "SELECT type_name, json_extract(data, '$.metadata.update_id'), "
+            "json_extract(data, '$.metadata.turn_key') FROM events "
+            "WHERE sender_id = ? AND type_name IN ('user', 'bot', 'rewind') ORDER BY id",
+            sender):
+        if kind == "user":
+            current = [update_id, key, False]
+            turns.append(current)
+        elif kind == "bot" and current is not None:
+            current[2] = True
+        elif kind == "rewind":
+            if turns:
+                turns.pop()
+            current = None
+    # per turn key: a photo's caption and the photo are two turns of one update
+    answered = Counter((u, k) for u, k, done in turns if done and u is not None)
+    return Counter({u: n for (u, _k), n in answered.items() if n > 1})
 
 
 def first_answer_after(stack: Stack, chat: int, since: float) -> float | None:

@@ -5,12 +5,17 @@ temp run directory, a temp SQLite database migrated by ``minsheng db upgrade``, 
 one staff member with a Telegram id, the gateway polling a local Bot API server (a thread
 here) and Rasa serving the cached trained model. ``kill`` sends SIGKILL to one process;
 supervisord restarts it.
+
+With ``servers`` (tests/faults/servers.py) the same stack runs scale-out style instead:
+cases and Rasa's trackers in a private PostgreSQL, Rasa's lock store and the web's
+throttles in a private Redis — servers the suite may restart.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -35,6 +40,7 @@ from tests.e2e.harness import (
     minsheng_cli,
     wait_until,
 )
+from tests.faults.servers import PrivatePostgres, PrivateRedis
 
 STAFF_TG = 5400001
 RASA_TOKEN = "faults-rasa-token-7621-0123"
@@ -89,6 +95,8 @@ class Stack:
     ports: processes.Ports
     supervisor: subprocess.Popen
     programs: dict[str, processes.Program] = field(default_factory=dict)
+    postgres: PrivatePostgres | None = None
+    redis: PrivateRedis | None = None
 
     # -- processes -------------------------------------------------------------------
     def pid(self, name: str) -> int:
@@ -138,6 +146,8 @@ class Stack:
 
     # -- the databases ---------------------------------------------------------------
     def query(self, sql: str, *params) -> list[tuple]:
+        if self.postgres is not None:
+            return pg_query(self.postgres.url("minsheng"), sql, params)
         conn = sqlite3.connect(self.db_path, timeout=120)
         try:
             rows = conn.execute(sql, params).fetchall()
@@ -147,6 +157,8 @@ class Stack:
             conn.close()
 
     def tracker_query(self, sql: str, *params) -> list[tuple]:
+        if self.postgres is not None:
+            return pg_query(self.postgres.url("rasa"), sql, params)
         conn = sqlite3.connect(self.trackers_path, timeout=120)
         try:
             return conn.execute(sql, params).fetchall()
@@ -181,13 +193,42 @@ class Stack:
         return "\n".join(out)
 
 
-def start_stack(run_dir: Path, model: Path) -> Stack:
+JSON_PATH = re.compile(r"json_extract\((\w+), '\$\.([\w.]+)'\)")
+
+
+def pg_query(url: str, sql: str, params: tuple) -> list[tuple]:
+    """The suite's SQLite queries on PostgreSQL: ``json_extract(c, '$.a.b')`` becomes
+    ``c::json #>> '{a,b}'`` (text, so numbers are passed as text), ``?`` becomes ``%s``."""
+    import psycopg2
+
+    sql = JSON_PATH.sub(lambda m: f"({m[1]}::json #>> '{{{m[2].replace('.', ',')}}}')", sql)
+    sql = sql.replace("?", "%s")
+    conn = psycopg2.connect(url, connect_timeout=10)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, [str(p) if isinstance(p, int) else p for p in params])
+            rows = cur.fetchall() if cur.description else []
+        conn.commit()
+        return rows
+    finally:
+        conn.close()
+
+
+def start_stack(run_dir: Path, model: Path, servers: bool = False) -> Stack:
     db_path = run_dir / "minsheng.db"
     trackers_path = run_dir / "rasa_trackers.db"
+    postgres = redis = None
+    database_url = f"sqlite:///{db_path}"
+    extra = {}
+    if servers:
+        postgres = PrivatePostgres().init("minsheng", "rasa")
+        redis = PrivateRedis(run_dir).start()
+        database_url = postgres.url("minsheng")
+        extra["MINSHENG_THROTTLE_URL"] = redis.url(2)
     bot_api = FaultBotApi()
     ports = processes.Ports(actions=free_port(), rasa=free_port(), web=free_port())
     env = base_env(
-        MINSHENG_DATABASE_URL=f"sqlite:///{db_path}",
+        MINSHENG_DATABASE_URL=database_url,
         MINSHENG_RASA_URL=f"http://127.0.0.1:{ports.rasa}",
         MINSHENG_RASA_TOKEN=RASA_TOKEN,
         MINSHENG_ACTION_SERVER_URL=f"http://127.0.0.1:{ports.actions}/webhook",
@@ -196,6 +237,7 @@ def start_stack(run_dir: Path, model: Path) -> Stack:
         TELEGRAM_BOT_TOKEN=bot_api.token,
         MINSHENG_TELEGRAM_BASE_URL=bot_api.base_url,
         RASA_TELEMETRY_ENABLED="false",
+        **extra,
     )
     minsheng_cli(env, "db", "upgrade")
     (run_dir / "grids.yaml").write_text(GRIDS_YAML, encoding="utf-8")
@@ -208,6 +250,12 @@ def start_stack(run_dir: Path, model: Path) -> Stack:
     shipped = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
     shipped["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
     shipped["tracker_store"]["db"] = str(trackers_path)
+    if servers:  # endpoints.scale-out.yml's stores, on the private servers
+        shipped["tracker_store"] = {"type": "SQL", "dialect": "postgresql",
+                                    "url": "127.0.0.1", "port": postgres.port, "db": "rasa",
+                                    "username": "postgres"}
+        shipped["lock_store"] = {"type": "redis", "url": "127.0.0.1", "port": redis.port,
+                                 "db": 1}
     endpoints.write_text(yaml.safe_dump(shipped), encoding="utf-8")
 
     progs = [
@@ -222,7 +270,7 @@ def start_stack(run_dir: Path, model: Path) -> Stack:
                                   start_new_session=True)
     out.close()
     return Stack(run_dir, env, db_path, trackers_path, conf, bot_api, ports, supervisor,
-                 {p.name: p for p in progs})
+                 {p.name: p for p in progs}, postgres, redis)
 
 
 def stop_stack(stack: Stack) -> None:
@@ -236,3 +284,7 @@ def stop_stack(stack: Stack) -> None:
                 stack.supervisor.wait(10)
     finally:
         stack.bot_api.close()
+        if stack.redis is not None:
+            stack.redis.stop()
+        if stack.postgres is not None:
+            stack.postgres.remove()

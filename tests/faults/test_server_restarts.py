@@ -1,0 +1,48 @@
+"""The same journeys on the scale-out stores, with a server restarted mid-journey.
+
+Cases and Rasa's trackers in PostgreSQL, Rasa's lock store and the web's throttles in
+Redis — private servers in a temp dir on spare ports (tests/faults/servers.py), so a
+restart never disturbs the shared ones. Each server is stopped for a few seconds (every
+connection cut) and started again right after a resident's mid-form message is stored,
+and right after the staff member's 签收 press; the rows join the session's fault table.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.harness import rasa_budget
+from tests.faults import servers
+from tests.faults.stack import start_stack, stop_stack
+from tests.faults.test_faults import SERVERS, run_case
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, served_model):
+    missing = servers.available()
+    if missing:
+        pytest.skip(missing)
+    built = start_stack(tmp_path_factory.mktemp("faults-servers"), served_model, servers=True)
+    try:
+        built.wait_all_ready(rasa_budget() + 60)
+        yield built
+    finally:
+        stop_stack(built)
+
+
+@pytest.fixture
+def logs_on_failure(stack, request):
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print("\n===== process logs =====\n" + stack.logs())
+
+
+CASES = [(server, step, True) for server in SERVERS for step in ("middle", "ack")]
+
+
+@pytest.mark.parametrize("fault,step,staff", CASES, ids=[f"{f}-{s}" for f, s, _ in CASES])
+def test_the_journey_survives_a_server_restart_with_nothing_lost_or_doubled(
+        stack, table, logs_on_failure, fault, step, staff):
+    run_case(stack, table, fault, step, staff)
