@@ -16,6 +16,7 @@ from telegram import (
     ReplyKeyboardRemove,
 )
 
+from bot.core.texts import BUSY, NO_REPLY  # noqa: F401  (shared with every channel)
 from minsheng import staff_actions
 from minsheng.clock import format_local
 from minsheng.enums import CATEGORY_LABELS, STATE_LABELS, CaseState, Category
@@ -31,11 +32,7 @@ HELP = (
     "· 撤回工单、对办结结果评价\n"
     "命令：/start 开始  /help 帮助  /cancel 取消当前操作"
 )
-BUSY = "系统繁忙，请稍等。我们已记下您的消息，恢复后会第一时间答复您，不用重发。"
 WAIT = "正在处理，请稍等…"  # Rasa is slow to answer (a service restarting, a busy database)
-# Rasa kept answering nothing (the action server down for minutes): after the bounded
-# retries the resident is asked to send it again.
-NO_REPLY = "抱歉，这条消息暂时没有处理成功（系统部分服务不可用），请稍后再发一次。"
 EMPTY_MESSAGE = "没有收到文字内容。请用文字描述您遇到的问题，或发送照片、位置。"
 UNSUPPORTED = (
     "暂时只能接收文字、照片、位置和联系电话（贴纸、语音、视频等暂不支持）。"

@@ -16,7 +16,8 @@ from telegram import InputFile, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from bot import delivery, render, replay
+from bot import delivery, render
+from bot.core import replay
 from bot.core.rasa import RasaUnavailable, intent_message, neutralise
 from bot.gateway import Gateway, gateway_of
 from bot.inbound import RASA_UNAVAILABLE
@@ -147,9 +148,8 @@ async def answer_quietly(query, text: str | None = None) -> None:
 
 
 # -- the turn ----------------------------------------------------------------------------
-# last_error of an update Rasa answered with nothing (a custom action failed, the action
-# server down or waiting for the database): retried, at most ``empty_attempts`` times.
-EMPTY_TURN = "EmptyTurn: Rasa gave no reply (is the action server down?)"
+# An update Rasa answered with nothing is retried at most ``empty_attempts`` times.
+EMPTY_TURN = replay.EMPTY_TURN
 
 
 async def converse(update: Update, context: ContextTypes.DEFAULT_TYPE, rasa_text: str,
@@ -159,7 +159,7 @@ async def converse(update: Update, context: ContextTypes.DEFAULT_TYPE, rasa_text
 
     The replies are kept together with the update marked processed (``final``: this is
     the update's last turn), so a crash after Rasa answered neither loses nor repeats it.
-    An update a process took before is first looked up in Rasa's tracker (bot.replay):
+    An update a process took before is first looked up in Rasa's tracker (bot.core.replay):
     a turn Rasa took is answered from there, never taken twice.
     """
     gateway = gateway_of(context)

@@ -4,6 +4,9 @@ One resident's messages go to Rasa one at a time and in order (a lock per reside
 a message Rasa did not answer — Rasa or the action server down, or ``[]`` for a turn —
 stays unprocessed, the resident is told it is kept, and it is sent again before their next
 message, or when their page next asks for news (at most every ``retry_every`` seconds).
+Every turn goes through ``bot.core.replay.take_turn``, keyed by the stored message's id: a
+message sent before (a retry, or one a dead process left) is first looked up in Rasa's
+tracker — answered from there if Rasa took it, its form put back if a custom action failed.
 Notices that start a conversation (the rating after 办结) are triggered the same way.
 """
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 import time
 from datetime import timedelta
 
+from bot.core import replay
 from bot.core.contract import Capabilities
 from bot.core.rasa import RasaClient, RasaUnavailable
 from bot.core.turns import Turns
@@ -27,7 +31,7 @@ log = logging.getLogger(__name__)
 KEPT = "机器人暂时无法回复。您的消息已经保存，恢复后会自动回复您，不用重发。"
 NOT_UNDERSTOOD = "抱歉，这条消息暂时没能处理。请换个说法再发一次，或拨打社区电话。"
 NO_REPLY = "no reply from Rasa (is the action server down?)"
-EMPTY_ATTEMPTS = 3  # a message Rasa keeps answering with nothing is given up after this
+EMPTY_ATTEMPTS = replay.EMPTY_ATTEMPTS
 
 
 class WebChat:
@@ -54,10 +58,10 @@ class WebChat:
                    keep_offers: bool = False, extra: dict | None = None) -> list[ChatMessage]:
         """Store the message, then answer everything this resident has waiting."""
         resident_id = await asyncio.to_thread(self.store.resident_id, external_id, True)
-        await asyncio.to_thread(self.store.save_inbound, external_id, rasa_text, shown,
-                                keep_offers, extra)
+        new_id = await asyncio.to_thread(self.store.save_inbound, external_id, rasa_text,
+                                         shown, keep_offers, extra)
         async with self._lock(external_id):
-            out = await self._work(external_id, resident_id, fresh=True)
+            out = await self._work(external_id, resident_id, fresh=new_id)
         await asyncio.to_thread(self.store.mark_delivered, resident_id, [m.id for m in out])
         return out
 
@@ -113,9 +117,12 @@ class WebChat:
         if lock.locked() or time.monotonic() < self._next_retry.get(external_id, 0.0):
             return
         async with lock:
-            await self._work(external_id, resident_id, fresh=False)
+            await self._work(external_id, resident_id, fresh=None)
 
-    async def _work(self, external_id: str, resident_id: int, fresh: bool) -> list[ChatMessage]:
+    async def _work(self, external_id: str, resident_id: int,
+                    fresh: int | None) -> list[ChatMessage]:
+        """Triggers, then the pending messages in order; ``fresh``: the id of the message
+        the resident just sent (never sent to Rasa before), answered in the response."""
         triggers = await asyncio.to_thread(self.store.claim_triggers, resident_id)
         pending = await asyncio.to_thread(self.store.pending, external_id)
         if not (triggers or pending):
@@ -125,9 +132,10 @@ class WebChat:
             for trigger in triggers:
                 out += await self._trigger(rasa, external_id, resident_id, trigger)
             for message in pending:
-                answered = await self._turn(rasa, external_id, resident_id, message)
+                answered = await self._turn(rasa, external_id, resident_id, message,
+                                            seen=message.id != fresh)
                 if answered is None:
-                    if fresh:
+                    if fresh is not None:
                         out.append(await asyncio.to_thread(self.store.tell, resident_id, KEPT))
                     break
                 out += answered
@@ -152,12 +160,13 @@ class WebChat:
         return await asyncio.to_thread(self.store.triggered, trigger.id, resident_id, started)
 
     async def _turn(self, rasa: RasaClient, external_id: str, resident_id: int,
-                    message: Pending) -> list[ChatMessage] | None:
-        """One stored message through Rasa; None if it was not answered (kept for retry)."""
+                    message: Pending, seen: bool) -> list[ChatMessage] | None:
+        """One stored message through Rasa; None if it was not answered (kept for retry).
+        ``seen``: it may have been sent before, so Rasa's tracker is read first."""
         metadata = {"channel": "web", "message_id": message.external_id}
         try:
-            replies = await rasa.send_message(sender_of(external_id), message.rasa_text,
-                                              metadata)
+            replies = await replay.take_turn(rasa, sender_of(external_id), message.external_id,
+                                             message.rasa_text, metadata, seen)
         except RasaUnavailable as error:
             log.warning("Rasa unavailable for web message %s: %s", message.id, error)
             await asyncio.to_thread(self.store.fail, message.id, f"{RASA_UNAVAILABLE}{error}")

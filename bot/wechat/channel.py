@@ -9,7 +9,11 @@ passive reply, marked sent once the response has gone (``passive_sent``); the ot
 pieces, and a slower turn's whole answer, go by the customer-service API. If this
 process dies before that, the core sender delivers the kept rows when their lease runs
 out. Turns of one resident run one after another (a lock per openid), so Rasa sees them
-in order. A message Rasa could not take (down) is kept and retried by ``retry_forever``.
+in order. Every turn goes through ``bot.core.replay.take_turn`` keyed by the message's id:
+a message Rasa could not take (down), or answered with nothing (a custom action failed),
+is kept and retried by ``retry_forever`` — the empty ones with back-off, at most
+``EMPTY_ATTEMPTS`` times — and a retried turn Rasa already answered (the process died
+before keeping the answer) is answered from Rasa's tracker, never taken twice.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.core import outbox as core
+from bot.core import replay
 from bot.core.contract import Capabilities
 from bot.core.outbox import Due, Outcome
 from bot.core.rasa import RasaClient, RasaUnavailable, intent_message, neutralise
@@ -44,7 +49,6 @@ PASSIVE_DEADLINE = 4.5  # seconds; WeChat gives up on the request after 5
 MAX_RASA_TEXT = 1000
 # Menu buttons (CLICK events) configured in the Official Account, by EventKey.
 MENU_INTENTS = {"REPORT": "start_report", "MY_CASES": "check_status", "HELP": "help"}
-BUSY = "系统繁忙，我们已记下您的消息，恢复后会第一时间答复您。"
 WINDOW_CLOSED_NO_TEMPLATE = (
     f"{WINDOW_CLOSED}: 居民 48 小时内未发消息，客服消息窗口已关闭，且未配置模板消息 "
     "(MINSHENG_WECHAT_TEMPLATE_ID)")
@@ -77,6 +81,7 @@ class WeChatChannel:
         self._turns = Turns()
         self._background: set[asyncio.Task] = set()
         self._in_flight: set[str] = set()
+        self.empty_backoff = 5.0  # seconds before an empty-answered message is sent again
 
     # -- receive ---------------------------------------------------------------------------
     def verify(self, signature: str, timestamp: str, nonce: str) -> bool:
@@ -178,15 +183,31 @@ class WeChatChannel:
         metadata = {"channel": "wechat", "openid": inbound.openid,
                     "message_id": inbound.external_id}
         try:
-            replies = await self.rasa.send_message(sender_id(inbound.openid), rasa_text,
-                                                   metadata)
+            replies = await replay.take_turn(self.rasa, sender_id(inbound.openid),
+                                             inbound.external_id, rasa_text, metadata,
+                                             seen=retrying)
         except RasaUnavailable as error:
             log.warning("Rasa unavailable for WeChat message %s: %s", inbound.external_id,
                         error)
             await asyncio.to_thread(self.inbox.mark_failed, inbound.external_id,
                                     f"{RASA_UNAVAILABLE}{error}")
-            return ("" if retrying else BUSY), False  # told once; the retry stays silent
-        return self.reply_text(inbound.openid, replies or [{"text": render.NO_REPLY}]), True
+            return ("" if retrying else render.BUSY), False  # told once; retries are silent
+        if not replies:
+            return await self._no_reply(inbound, retrying)
+        return self.reply_text(inbound.openid, replies), True
+
+    async def _no_reply(self, inbound: protocol.Inbound, retrying: bool) -> tuple[str, bool]:
+        """Rasa answered nothing: a custom action failed (the action server is down) and
+        Rasa dropped its events. Kept and sent again with back-off (the turn put back, see
+        bot.core.replay); after ``EMPTY_ATTEMPTS`` the resident is asked to send it again."""
+        attempts = await asyncio.to_thread(self.inbox.attempts, inbound.external_id)
+        log.warning("Rasa gave no reply to WeChat message %s (attempt %s)",
+                    inbound.external_id, attempts + 1)
+        if attempts + 1 >= replay.EMPTY_ATTEMPTS:
+            return render.NO_REPLY, True
+        await asyncio.to_thread(self.inbox.mark_failed, inbound.external_id, replay.EMPTY_TURN,
+                                self.empty_backoff * 2 ** attempts)
+        return ("" if retrying else render.BUSY), False
 
     async def _to_rasa(self, inbound: protocol.Inbound) -> tuple[str | None, str | None]:
         """What Rasa is sent for ``inbound``, or (None, what to answer without Rasa)."""

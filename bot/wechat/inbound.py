@@ -7,7 +7,7 @@ identity unreachable (notices stop); anything they send later makes it reachable
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -69,13 +69,24 @@ class WeChatInbox:
                 processed_at=now, attempts=InboundMessage.attempts + 1, last_error=None))
         return mark
 
-    def mark_failed(self, external_id: str, error: str) -> None:
-        self._set(external_id, attempts=InboundMessage.attempts + 1, last_error=error[:2000])
+    def mark_failed(self, external_id: str, error: str, backoff: float = 0.0) -> None:
+        """One more failed attempt; not retried for ``backoff`` seconds."""
+        until = utcnow() + timedelta(seconds=backoff) if backoff > 0 else None
+        self._set(external_id, attempts=InboundMessage.attempts + 1, last_error=error[:2000],
+                  claimed_until=until)
+
+    def attempts(self, external_id: str) -> int:
+        with self._db.uow() as uow:
+            return uow.session.execute(select(InboundMessage.attempts).where(
+                InboundMessage.channel == Channel.wechat,
+                InboundMessage.external_id == external_id)).scalar() or 0
 
     def unprocessed(self, stale_before: datetime, max_attempts: int,
                     limit: int = 20) -> list[tuple[str, dict]]:
         """(external_id, fields) to retry: failed before (Rasa down: however often), or
-        stored before ``stale_before`` and never finished (the process died mid-turn)."""
+        stored before ``stale_before`` and never finished (the process died mid-turn); none
+        backing off now."""
+        now = utcnow()
         with self._db.uow() as uow:
             rows = uow.session.execute(select(InboundMessage).where(
                 InboundMessage.channel == Channel.wechat,
@@ -83,6 +94,7 @@ class WeChatInbox:
                 (InboundMessage.attempts < max_attempts)
                 | InboundMessage.last_error.startswith(RASA_UNAVAILABLE),
                 (InboundMessage.attempts > 0) | (InboundMessage.received_at < stale_before),
+                InboundMessage.claimed_until.is_(None) | (InboundMessage.claimed_until <= now),
             ).order_by(InboundMessage.id).limit(limit)).scalars().all()
             return [(r.external_id, dict(r.payload or {})) for r in rows]
 

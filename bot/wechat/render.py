@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from bot.core.texts import BUSY, NO_REPLY  # noqa: F401  (shared with every channel)
+
 # WeChat cuts a text message at 2048 bytes; keep each piece well inside it.
 TEXT_LIMIT_BYTES = 2000
 OFFER_TTL = 24 * 3600
 FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 
-BUSY = "系统繁忙，请稍后再试。我们已记下您的消息，恢复后会第一时间答复您。"
-NO_REPLY = "抱歉，这条消息暂时没有处理成功（系统部分服务不可用），请稍后再发一次。"
 EMPTY_MESSAGE = "没有收到文字内容。请用文字描述您遇到的问题，或发送照片、位置。"
 UNSUPPORTED = ("暂时只能接收文字、照片和位置（语音、视频等暂不支持）。"
                "请用文字描述您遇到的问题。")

@@ -12,7 +12,7 @@ from telegram import Update
 from bot import render
 from bot.gateway import Gateway
 from bot.inbound import InboundStore
-from bot.replay import TURN_KEY, find_turn, undo_events
+from bot.core.replay import TURN_KEY, find_turn, undo_events
 from minsheng.clock import utcnow
 from minsheng.models import InboundMessage
 from tests.bot.test_resident_gateway import inbound_rows, wait_until

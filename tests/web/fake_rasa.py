@@ -5,6 +5,13 @@ calls ``on_confirm(sender, text, photos)`` — the test's stand-in for the actio
 and answers with the case number it returns. ``/model/parse`` ranks categories by keyword.
 ``trigger_intent`` of ``start_rating`` asks for the rating with three buttons; ``silent``
 answers every turn with ``[]``, as Rasa does when the action server is down.
+
+It keeps a tracker per sender and serves it (``GET /conversations/{sender}/tracker``,
+``POST …/tracker/events``): the report is a form (``report_form``, slots ``description``,
+``photos``, ``requested_slot``, ``confirm``) whose state is read from those events, so
+events appended by a channel count. ``actions_down`` plays the action server down at the
+confirmation: the form is submitted (its events stay, as in Rasa) and the turn answers
+``[]`` without opening the case; a message re-sent then meets no form.
 """
 from __future__ import annotations
 
@@ -23,6 +30,24 @@ RATING = [{"title": "满意", "payload": "/rate_satisfied"},
           {"title": "基本满意", "payload": "/rate_basically_satisfied"},
           {"title": "不满意", "payload": "/rate_dissatisfied"}]
 TRIGGER = re.compile(r"^/conversations/(?P<sender>[^/]+)/trigger_intent$")
+TRACKER = re.compile(r"^/conversations/(?P<sender>[^/]+)/tracker(?P<events>/events)?$")
+FORM = "report_form"
+
+
+def form_state(events: list[dict]) -> tuple[dict, str | None]:
+    """The slots and the active form after ``events``."""
+    slots: dict = {}
+    loop = None
+    for event in events:
+        if event.get("event") == "slot":
+            slots[event.get("name")] = event.get("value")
+        elif event.get("event") == "active_loop":
+            loop = event.get("name")
+    return slots, loop
+
+
+def slot(name: str, value) -> dict:
+    return {"event": "slot", "name": name, "value": value}
 
 
 @dataclass
@@ -33,7 +58,9 @@ class FakeRasa:
     parsed: list[str] = field(default_factory=list)
     triggered: list[dict] = field(default_factory=list)
     silent: bool = False
-    _pending: dict[str, dict] = field(default_factory=dict)
+    actions_down: bool = False
+    events: dict[str, list[dict]] = field(default_factory=dict)  # the trackers, by sender
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
     def start(self) -> FakeRasa:
@@ -43,12 +70,36 @@ class FakeRasa:
             def log_message(self, *args):  # keep test output quiet
                 pass
 
+            def do_GET(self):
+                url = urlparse(self.path)
+                found = TRACKER.match(url.path)
+                if not found or found.group("events"):
+                    self._send(404, {})
+                elif parse_qs(url.query).get("token") != [fake.token]:
+                    self._send(401, {"status": "failure"})
+                else:
+                    sender = unquote(found.group("sender"))
+                    with fake._lock:
+                        events = list(fake.events.get(sender, []))
+                    self._send(200, {"sender_id": sender, "events": events})
+
             def do_POST(self):
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 url = urlparse(self.path)
+                tracker = TRACKER.match(url.path)
                 if url.path == "/webhooks/rest/webhook":
-                    self._send(200, fake.reply(body))
+                    with fake._lock:
+                        replies = fake.reply(body)
+                    self._send(200, replies)
+                elif tracker and tracker.group("events"):
+                    if parse_qs(url.query).get("token") != [fake.token]:
+                        self._send(401, {"status": "failure"})
+                    else:
+                        with fake._lock:
+                            fake.events.setdefault(unquote(tracker.group("sender")),
+                                                   []).extend(body)
+                        self._send(200, {})
                 elif url.path == "/model/parse":
                     if parse_qs(url.query).get("token") != [fake.token]:
                         self._send(401, {"status": "failure"})
@@ -89,28 +140,49 @@ class FakeRasa:
         return [m["message"] for m in self.received if m["sender"] == sender]
 
     def reply(self, body: dict) -> list[dict]:
+        """One turn: its events go to the sender's tracker, its messages are returned."""
         self.received.append(body)
+        sender = body["sender"]
+        tracker = self.events.setdefault(sender, [])
+        tracker.append({"event": "user", "text": body["message"],
+                        "metadata": body.get("metadata") or {}})
         if self.silent:
-            return []
-        sender, text = body["sender"], body["message"]
-        pending = self._pending.setdefault(sender, {"text": None, "photos": []})
-        out = {"recipient_id": sender}
+            return []  # a custom action failed: Rasa dropped the turn's events
+        changes, texts = self._turn(body["message"], *form_state(tracker), sender)
+        tracker += changes
+        replies = [{"recipient_id": sender, **t} for t in texts]
+        tracker += [{"event": "bot", "text": r.get("text"),
+                     "data": {"buttons": r.get("buttons")}} for r in replies]
+        return replies
+
+    def _turn(self, text: str, slots: dict, loop: str | None,
+              sender: str) -> tuple[list[dict], list[dict]]:
+        """(the events of the turn, its messages)."""
+        photos = list(slots.get("photos") or [])
         photo = re.match(r'^/send_photo(\{.*\})$', text)
         if photo:
-            pending["photos"].append(json.loads(photo.group(1))["photo"])
-            return [{**out, "text": "照片已收到。"}]
-        if text == "/affirm" and pending["text"] and self.on_confirm:
-            case_no = self.on_confirm(sender, pending["text"], pending["photos"])
-            self._pending.pop(sender)
-            return [{**out, "text": f"已受理，工单号 {case_no}，我们会尽快处理。"}]
+            return [slot("photos", photos + [json.loads(photo.group(1))["photo"]])], [
+                {"text": "照片已收到。"}]
+        if text == "/affirm" and loop == FORM and slots.get("description") and self.on_confirm:
+            submitted = [slot("confirm", True), slot("requested_slot", None),
+                         {"event": "active_loop", "name": None}]
+            if self.actions_down:  # action_open_case failed: the form's events stay
+                return submitted, []
+            case_no = self.on_confirm(sender, slots["description"], photos)
+            return submitted + self._reset(), [
+                {"text": f"已受理，工单号 {case_no}，我们会尽快处理。"}]
         if text in {b["payload"] for b in RATING}:
-            return [{**out, "text": "收到您的评价，谢谢您的反馈！"}]
+            return [], [{"text": "收到您的评价，谢谢您的反馈！"}]
         if text == "/deny":
-            self._pending.pop(sender)
-            return [{**out, "text": "好的，已取消。"}]
-        pending["text"] = text
-        return [{**out, "text": f"您反映的是：{text}"},
-                {**out, "text": "确认提交吗？", "buttons": CONFIRM}]
+            return self._reset() + [{"event": "active_loop", "name": None}], [
+                {"text": "好的，已取消。"}]
+        return [{"event": "active_loop", "name": FORM}, slot("description", text),
+                slot("requested_slot", "confirm")], [
+            {"text": f"您反映的是：{text}"}, {"text": "确认提交吗？", "buttons": CONFIRM}]
+
+    @staticmethod
+    def _reset() -> list[dict]:
+        return [slot("description", None), slot("photos", []), slot("confirm", None)]
 
     def trigger(self, sender: str, body: dict) -> dict:
         self.triggered.append({"sender": sender, **body})

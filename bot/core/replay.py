@@ -1,4 +1,5 @@
-"""Sending a kept message to Rasa again without Rasa taking its turn twice.
+"""Taking a resident's turn so that a kept message can be sent to Rasa again without Rasa
+taking its turn twice — for every channel (``take_turn``).
 
 Each turn carries its key in the REST metadata (``TURN_KEY``). Before a message that a
 process may already have sent is sent again (a retry, or an update whose gateway was
@@ -15,9 +16,13 @@ A failed turn is not undone with Rasa's ``rewind``: inside a form Rasa's own boo
 of the form's executions drops user events, and a rewind then undoes earlier steps of the
 form too (the form ends).
 
-Rasa saves a turn when it ends, so a turn still running is not seen; the update's lease
-(bot.inbound) keeps a retry away until the process that sent it is gone for seconds, and
-Rasa drops the turn of a caller that disconnected.
+Rasa saves a turn when it ends, so a turn still running is not seen; each channel keeps a
+retry away while the process that sent it may be alive (Telegram's lease in bot.inbound,
+the web chat's lock and sweep delay, WeChat's in-flight set and stale delay), and Rasa
+drops the turn of a caller that disconnected.
+
+An empty answer (``[]``) is the channel's to keep and retry, at most ``EMPTY_ATTEMPTS``
+times (Telegram: ``GatewayOptions.empty_attempts``), telling the resident once.
 """
 from __future__ import annotations
 
@@ -26,6 +31,10 @@ from typing import Any
 from bot.core.rasa import RasaClient
 
 TURN_KEY = "turn_key"
+EMPTY_ATTEMPTS = 3  # a message Rasa keeps answering with nothing is given up after this
+# last_error of a message Rasa answered with nothing (a custom action failed, the action
+# server down or waiting for the database).
+EMPTY_TURN = "EmptyTurn: Rasa gave no reply (is the action server down?)"
 # A bot event's ``data`` fields that the REST channel returns as a message's fields.
 REPLY_FIELDS = ("buttons", "image", "custom", "attachment", "elements", "quick_replies")
 
@@ -99,3 +108,16 @@ async def earlier_answer(rasa: RasaClient, sender: str, key: str) -> list[dict] 
         if undo:
             await rasa.append_events(sender, undo)
     return found or None
+
+
+async def take_turn(rasa: RasaClient, sender: str, key: str, text: str,
+                    metadata: dict[str, Any], seen: bool) -> list[dict]:
+    """Rasa's messages for turn ``key`` (``text`` from ``sender``); ``[]``: Rasa answered
+    nothing, keep the message and retry. ``seen``: a process may have sent this turn before
+    (a retry, or a message left by a process that died), so Rasa's tracker is read first.
+    Raises RasaUnavailable."""
+    if seen:
+        earlier = await earlier_answer(rasa, sender, key)
+        if earlier is not None:
+            return earlier
+    return await rasa.send_message(sender, text, {**metadata, TURN_KEY: key})
