@@ -1,7 +1,8 @@
 """The contract every resident channel adapter keeps, checked against what it declares.
 
 Each adapter brings a harness (how a resident types, answers an offered button, sends a
-photo or a location, and how a notice reaches them); the tests below run for every
+photo or a location, how a notice reaches them, what reached them so far, and how a
+process dies after Rasa answered a message); the tests below run for every
 harness in ``HARNESSES``: WeChat and the web chat in the web app, Telegram as the real
 gateway (python-telegram-bot polling the fake Bot API server of tests/botapi, on an
 event loop of its own). Every channel of the registry (web/channels.py) must have one.
@@ -12,8 +13,10 @@ import asyncio
 import itertools
 import json
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
+from xml.etree import ElementTree
 
 import pytest
 
@@ -40,6 +43,8 @@ class Harness(Protocol):
     def send_photo(self, content: bytes) -> None: ...
     def send_location(self, lat: float, lon: float) -> None: ...
     def push(self, text: str) -> str: ...  # what reached the resident
+    def texts(self) -> list[str]: ...  # every bot text that reached the resident so far
+    def lose_answer(self, text: str) -> None: ...  # stored, Rasa answered, process died
 
 
 class WeChatHarness:
@@ -48,11 +53,16 @@ class WeChatHarness:
     def __init__(self, client, rasa, wechat, db, openid: str = "oContract-0001") -> None:
         self.client, self.rasa, self.wechat, self.db, self.openid = client, rasa, wechat, db, openid
         self.capabilities = client.app.state.wechat.capabilities
+        client.app.state.wechat.empty_backoff = 0.0  # the retry loop runs every 2 s
         self._ids = itertools.count(1000)
+        self._passive: list[str] = []
 
     def _post(self, msg_type: str, fields: dict) -> None:
         body = message_xml(self.openid, msg_type, fields, msg_id=next(self._ids))
-        assert post_message(self.client, body).status_code == 200
+        response = post_message(self.client, body)
+        assert response.status_code == 200
+        if response.text.startswith("<xml>"):
+            self._passive.append(ElementTree.fromstring(response.text).findtext("Content"))
 
     def say(self, text: str) -> None:
         self._post("text", {"Content": text})
@@ -78,6 +88,29 @@ class WeChatHarness:
                                   if c.body["touser"] == self.openid])
         return sends[-1].body["text"]["content"]
 
+    def texts(self) -> list[str]:
+        return self._passive + [c.body["text"]["content"] for c in self.wechat.custom_sends
+                                if c.body["touser"] == self.openid]
+
+    def lose_answer(self, text: str) -> None:
+        from sqlalchemy import update
+
+        from bot.core.replay import TURN_KEY
+        from bot.wechat.protocol import parse
+        from minsheng.clock import utcnow
+        from minsheng.models import InboundMessage
+
+        inbound = parse(message_xml(self.openid, "text", {"Content": text},
+                                    msg_id=next(self._ids)))
+        assert self.client.app.state.wechat.inbox.save(inbound)
+        with self.db.uow() as uow:  # stored before the retry loop's stale_after
+            uow.session.execute(update(InboundMessage).where(
+                InboundMessage.external_id == inbound.external_id).values(
+                received_at=utcnow() - timedelta(hours=1)))
+            uow.commit()
+        self.rasa.reply({"sender": f"wechat:{self.openid}", "message": text,
+                         "metadata": {TURN_KEY: inbound.external_id}})
+
 
 class WebChatHarness:
     """The web chat, through its HTTP endpoints, in the same app."""
@@ -87,6 +120,7 @@ class WebChatHarness:
     def __init__(self, client, rasa, wechat, db) -> None:
         self.client, self.rasa, self.db = client, rasa, db
         self.capabilities = client.app.state.webchat.capabilities
+        client.app.state.webchat.retry_every = 0.0  # a poll retries what is kept at once
         client.get("/chat")
         self._headers = {"X-CSRFToken": client.cookies["csrftoken"]}
         self._last: list[dict] = []
@@ -120,6 +154,21 @@ class WebChatHarness:
             uow.commit()
         messages = self.client.get("/chat/messages", params={"after": 0}).json()["messages"]
         return messages[-1]["text"]
+
+    def texts(self) -> list[str]:
+        """The page asking for news (which also retries a kept message)."""
+        messages = self.client.get("/chat/messages", params={"after": 0}).json()["messages"]
+        return [m["text"] for m in messages]
+
+    def lose_answer(self, text: str) -> None:
+        from bot.core.replay import TURN_KEY
+
+        sender = self.rasa.received[-1]["sender"]  # the resident has written before
+        store = self.client.app.state.webchat.store
+        store.save_inbound(split_sender(sender)[1], text, text)
+        [kept] = store.pending(split_sender(sender)[1])
+        self.rasa.reply({"sender": sender, "message": text,
+                         "metadata": {TURN_KEY: kept.external_id}})
 
 
 class TelegramHarness:
@@ -222,6 +271,21 @@ class TelegramHarness:
         [sent] = wait_for(lambda: self.bot_api.sent_to(self.user))
         return sent.text
 
+    def texts(self) -> list[str]:
+        return [c.text for c in self.bot_api.sent_to(self.user)]
+
+    def lose_answer(self, text: str) -> None:
+        from bot.core.replay import TURN_KEY
+        from tests.botapi import updates
+
+        update = updates.message_update(self.user, text)
+        update["update_id"] = self.bot_api.next_update_id()
+        inbound = self.app.bot_data["gateway"].inbound
+        [stored] = inbound.save_all([update])
+        assert inbound.claim(stored.key, lease=0.3)  # the dead gateway's claim runs out
+        self.rasa.reply({"sender": f"telegram:{self.user}", "message": text,
+                         "metadata": {TURN_KEY: stored.key}})
+
 
 HARNESSES = {"wechat": WeChatHarness, "webchat": WebChatHarness, "telegram": TelegramHarness}
 
@@ -291,3 +355,35 @@ def test_a_declared_push_capability_delivers_an_outbox_notice(adapter):
     if not adapter.capabilities.push:
         pytest.skip("this channel declares no push")
     assert adapter.push("您的工单已签收。") == "您的工单已签收。"
+
+
+# -- a turn is never lost and never taken twice (bot.core.replay) ---------------------------
+REPORT = "幸福小区路灯坏了"
+
+
+def test_a_turn_rasa_answered_before_the_process_died_is_answered_from_rasas_tracker(adapter):
+    adapter.say("你好")
+    sender = adapter.rasa.received[-1]["sender"]
+    adapter.lose_answer(REPORT)
+    wait_for(lambda: any(f"您反映的是：{REPORT}" in t for t in adapter.texts()), timeout=20)
+    assert adapter.rasa.messages_from(sender).count(REPORT) == 1
+
+
+def test_an_empty_answered_confirmation_is_sent_again_with_the_form_back_and_opens_one_case(
+        adapter):
+    opened: list[str] = []
+
+    def open_case(sender: str, text: str, photos: list[str]) -> str:
+        opened.append(text)
+        return f"MS-TEST-{len(opened)}"
+
+    adapter.rasa.on_confirm = open_case
+    adapter.say(REPORT)
+    sender = adapter.rasa.received[-1]["sender"]
+    adapter.rasa.actions_down = True  # the form is submitted, the case-opening action fails
+    adapter.answer_option(1)
+    assert adapter.rasa.received[-1]["message"] == "/affirm" and opened == []
+    adapter.rasa.actions_down = False
+    wait_for(lambda: any("已受理，工单号 MS-TEST-1" in t for t in adapter.texts()), timeout=20)
+    assert opened == [REPORT]
+    assert adapter.rasa.messages_from(sender).count("/affirm") == 2
