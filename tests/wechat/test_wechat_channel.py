@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from xml.etree import ElementTree
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from minsheng.enums import Channel
 from minsheng.models import InboundMessage
@@ -289,3 +289,37 @@ def test_a_text_of_only_invisible_characters_is_answered_without_asking_rasa(cli
     reply = passive(post_message(client, text_message("\u200b\u202e \u200d", 97)))
     assert reply["Content"] == "没有收到文字内容。请用文字描述您遇到的问题，或发送照片、位置。"
     assert rasa.received == []
+
+
+def test_an_empty_answer_is_kept_told_once_retried_a_bounded_number_of_times_then_given_up(
+        client, db, rasa, wechat):
+    """Rasa answers [] while the action server is down: "不用重发" once, the message sent
+    again by the retry loop, and "请稍后再发一次" only after EMPTY_ATTEMPTS turns."""
+    from bot.core.replay import EMPTY_ATTEMPTS
+    from bot.wechat import render
+
+    client.app.state.wechat.empty_backoff = 0.0
+    rasa.silent = True
+    reply = passive(post_message(client, text_message("小区路灯不亮", 97)))
+    assert reply["Content"] == render.BUSY
+    sends = wait_for(lambda: wechat.custom_sends, timeout=20)
+    assert [s.body["text"]["content"] for s in sends] == [render.NO_REPLY]
+    assert rasa.messages_from(f"wechat:{OPENID}") == ["小区路灯不亮"] * EMPTY_ATTEMPTS
+    assert stored(db) == [("97", f"wechat:{OPENID}", True)]
+    time.sleep(2.5)  # one more round of the retry loop: never sent again
+    assert len(rasa.messages_from(f"wechat:{OPENID}")) == EMPTY_ATTEMPTS
+
+
+def test_an_empty_answered_message_waits_out_its_back_off_before_it_is_sent_again(
+        client, db, rasa):
+    from minsheng.clock import utcnow
+
+    rasa.silent = True
+    post_message(client, text_message("小区路灯不亮", 98))
+    inbox = client.app.state.wechat.inbox
+    assert inbox.attempts("98") == 1
+    assert inbox.unprocessed(utcnow(), 20) == []  # backing off
+    with db.uow() as uow:
+        uow.session.execute(update(InboundMessage).values(claimed_until=utcnow()))
+        uow.commit()
+    assert [external_id for external_id, _ in inbox.unprocessed(utcnow(), 20)] == ["98"]
