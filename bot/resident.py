@@ -168,18 +168,18 @@ async def converse(update: Update, context: ContextTypes.DEFAULT_TYPE, rasa_text
     key = gateway.inbound_key(update)
     turn = key if final else f"{key}:caption"  # a photo's caption is a turn of its own
     metadata = {"channel": "telegram", "telegram_user_id": user.id, "chat_id": chat_id,
-                "update_id": update.update_id, replay.TURN_KEY: turn}
+                "update_id": update.update_id}
     async with gateway.chat_lock(chat_id):
         try:
-            replies = None
-            if gateway.seen(update):
-                replies = await replay.earlier_answer(gateway.rasa, sender_id(user.id), turn)
-                if replies is not None and not final:
+            seen = gateway.seen(update)
+            if seen and not final:
+                if await replay.earlier_answer(gateway.rasa, sender_id(user.id), turn):
                     return  # the caption's answer went out with that attempt
-            if replies is None:
-                replies = await gateway.patiently(
-                    gateway.rasa.send_message(sender_id(user.id), rasa_text, metadata),
-                    update, bot=context.bot)
+                seen = False  # just read: not in the tracker (or put back), so send it
+            replies = await gateway.patiently(
+                replay.take_turn(gateway.rasa, sender_id(user.id), turn, rasa_text, metadata,
+                                 seen),
+                update, bot=context.bot)
         except RasaUnavailable as error:
             await keep_for_retry(update, context, gateway, f"{RASA_UNAVAILABLE}{error}")
             return
