@@ -19,3 +19,12 @@ def table():
     TABLE.parent.mkdir(parents=True, exist_ok=True)
     TABLE.write_text(text + "\n", encoding="utf-8")
     print("\n\n" + text + f"\n(written to {TABLE})")
+
+
+@pytest.fixture
+def logs_on_failure(stack, request):
+    """Every process's log printed under a failed case (``stack``: the module's stack)."""
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print("\n===== process logs =====\n" + stack.logs())

@@ -31,14 +31,6 @@ def stack(tmp_path_factory, served_model):
         stop_stack(built)
 
 
-@pytest.fixture
-def logs_on_failure(stack, request):
-    yield
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print("\n===== process logs =====\n" + stack.logs())
-
-
 CASES = [(server, step, True) for server in SERVERS for step in ("middle", "ack")]
 
 
