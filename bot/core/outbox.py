@@ -27,6 +27,8 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlalchemy.exc import OperationalError
+
 from bot.core.rasa import RasaUnavailable
 from minsheng.clock import utcnow
 from minsheng.db import Database
@@ -104,11 +106,30 @@ def keep(db: Database, channel: Channel, recipient: str, replies: list[dict],
         return [Due(r.id, REPLY, r.text, dict(r.payload), recipient) for r in rows]
 
 
+RECORD_TRIES = 5  # with SQLite's 30 s busy timeout: a write lock of about 2 minutes
+
+
 def record(db: Database, results: list[tuple[int, Outcome]], unsent: list[int],
            unreachable: Callable[[object, object], None] | None = None) -> None:
-    """Write what happened to one recipient's rows: sent, failed (later or never), rows
-    not tried handed back; a block marks the recipient unreachable (``unreachable``) and
-    fails what was still waiting for them."""
+    """Write what happened to one recipient's rows, retried with back-off while the
+    database refuses the write: the messages are already out, and a row not marked sent
+    would be sent again when its lease runs out (a second copy for the resident)."""
+    for attempt in range(1, RECORD_TRIES + 1):
+        try:
+            _record(db, results, unsent, unreachable)
+            return
+        except OperationalError:
+            if attempt == RECORD_TRIES:
+                raise
+            log.warning("could not record %d delivered row(s) (database busy or down); "
+                        "trying again (%d/%d)", len(results), attempt, RECORD_TRIES)
+            time.sleep(min(2 ** attempt, 15))
+
+
+def _record(db: Database, results: list[tuple[int, Outcome]], unsent: list[int],
+            unreachable: Callable[[object, object], None] | None) -> None:
+    """Sent, failed (later or never), rows not tried handed back; a block marks the
+    recipient unreachable (``unreachable``) and fails what was still waiting for them."""
     now = utcnow()
     blocked = any(o.blocked for _, o in results)
     with db.uow() as uow:
