@@ -429,3 +429,23 @@ class ApiToken(Base):
     token_hash = Column(String(64), unique=True, nullable=False)
     created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
     revoked_at = Column(DateTime)
+
+
+class HotspotAlert(Base):
+    """A hot spot (services/hotspots.py) that reached the alert threshold and was told to
+    its community, once. A later scan finding the same group again (a case in common,
+    same category and place) sends nothing; the seed case makes two hosts scanning at
+    once insert one row, not two."""
+
+    __tablename__ = "hotspot_alerts"
+    __table_args__ = (UniqueConstraint("category", "place_key", "seed_case_id"),)
+    id = Column(Integer, primary_key=True)
+    category = Column(_enum(Category), nullable=False)
+    place_key = Column(String(120), nullable=False)
+    place = Column(String(300), nullable=False)  # as shown to people
+    seed_case_id = Column(Integer, ForeignKey("cases.id"), nullable=False)
+    grid_id = Column(Integer, ForeignKey("grids.id"))
+    reports = Column(Integer, nullable=False)
+    case_nos = Column(JSON, nullable=False, default=list)
+    staff_ids = Column(JSON, nullable=False, default=list)  # who was told
+    alerted_at = Column(DateTime, nullable=False, index=True)
