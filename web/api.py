@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import date, datetime
-from urllib.parse import urlencode
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field, validator
