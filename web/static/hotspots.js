@@ -36,7 +36,7 @@
     li.appendChild(head);
     var trend = el("p", "hotspot-trend");
     trend.appendChild(el("span", "hotspot-arrow", ARROWS[spot.trend] || ""));
-    trend.appendChild(document.createTextNode(" " + trendText(spot) + "；每周："
+    trend.appendChild(document.createTextNode(" " + trendText(spot) + "；逐周反映（右为本周）："
       + spot.weekly.join("、")));
     li.appendChild(trend);
     li.appendChild(el("p", "hint", "首次 " + spot.first_at_local + "，最近 " + spot.last_at_local
