@@ -226,6 +226,8 @@ class CaseEvent(Base):
     """Append-only audit trail: one row per change (who, when, from, to, note)."""
 
     __tablename__ = "case_events"
+    # Finds the follow-ups (同一问题又有反映) of a window for the hot spots without a scan.
+    __table_args__ = (Index("ix_case_events_action_at", "action", "at"),)
     id = Column(Integer, primary_key=True)
     case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
     at = Column(DateTime, nullable=False)

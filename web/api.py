@@ -22,6 +22,7 @@ from minsheng.enums import CaseState, Category, Channel
 from minsheng.errors import DomainError, IllegalTransition, InvalidInput, NotAllowed, NotFound
 from minsheng.services import cases, hotspots, methods
 from web import acting, queries
+from web import hotspots as hotspot_page
 from web.dashboard import period, report_data
 from web.deps import CurrentUser, UnitDep, UserScope
 from web.uploads import MAX_UPLOAD_BYTES, UploadError, save_image
@@ -144,10 +145,12 @@ def api_hotspots(request: Request, _user: CurrentUser, scope: UserScope, unit: U
                                                    "（默认 MINSHENG_HOTSPOT_WINDOW_DAYS）")]
                  = None) -> dict:
     """Most reports first; each with its trend against the window before and links to the
-    case desk (docs/hotspots.md)."""
+    case desk (docs/hotspots.md). The list may be up to two minutes old."""
     settings = request.app.state.settings
     params = hotspots.Params.from_settings(settings, days)
-    found = hotspots.find(unit, utcnow(), params, grid_ids=scope.grid_ids)
+    key = (params, None if scope.grid_ids is None else frozenset(scope.grid_ids))
+    found = hotspot_page.recent(request.app, key, lambda: hotspots.find(
+        unit, utcnow(), params, grid_ids=scope.grid_ids))
     return {"days": params.window_days, "alert_reports": settings.hotspot_alert_reports,
             "items": [_hotspot_json(spot, settings.timezone) for spot in found]}
 

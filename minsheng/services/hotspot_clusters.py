@@ -19,12 +19,12 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics.pairwise import cosine_similarity
 
 from minsheng.places import normalize_building, normalize_xiaoqu
 
@@ -54,17 +54,26 @@ class Report:
 
     @property
     def estate(self) -> str | None:
-        return normalize_xiaoqu(self.xiaoqu) if self.xiaoqu else None
+        return _estate(self.xiaoqu) if self.xiaoqu else None
 
     @property
     def building_key(self) -> str | None:
-        if not self.building:
-            return None
-        return normalize_building(self.building) or self.building
+        return _building(self.building) if self.building else None
 
     @property
     def has_point(self) -> bool:
         return self.lat is not None and self.lon is not None
+
+
+# Estate and building names repeat across thousands of reports: normalise each name once.
+@lru_cache(maxsize=4096)
+def _estate(name: str) -> str:
+    return normalize_xiaoqu(name)
+
+
+@lru_cache(maxsize=4096)
+def _building(name: str) -> str:
+    return normalize_building(name) or name
 
 
 def problem_words(report: Report) -> str:
@@ -164,9 +173,11 @@ def place_matrix(members: list[Report], distance_m: float) -> np.ndarray:
                        for r in members])
     grid = _codes([None if (r.estate or r.has_point) else r.grid_id for r in members])
     located = np.array([r.has_point for r in members])
-    lat = np.array([r.lat if r.has_point else 0.0 for r in members], dtype=float)
-    lon = np.array([r.lon if r.has_point else 0.0 for r in members], dtype=float)
-    near = (located[:, None] & located[None, :]) & (_metres_matrix(lat, lon) <= distance_m)
+    near = np.zeros((len(members), len(members)), dtype=bool)
+    if located.sum() > 1:
+        lat = np.array([r.lat if r.has_point else 0.0 for r in members], dtype=float)
+        lon = np.array([r.lon if r.has_point else 0.0 for r in members], dtype=float)
+        near = (located[:, None] & located[None, :]) & (_metres_matrix(lat, lon) <= distance_m)
     same_estate = _equal(estate)
     same = same_estate | near | _equal(grid)
     both_built = (building[:, None] >= 0) & (building[None, :] >= 0) & same_estate
@@ -177,7 +188,7 @@ def place_matrix(members: list[Report], distance_m: float) -> np.ndarray:
 def _split(reports: list[Report], block: list[int], vectors, threshold: float,
            distance_m: float) -> list[list[int]]:
     shift = place_matrix([reports[i] for i in block], distance_m)
-    sims = cosine_similarity(vectors) + shift
+    sims = (vectors @ vectors.T).toarray() + shift  # rows are L2-normalised: dot = cosine
     sims = np.clip(np.nan_to_num(sims, nan=0.0), 0.0, 1.0)
     np.fill_diagonal(sims, 1.0)
     tree = linkage(squareform(1.0 - sims, checks=False), method="average")

@@ -1,4 +1,5 @@
-"""hot spots told to their community once (hotspot_alerts)
+"""hot spots told to their community once (hotspot_alerts); follow-ups found by action
+and time (ix_case_events_action_at)
 
 Revision ID: 5e7d0c41a9b2
 Revises: 11ab6516f9b5
@@ -39,8 +40,10 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_hotspot_alerts_alerted_at"), "hotspot_alerts", ["alerted_at"],
                     unique=False)
+    op.create_index("ix_case_events_action_at", "case_events", ["action", "at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_case_events_action_at", table_name="case_events")
     op.drop_index(op.f("ix_hotspot_alerts_alerted_at"), table_name="hotspot_alerts")
     op.drop_table("hotspot_alerts")
