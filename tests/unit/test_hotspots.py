@@ -154,3 +154,16 @@ def test_the_default_threshold_setting_is_the_one_chosen_on_the_evaluation_set()
     from minsheng.services.hotspot_clusters import DEFAULT_THRESHOLD
 
     assert settings().hotspot_similarity == DEFAULT_THRESHOLD
+
+
+def test_the_scheduler_tick_alerts_and_then_waits_its_interval_before_scanning_again(db, world):
+    from minsheng import scheduler_loop
+
+    lights(db, 3)
+    config = settings(database_url=db.url, hotspot_scan_minutes=30)
+    now = T0 + timedelta(days=1)
+    assert "热点问题提醒 1 个" in scheduler_loop.tick(db, config, now)
+    for n, text in enumerate(GARBAGE):
+        open_at(db, 20 + n, text, now, place=Place("幸福里小区"), category=Category.sanitation)
+    assert "热点问题" not in scheduler_loop.tick(db, config, now + timedelta(minutes=10))
+    assert "热点问题提醒 1 个" in scheduler_loop.tick(db, config, now + timedelta(minutes=31))
