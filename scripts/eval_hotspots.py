@@ -1,7 +1,7 @@
 """How well the hot-spot clustering finds the known groups of a team-written case set.
 
     .venv/bin/python scripts/eval_hotspots.py                 # the default threshold
-    .venv/bin/python scripts/eval_hotspots.py --sweep         # thresholds 0.10 … 0.60
+    .venv/bin/python scripts/eval_hotspots.py --sweep         # thresholds 0.02 … 0.40
     .venv/bin/python scripts/eval_hotspots.py --threshold 0.3 --show
 
 Prints pairwise precision / recall / F1 (a pair of reports put together that belong
@@ -70,14 +70,15 @@ def _line(threshold: float, s: dict[str, float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
-    parser.add_argument("--sweep", action="store_true", help="thresholds 0.10 to 0.60")
+    parser.add_argument("--sweep", action="store_true", help="thresholds 0.02 to 0.40")
     parser.add_argument("--show", action="store_true", help="print the groups found")
     args = parser.parse_args(argv)
     reports, truth = load()
     groups = sum(1 for g in set(truth) if truth.count(g) > 1)
     print(f"{len(reports)} reports, {groups} true groups, "
           f"{sum(1 for g in set(truth) if truth.count(g) == 1)} singletons")
-    thresholds = [t / 100 for t in range(10, 61, 5)] if args.sweep else [args.threshold]
+    thresholds = ([t / 100 for t in range(2, 21)] + [0.25, 0.30, 0.40]) if args.sweep \
+        else [args.threshold]
     for threshold in thresholds:
         found = cluster(reports, threshold)
         print(_line(threshold, scores(truth, labels_of(found, len(reports)))))
