@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     # category, place and wording; a group of at least hotspot_min_reports is listed, one
     # of hotspot_alert_reports alerts its community once. The similarity threshold was
     # chosen on tests/unit/hotspot_cases.yml (scripts/eval_hotspots.py).
-    hotspot_window_days: int = Field(30, ge=1, le=366)
+    hotspot_window_days: int = Field(30, ge=1, le=90)
     hotspot_min_reports: int = Field(2, ge=2)
     hotspot_alert_reports: int = Field(3, ge=2)
     hotspot_similarity: float = Field(0.08, ge=0.0, le=1.0)

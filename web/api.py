@@ -141,9 +141,10 @@ def api_stats(request: Request, _user: CurrentUser, scope: UserScope, unit: Unit
 
 @router.get("/hotspots", summary="热点问题：同一地点、同类、相近问题的多次反映（按账号网格范围）")
 def api_hotspots(request: Request, _user: CurrentUser, scope: UserScope, unit: UnitDep,
-                 days: Annotated[int | None, Query(ge=1, le=366, description="统计最近几天"
-                                                   "（默认 MINSHENG_HOTSPOT_WINDOW_DAYS）")]
-                 = None) -> dict:
+                 days: Annotated[int | None, Query(
+                     ge=1, le=hotspot_page.MAX_DAYS,
+                     description="统计最近几天（默认 MINSHENG_HOTSPOT_WINDOW_DAYS）")] = None
+                 ) -> dict:
     """Most reports first; each with its trend against the window before and links to the
     case desk (docs/hotspots.md). The list may be up to two minutes old."""
     settings = request.app.state.settings

@@ -16,6 +16,8 @@ from web.deps import CurrentUser, render
 
 router = APIRouter(include_in_schema=False)
 CACHE_SECONDS = 120.0
+# A longer window is no longer a hot spot, and each one costs seconds to group.
+MAX_DAYS = 90
 CACHE_ENTRIES = 64
 
 
@@ -37,5 +39,5 @@ def recent(app, key: tuple, compute):
 
 @router.get("/hotspots")
 def hotspots_page(request: Request, _user: CurrentUser,
-                  days: Annotated[int | None, Query(ge=1, le=366)] = None):
+                  days: Annotated[int | None, Query(ge=1, le=MAX_DAYS)] = None):
     return render(request, "hotspots.html", hotspot_days=days)

@@ -44,9 +44,10 @@ def _told_before(session, spot: hotspots.Hotspot, since: datetime) -> bool:
 
 def message(spot: hotspots.Hotspot, days: int) -> str:
     shown = "、".join(spot.case_nos[:8]) + ("等" if len(spot.case_nos) > 8 else "")
-    return (f"【热点问题提醒】近 {days} 天，{spot.place}的"
+    where = f"（{spot.grid_name}）" if spot.grid_name else ""
+    return (f"【热点问题提醒】近 {days} 天，{spot.place}{where}的"
             f"「{CATEGORY_LABELS[Category(spot.category)]}」问题已有 {spot.reports} 次反映"
-            f"（工单 {shown}）。请社区统筹处理，未诉先办，避免再次被投诉。")
+            f"（工单 {shown}）。请统筹安排处理，未诉先办，避免再次被投诉。")
 
 
 def _alert(uow, spot: hotspots.Hotspot, now: datetime, days: int) -> HotspotAlert | None:

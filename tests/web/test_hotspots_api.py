@@ -89,3 +89,18 @@ def test_the_cli_prints_the_hot_spots_as_text_and_json(spots, cli_db, capsys):
     data = json.loads(capsys.readouterr().out)
     assert [i["reports"] for i in data["items"]] == [2]
     assert cli.main(["hotspots", "--grid", "nope"]) == 1
+
+
+def test_a_scopes_list_is_kept_two_minutes_then_computed_again(client, spots, db,
+                                                              monkeypatch):
+    from web import hotspots as page
+
+    clock = [1000.0]
+    monkeypatch.setattr(page.time, "monotonic", lambda: clock[0])
+    assert hotspots_of(client, "grid1")["items"][0]["reports"] == 2
+    open_case(db, "楼道又被旧家具和纸箱堵住了", "幸福小区")
+    assert hotspots_of(client, "grid1")["items"][0]["reports"] == 2  # kept
+    assert [i["reports"] for i in hotspots_of(client, "admin")["items"]] == [3, 3]  # its own
+    clock[0] += page.CACHE_SECONDS + 1
+    assert hotspots_of(client, "grid1")["items"][0]["reports"] == 3
+    assert client.get("/api/hotspots", params={"days": page.MAX_DAYS + 1}).status_code == 422
