@@ -15,7 +15,6 @@ Plain data in, groups out (no database), so that the service, the evaluation scr
 """
 from __future__ import annotations
 
-import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ from scipy.spatial.distance import squareform
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from minsheng.places import normalize_building, normalize_xiaoqu
+
+from .routing import distance_km
 
 # Chosen on tests/unit/hotspot_cases.yml with scripts/eval_hotspots.py (docs/hotspots.md).
 DEFAULT_THRESHOLD = 0.08
@@ -86,11 +87,8 @@ def problem_words(report: Report) -> str:
 
 
 def metres(a: Report, b: Report) -> float:
-    """Great-circle distance (haversine) between two reports with a map location."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
-    h = (math.sin((lat2 - lat1) / 2) ** 2
-         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2)
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    """Distance between two reports with a map location (routing's great-circle formula)."""
+    return distance_km(a.lat, a.lon, b.lat, b.lon) * 1000.0
 
 
 class _Union:
@@ -159,6 +157,7 @@ def _equal(codes: np.ndarray) -> np.ndarray:
 
 
 def _metres_matrix(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """distance_km's formula for every pair of a block at once (numpy)."""
     lat, lon = np.radians(lat), np.radians(lon)
     h = (np.sin((lat[:, None] - lat[None, :]) / 2) ** 2 + np.cos(lat[:, None])
          * np.cos(lat[None, :]) * np.sin((lon[:, None] - lon[None, :]) / 2) ** 2)
