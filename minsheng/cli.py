@@ -98,9 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     spots = sub.add_parser("hotspots", help="热点问题：同一地点同类问题的多次反映 / hot spots")
     spots.add_argument("--days", type=int, choices=range(1, 91), metavar="N",
-                       help="统计最近 N 天，1–90（默认 MINSHENG_HOTSPOT_WINDOW_DAYS，30）")
-    spots.add_argument("--grid", help="只看该网格编码及其下级")
-    spots.add_argument("--json", action="store_true", help="输出 JSON")
+                       help="统计最近 N 天，1–90（默认 MINSHENG_HOTSPOT_WINDOW_DAYS，30）"
+                            " / the last N days")
+    spots.add_argument("--grid", help="只看该网格编码及其下级 / one node of the grid tree and below")
+    spots.add_argument("--json", action="store_true", help="输出 JSON / print JSON")
 
     sched = sub.add_parser("scheduler", help="定时任务").add_subparsers(dest="command",
                                                                     required=True)
