@@ -271,9 +271,12 @@ class WeChatChannel:
 
     # -- render and deliver (the core sender's adapter) --------------------------------------
     def reply_pieces(self, openid: str, replies: list[dict]) -> list[dict]:
-        """Rasa's messages as WeChat's; their buttons become this resident's options."""
-        self.offers.offer(openid, render.options_of(replies))
-        return render.pieces(replies)
+        """Rasa's messages as WeChat's; their buttons become this resident's options (a
+        photo alone, e.g. after the rating question, leaves the options as they were)."""
+        pieces = render.pieces(replies)
+        if any("text" in piece for piece in pieces):
+            self.offers.offer(openid, render.options_of(replies))
+        return pieces
 
     def address(self, uow, recipient: str) -> str | None:
         """``resident:<id>`` → their openid; a kept reply's ``openid:<openid>`` → itself."""

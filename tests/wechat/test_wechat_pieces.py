@@ -4,6 +4,8 @@ records the order in which it handled each message (``delivered_messages``) and 
 one call back (``delay_next``), so that pieces sent at once would arrive out of order."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -17,10 +19,11 @@ OPENID = "oResident-Pieces-01"
 SEND = "/cgi-bin/message/custom/send"
 
 
+@dataclass
 class ScriptedRasa(FakeRasa):
     """Answers the texts in ``script`` with those messages; anything else as FakeRasa."""
 
-    script: dict[str, list[dict]] = {}
+    script: dict[str, list[dict]] = field(default_factory=dict)
 
     def reply(self, body: dict) -> list[dict]:
         scripted = self.script.get(body["message"])
