@@ -15,16 +15,17 @@ from minsheng.enums import STATE_LABELS, CaseState
 
 TITLE = "民生说事 · 工单进展通知"
 REMARK_LIMIT = 200  # WeChat cuts long template values; the whole notice is in the chat
-# The case's state as each notice reports it (the outbox row's kind).
+# The case's state as each notice reports it (the outbox row's kind). At most 5 characters:
+# newer templates carry a state in a ``phrase`` field, which WeChat limits to 5.
 STATES = {
     "notice_acknowledged": STATE_LABELS[CaseState.acknowledged],
     "notice_progress": STATE_LABELS[CaseState.in_progress],
     "notice_escalated": "已上报",
     "notice_reassigned": "已改派",
-    "notice_returned": "已退回重新分派",
+    "notice_returned": "已退回",
     "notice_extended": "已延期",
-    "rating_request": f"{STATE_LABELS[CaseState.resolved]}，待评价",
-    "rating_reminder": f"{STATE_LABELS[CaseState.resolved]}，待评价",
+    "rating_request": "待评价",
+    "rating_reminder": "待评价",
     "case_merged": STATE_LABELS[CaseState.merged],
 }
 OTHER_STATE = "有新消息"

@@ -129,7 +129,7 @@ async def test_the_template_field_names_come_from_the_settings_and_unnamed_ones_
 
     [template] = wechat.template_sends
     assert template.body["data"] == {"character_string1": {"value": "MS-20261206-0001"},
-                                     "phrase2": {"value": "已办结，待评价"},
+                                     "phrase2": {"value": "待评价"},
                                      "time3": {"value": "2026-12-06 18:30"}}
 
 

@@ -62,3 +62,9 @@ def test_xml_with_entities_is_refused_before_anything_is_read():
             b"<MsgType>text</MsgType></xml>")
     with pytest.raises(BadMessage):
         parse(bomb)
+
+
+def test_every_template_state_fits_the_five_characters_of_a_phrase_field():
+    from bot.wechat import template
+
+    assert all(len(state) <= 5 for state in [*template.STATES.values(), template.OTHER_STATE])
