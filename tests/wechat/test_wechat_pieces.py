@@ -105,7 +105,8 @@ def test_texts_and_images_of_one_turn_arrive_in_order_though_the_first_send_is_s
     assert scripted.received[-1]["message"] == "/rate_dissatisfied"
 
 
-def test_a_long_answer_is_split_and_its_pieces_arrive_in_order(app_client, scripted, wechat):
+def test_a_long_answer_is_split_and_its_pieces_arrive_in_order(app_client, scripted, wechat,
+                                                               db):
     client, _ = app_client
     long = "\n".join(f"第{n}条：" + "民生说事" * 60 for n in range(1, 9))  # ~5,800 bytes
     scripted.script = {"说长一点": [{"text": long}]}
@@ -113,17 +114,19 @@ def test_a_long_answer_is_split_and_its_pieces_arrive_in_order(app_client, scrip
 
     assert say(client, "说长一点", 703).text == "success"
 
-    messages = delivered(wechat, 3)
+    wait_for(lambda: rows(db) and all(r["sent"] for r in rows(db)))
+    messages = wechat.delivered_messages
+    assert len(messages) == len(rows(db)) >= 3
+    assert all(len(m["text"]["content"].encode()) <= 2048 for m in messages)
     assert "\n".join(m["text"]["content"] for m in messages) == long
 
 
 def test_an_answer_to_a_resident_still_being_sent_an_earlier_one_comes_after_it(
         app_client, scripted, wechat):
     client, _ = app_client
-    scripted.script = {"两段": [{"text": "第一段"}, {"image": "https://x.invalid/a.png"},
-                                {"text": "第二段"}]}
     wechat.files["a.png"] = png_bytes()
-    scripted.script["两段"][1]["image"] = f"{wechat.url}/files/a.png"
+    scripted.script = {"两段": [{"text": "第一段"}, {"image": f"{wechat.url}/files/a.png"},
+                                {"text": "第二段"}]}
     wechat.delay_next[SEND] = 1.5
 
     assert say(client, "两段", 704).text == "success"
