@@ -127,7 +127,7 @@ def test_an_answer_to_a_resident_still_being_sent_an_earlier_one_comes_after_it(
     wechat.files["a.png"] = png_bytes()
     scripted.script = {"两段": [{"text": "第一段"}, {"image": f"{wechat.url}/files/a.png"},
                                 {"text": "第二段"}]}
-    wechat.delay_next[SEND] = 1.5
+    wechat.delay_next[SEND] = 3.0  # the next message is answered well before this ends
 
     assert say(client, "两段", 704).text == "success"
     quick = say(client, "路灯坏了", 705)  # one text: would be passive, were nothing in flight
