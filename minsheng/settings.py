@@ -5,6 +5,8 @@ Nothing here reads the environment at import time.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 
 from pydantic import BaseSettings, Field, validator
@@ -21,6 +23,13 @@ MIN_SECRET_LENGTH = 16
 # list of codes; [] turns the rule off).
 DEFAULT_RESOLVE_PHOTO_CATEGORIES = (Category.illegal_construction, Category.clutter,
                                     Category.sanitation)
+
+# What a WeChat template message can carry (bot/wechat/template.py fills them), and the
+# field names of the classic template that carries them.
+WECHAT_TEMPLATE_MEANINGS = ("first", "case_no", "state", "time", "remark")
+DEFAULT_WECHAT_TEMPLATE_FIELDS = {"first": "first", "case_no": "keyword1", "state": "keyword2",
+                                  "time": "keyword3", "remark": "remark"}
+WECHAT_AES_KEY_LENGTH = 43
 
 
 class Settings(BaseSettings):
@@ -76,6 +85,13 @@ class Settings(BaseSettings):
     wechat_app_secret: str | None = None
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_template_id: str | None = None
+    # The template's field names (as registered with it), by what each carries; a meaning
+    # left out is not sent (newer templates have no first/remark), e.g.
+    # {"case_no": "character_string1", "state": "phrase2", "time": "time3"}.
+    wechat_template_fields: dict[str, str] = dict(DEFAULT_WECHAT_TEMPLATE_FIELDS)
+    # Safe mode (安全模式): the account's EncodingAESKey (43 characters). Set, every POST must
+    # come encrypted (encrypt_type=aes, msg_signature) and passive replies go back encrypted.
+    wechat_encoding_aes_key: str | None = None
 
     class Config:
         env_prefix = "MINSHENG_"
@@ -125,6 +141,30 @@ class Settings(BaseSettings):
         if value is not None and value.strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError("placeholder secret refused")
         return value or None
+
+    @validator("wechat_template_fields")
+    def _wechat_template_fields_known(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - set(WECHAT_TEMPLATE_MEANINGS)
+        if unknown:
+            raise ValueError(f"unknown meanings {sorted(unknown)}; known: "
+                             f"{', '.join(WECHAT_TEMPLATE_MEANINGS)}")
+        if not all(name.replace("_", "").isascii() and name.replace("_", "").isalnum()
+                   for name in value.values() if name):
+            raise ValueError("field names are letters, digits and _ (as in the template)")
+        return {meaning: name for meaning, name in value.items() if name}
+
+    @validator("wechat_encoding_aes_key")
+    def _wechat_aes_key_shape(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        try:
+            key = base64.b64decode(value + "=", validate=True)
+        except binascii.Error:
+            key = b""
+        if len(value) != WECHAT_AES_KEY_LENGTH or len(key) != 32:
+            raise ValueError(f"expected the account's EncodingAESKey: {WECHAT_AES_KEY_LENGTH} "
+                             "letters and digits")
+        return value
 
     @property
     def wechat_enabled(self) -> bool:

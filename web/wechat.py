@@ -1,8 +1,9 @@
 """``GET|POST /wechat``: the WeChat Official Account's server URL (bot/wechat does the work).
 
 GET answers WeChat's ``echostr`` when the signature is ours; POST carries a resident's
-message. A bad signature gets 403 and nothing is read or stored. Off (404) while
-``MINSHENG_WECHAT_TOKEN`` is unset. ``install(app)`` is the one registration line.
+message, in plaintext or, with ``MINSHENG_WECHAT_ENCODING_AES_KEY``, encrypted (safe mode,
+bot/wechat/envelope.py). A bad signature or msg_signature gets 403 and nothing is read or
+stored. Off (404) while ``MINSHENG_WECHAT_TOKEN`` is unset. ``install(app)`` is the one registration line.
 """
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from starlette.background import BackgroundTask
 
 from bot.core.outbox import OutboxSender
 from bot.core.rasa import RasaClient
+from bot.wechat import envelope
 from bot.wechat.api import WeChatApi
 from bot.wechat.channel import WeChatChannel
+from bot.wechat.envelope import Refused
 from bot.wechat.protocol import MAX_BODY_BYTES, BadMessage
 from web.lifespan import around
 
@@ -43,7 +46,7 @@ async def verify_server(request: Request, signature: str = "", timestamp: str = 
 
 @router.post("")
 async def receive(request: Request, signature: str = "", timestamp: str = "",
-                  nonce: str = ""):
+                  nonce: str = "", encrypt_type: str = "", msg_signature: str = ""):
     """A resident's message: answered with a passive XML reply, or "success" (none)."""
     channel = _channel(request)
     if not channel.verify(signature, timestamp, nonce):
@@ -51,13 +54,19 @@ async def receive(request: Request, signature: str = "", timestamp: str = "",
     body = await _body(request)
     if body is None:
         return PlainTextResponse("too large", status_code=413)
+    wrapping = request.app.state.wechat_envelope
     try:
+        body = wrapping.open(body, encrypt_type, msg_signature, timestamp, nonce)
         reply, rows = await channel.handle(body)
+    except Refused as error:
+        log.warning("WeChat message refused: %s", error)
+        return PlainTextResponse("invalid signature", status_code=403)
     except BadMessage as error:
         log.warning("unreadable WeChat message: %s", error)
         return PlainTextResponse("bad message", status_code=400)
     if not reply:
         return PlainTextResponse("success")
+    reply = wrapping.seal(reply, nonce)
     # The reply's outbox row is sent once the response has gone; if it never goes, the
     # outbox sender delivers the row by the API when its lease runs out.
     return Response(reply, media_type="application/xml",
@@ -96,6 +105,7 @@ async def _running(app: FastAPI):
                             RasaClient(settings.rasa_url, settings.rasa_token))
     # A few residents at a time: WeChat limits calls per account, not per resident.
     sender = OutboxSender(app.state.db, [channel], batch=20, interval=2.0, parallel=4)
+    app.state.wechat_envelope = envelope.for_settings(settings)
     app.state.wechat, app.state.wechat_sender = channel, sender
     tasks = [asyncio.create_task(sender.run_forever(), name="wechat-outbox"),
              asyncio.create_task(channel.retry_forever(), name="wechat-retry")]

@@ -22,6 +22,9 @@ STALE_TOKEN = {40001, 40014, 42001}
 TOKEN_MARGIN = 300  # refresh this many seconds before WeChat's expiry
 
 
+_MIME = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
+
+
 class WeChatError(Exception):
     """WeChat refused a call (``errcode`` ≠ 0) or could not be reached (``errcode`` None)."""
 
@@ -50,6 +53,23 @@ class WeChatApi:
         """A customer-service text message (only within 48 h of the resident's last message)."""
         await self._call("POST", "/cgi-bin/message/custom/send",
                          {"touser": openid, "msgtype": "text", "text": {"content": text}})
+
+    async def send_image(self, openid: str, media_id: str) -> None:
+        """A customer-service image message (a temporary media id, see ``upload_image``)."""
+        await self._call("POST", "/cgi-bin/message/custom/send",
+                         {"touser": openid, "msgtype": "image", "image": {"media_id": media_id}})
+
+    async def upload_image(self, content: bytes, filename: str) -> str:
+        """A temporary image (kept by WeChat for 3 days); its media id."""
+        response = await self._authorised(
+            "POST", "/cgi-bin/media/upload", params={"type": "image"},
+            files={"media": (filename, content, _MIME.get(filename.rsplit(".", 1)[-1],
+                                                          "application/octet-stream"))})
+        data = _json(response)
+        _raise_for_errcode(data)
+        if not data.get("media_id"):
+            raise WeChatError(None, "no media_id in WeChat's answer")
+        return str(data["media_id"])
 
     async def send_template(self, openid: str, template_id: str, data: dict) -> None:
         """A template message (模板消息): allowed outside the customer-service window."""

@@ -2,13 +2,15 @@
 delivery of outbox rows (customer-service messages, template messages outside the window).
 
 A turn's answer leaves through the outbox like every other: it is rendered (buttons as
-numbered options), split into WeChat-sized pieces and kept as reply rows in the same
-transaction that marks the message processed. WeChat waits 5 seconds for the answer to
-its POST: a turn that finishes within ``passive_deadline`` returns its first piece as the
-passive reply, marked sent once the response has gone (``passive_sent``); the other
-pieces, and a slower turn's whole answer, go by the customer-service API. If this
-process dies before that, the core sender delivers the kept rows when their lease runs
-out. Turns of one resident run one after another (a lock per openid), so Rasa sees them
+numbered options), split into WeChat-sized pieces (texts, images) and kept as reply rows
+in the same transaction that marks the message processed. WeChat waits 5 seconds for the
+answer to its POST: a turn that finishes within ``passive_deadline`` with one text piece
+returns it as the passive reply, marked sent once the response has gone
+(``passive_sent``). A passive reply reaches the resident only after the response, so an
+answer of several pieces (or an image), a slower turn's answer, and anything to a
+resident who is still being sent an earlier answer, go by the customer-service API from
+one job per resident, in order (``_in_order``). If this process dies before that, the
+core sender delivers the kept rows, in order, when their lease runs out. Turns of one resident run one after another (a lock per openid), so Rasa sees them
 in order. Every turn goes through ``bot.core.replay.take_turn`` keyed by the message's id:
 a message Rasa could not take (down), or answered with nothing (a custom action failed),
 is kept and retried by ``retry_forever`` — the empty ones with back-off, at most
@@ -33,14 +35,15 @@ from bot.core.outbox import Due, Outcome
 from bot.core.rasa import RasaClient, RasaUnavailable, intent_message, neutralise
 from bot.core.turns import Turns
 from bot.inbound import RASA_UNAVAILABLE
-from bot.wechat import protocol, render
+from bot.wechat import protocol, render, template
 from bot.wechat.api import NOT_FOLLOWING, WINDOW_CLOSED, WeChatApi, WeChatError
 from bot.wechat.inbound import WeChatInbox, mark_unreachable
+from bot.wechat.media import ImageRefused, OutgoingImages
 from minsheng.clock import utcnow
 from minsheng.db import Database
 from minsheng.enums import Channel
 from minsheng.images import MAX_UPLOAD_BYTES, UploadError, check_image
-from minsheng.models import ResidentIdentity
+from minsheng.models import OutboxMessage, ResidentIdentity
 from minsheng.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,15 +74,18 @@ class WeChatChannel:
         self._token = settings.wechat_token
         self.db = db
         self.template_id = settings.wechat_template_id
+        self.template_fields = settings.wechat_template_fields
         self.timezone = settings.timezone
         self.photos_dir = Path(settings.photos_dir)
         self.api = api
+        self.images = OutgoingImages(api, self.photos_dir)
         self.rasa = rasa
         self.inbox = WeChatInbox(db)
         self.offers = render.OfferedOptions()
         self.passive_deadline = passive_deadline
         self._turns = Turns()
         self._background: set[asyncio.Task] = set()
+        self._sending: dict[str, asyncio.Task] = {}  # the last API delivery to each openid
         self._in_flight: set[str] = set()
         self.empty_backoff = 5.0  # seconds before an empty-answered message is sent again
 
@@ -101,18 +107,21 @@ class WeChatChannel:
         try:
             done, _ = await asyncio.wait({turn}, timeout=self.passive_deadline)
         except asyncio.CancelledError:  # WeChat hung up: the answer still goes, by the API
-            self.spawn(self._deliver_later(turn))
+            self._in_order(inbound.openid, turn)
             raise
         if turn not in done:
             log.info("WeChat turn %s slower than %ss: answering through the API",
                      inbound.external_id, self.passive_deadline)
-            self.spawn(self._deliver_later(turn))
+            self._in_order(inbound.openid, turn)
             return "", []
         kept = turn.result()
         if not kept:
             return "", []
-        if len(kept) > 1:
-            self.spawn(core.deliver_kept(self.db, self, kept[1:]))
+        if len(kept) > 1 or "image" in kept[0].message or inbound.openid in self._sending:
+            # A passive reply reaches WeChat only after this response, so API messages sent
+            # meanwhile could overtake it: every piece goes by the API, in order.
+            self._in_order(inbound.openid, _ready(kept))
+            return "", []
         return protocol.passive_text(inbound, kept[0].text), [kept[0].id]
 
     async def passive_sent(self, ids: list[int]) -> None:
@@ -145,7 +154,7 @@ class WeChatChannel:
             except protocol.BadMessage:
                 continue
             self._in_flight.add(external_id)
-            await core.deliver_kept(self.db, self, await self._turn(inbound, retrying=True))
+            await self._in_order(inbound.openid, _ready(await self._turn(inbound, retrying=True)))
             ran += 1
         return ran
 
@@ -153,19 +162,19 @@ class WeChatChannel:
         """The kept rows that answer ``inbound`` (none for no answer); never raises."""
         try:
             async with self._lock(inbound.openid):
-                text, answered = await self._converse(inbound, retrying)
+                pieces, answered = await self._converse(inbound, retrying)
         except Exception as error:
             log.exception("WeChat turn %s failed", inbound.external_id)
             await asyncio.to_thread(self.inbox.mark_failed, inbound.external_id,
                                     f"{type(error).__name__}: {error}")
-            text, answered = render.NO_REPLY, False
+            pieces, answered = render.text_pieces(render.NO_REPLY), False
         finally:
             self._in_flight.discard(inbound.external_id)
-        return await self._keep(inbound, text, answered)
+        return await self._keep(inbound, pieces, answered)
 
-    async def _keep(self, inbound: protocol.Inbound, text: str, answered: bool) -> list[Due]:
+    async def _keep(self, inbound: protocol.Inbound, pieces: list[dict],
+                    answered: bool) -> list[Due]:
         """The answer's pieces as outbox rows; ``answered``: with the message processed."""
-        pieces = [{"text": piece} for piece in render.split(text)]
         if not pieces and not answered:
             return []
         also = self.inbox.answered(inbound.external_id) if answered else None
@@ -175,11 +184,12 @@ class WeChatChannel:
         return [Due(k.id, k.kind, k.text, k.payload, k.recipient, inbound.openid)
                 for k in kept]
 
-    async def _converse(self, inbound: protocol.Inbound, retrying: bool) -> tuple[str, bool]:
-        """(the text to answer with, whether the message is now answered)."""
+    async def _converse(self, inbound: protocol.Inbound,
+                        retrying: bool) -> tuple[list[dict], bool]:
+        """(the pieces to answer with, whether the message is now answered)."""
         rasa_text, direct = await self._to_rasa(inbound)
         if rasa_text is None:
-            return direct or "", True
+            return render.text_pieces(direct or ""), True
         metadata = {"channel": "wechat", "openid": inbound.openid,
                     "message_id": inbound.external_id}
         try:
@@ -191,12 +201,14 @@ class WeChatChannel:
                         error)
             await asyncio.to_thread(self.inbox.mark_failed, inbound.external_id,
                                     f"{RASA_UNAVAILABLE}{error}")
-            return ("" if retrying else render.BUSY), False  # told once; retries are silent
+            # told once; retries are silent
+            return render.text_pieces("" if retrying else render.BUSY), False
         if not replies:
             return await self._no_reply(inbound, retrying)
-        return self.reply_text(inbound.openid, replies), True
+        return self.reply_pieces(inbound.openid, replies), True
 
-    async def _no_reply(self, inbound: protocol.Inbound, retrying: bool) -> tuple[str, bool]:
+    async def _no_reply(self, inbound: protocol.Inbound,
+                        retrying: bool) -> tuple[list[dict], bool]:
         """Rasa answered nothing: a custom action failed (the action server is down) and
         Rasa dropped its events. Kept and sent again with back-off (the turn put back, see
         bot.core.replay); after ``EMPTY_ATTEMPTS`` the resident is asked to send it again."""
@@ -204,10 +216,10 @@ class WeChatChannel:
         log.warning("Rasa gave no reply to WeChat message %s (attempt %s)",
                     inbound.external_id, attempts + 1)
         if attempts + 1 >= replay.EMPTY_ATTEMPTS:
-            return render.NO_REPLY, True
+            return render.text_pieces(render.NO_REPLY), True
         await asyncio.to_thread(self.inbox.mark_failed, inbound.external_id, replay.EMPTY_TURN,
                                 self.empty_backoff * 2 ** attempts)
-        return ("" if retrying else render.BUSY), False
+        return render.text_pieces("" if retrying else render.BUSY), False
 
     async def _to_rasa(self, inbound: protocol.Inbound) -> tuple[str | None, str | None]:
         """What Rasa is sent for ``inbound``, or (None, what to answer without Rasa)."""
@@ -258,10 +270,13 @@ class WeChatChannel:
         return path
 
     # -- render and deliver (the core sender's adapter) --------------------------------------
-    def reply_text(self, openid: str, replies: list[dict]) -> str:
-        """Rasa's messages as one text; their buttons become this resident's options."""
-        self.offers.offer(openid, render.options_of(replies))
-        return render.to_text(replies)
+    def reply_pieces(self, openid: str, replies: list[dict]) -> list[dict]:
+        """Rasa's messages as WeChat's; their buttons become this resident's options (a
+        photo alone, e.g. after the rating question, leaves the options as they were)."""
+        pieces = render.pieces(replies)
+        if any("text" in piece for piece in pieces):
+            self.offers.offer(openid, render.options_of(replies))
+        return pieces
 
     def address(self, uow, recipient: str) -> str | None:
         """``resident:<id>`` → their openid; a kept reply's ``openid:<openid>`` → itself."""
@@ -286,37 +301,76 @@ class WeChatChannel:
     async def deliver(self, due: Due) -> Outcome:
         """Customer-service messages; outside the 48-hour window a template message."""
         openid = str(due.address)
-        text = due.text if due.payload.get("rendered") else self.reply_text(openid,
-                                                                            [due.message])
+        pieces = ([due.message] if due.payload.get("rendered")
+                  else self.reply_pieces(openid, [due.message]))
         try:
             try:
-                await self.deliver_texts(openid, render.split(text))
+                await self.deliver_pieces(openid, pieces)
             except WeChatError as error:
                 if error.errcode != WINDOW_CLOSED:
                     raise
-                if not self.template_id:
-                    return Outcome(WINDOW_CLOSED_NO_TEMPLATE)
-                await self.api.send_template(openid, self.template_id, render.template_data(
-                    due.kind, due.payload.get("case_no"), text, self.timezone))
+                return await self._deliver_template(openid, due, pieces)
+        except ImageRefused as error:
+            return Outcome(f"ImageRefused: {error}", give_up=True)
         except WeChatError as error:
             unfollowed = error.errcode == NOT_FOLLOWING
             return Outcome(f"WeChatError: {error}", give_up=unfollowed, stop_chat=True,
                            blocked=unfollowed)
         return core.SENT
 
-    async def deliver_texts(self, openid: str, pieces: list[str]) -> None:
+    async def deliver_pieces(self, openid: str, pieces: list[dict]) -> None:
         """Customer-service messages, in order; WeChatError (e.g. 45015) is raised."""
         for piece in pieces:
-            await self.api.send_text(openid, piece)
+            if "image" in piece:
+                await self.api.send_image(openid, await self.images.media_id(piece["image"]))
+            else:
+                await self.api.send_text(openid, piece["text"])
 
-    async def _deliver_later(self, turn: asyncio.Task) -> None:
-        await core.deliver_kept(self.db, self, await turn)
+    async def _deliver_template(self, openid: str, due: Due, pieces: list[dict]) -> Outcome:
+        """The notice as the account's template message (WeChatError is raised)."""
+        text = "\n".join(p["text"] for p in pieces if "text" in p)
+        if not self.template_id:
+            return Outcome(WINDOW_CLOSED_NO_TEMPLATE)
+        if not text:  # an image alone has nothing a template could carry
+            return Outcome(f"{WINDOW_CLOSED}: 客服消息窗口已关闭，图片无法以模板消息发送",
+                           give_up=True)
+        when = await asyncio.to_thread(self._written_at, due.id)
+        await self.api.send_template(openid, self.template_id, template.data(
+            self.template_fields, due.kind, due.payload.get("case_no"), text, when,
+            self.timezone))
+        return core.SENT
+
+    def _written_at(self, row_id: int):
+        """When the notice was queued (the time its template message shows)."""
+        with self.db.uow() as uow:
+            return uow.session.execute(select(OutboxMessage.created_at).where(
+                OutboxMessage.id == row_id)).scalar() or utcnow()
+
+    def _in_order(self, openid: str, rows: Awaitable[list[Due]]) -> asyncio.Task:
+        """Send ``rows`` (once kept) by the API after whatever this process is still
+        sending to ``openid``: one resident's answers leave one after another."""
+        before = self._sending.get(openid)
+
+        async def send() -> None:
+            if before is not None:
+                await asyncio.wait({before})
+            await core.deliver_kept(self.db, self, await rows)
+
+        task = self.spawn(send())
+        self._sending[openid] = task
+        task.add_done_callback(lambda done: self._sent_all(openid, done))
+        return task
+
+    def _sent_all(self, openid: str, done: asyncio.Task) -> None:
+        if self._sending.get(openid) is done:
+            del self._sending[openid]
 
     # -- housekeeping ------------------------------------------------------------------------
-    def spawn(self, work: Awaitable) -> None:
+    def spawn(self, work: Awaitable) -> asyncio.Task:
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     async def idle(self) -> None:
         """Wait for the background deliveries (tests, shutdown)."""
@@ -330,6 +384,10 @@ class WeChatChannel:
 
     def _lock(self, openid: str) -> asyncio.Lock:
         return self._turns.lock(openid)
+
+
+async def _ready(rows: list[Due]) -> list[Due]:
+    return rows
 
 
 def _write(path: Path, content: bytes) -> None:

@@ -25,20 +25,21 @@ class BadMessage(ValueError):
     """The body is not a WeChat message we can read."""
 
 
-def signature(token: str, timestamp: str, nonce: str) -> str:
+def signature(token: str, timestamp: str, nonce: str, *more: str) -> str:
+    """SHA-1 over the sorted parts (safe mode adds the ciphertext: msg_signature)."""
     signer = WeChatSigner()
-    signer.add_data(token, timestamp, nonce)
+    signer.add_data(token, timestamp, nonce, *more)
     return signer.signature
 
 
-def signature_valid(token: str, sig: str, timestamp: str, nonce: str,
+def signature_valid(token: str, sig: str, timestamp: str, nonce: str, *more: str,
                     now: float | None = None) -> bool:
-    """Whether the query string was signed with our token, recently."""
+    """Whether the query string (and ``more``) was signed with our token, recently."""
     if not (sig and timestamp.isdigit() and nonce):
         return False
     if abs((now or time.time()) - int(timestamp)) > MAX_CLOCK_SKEW:
         return False
-    return hmac.compare_digest(signature(token, timestamp, nonce), sig.lower())
+    return hmac.compare_digest(signature(token, timestamp, nonce, *more), sig.lower())
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Rasa's replies as WeChat text, and the options a resident may answer by number.
+"""Rasa's replies as WeChat messages (texts and images), and the options a resident may
+answer by number.
 
 WeChat has no inline buttons in passive or customer-service text, so buttons become
 numbered options under the text ("回复数字选择：1. 确认提交  2. 取消"). The resident
@@ -6,15 +7,15 @@ answers with the number, or types the option's title; either is turned back into
 button's payload only if it was offered to this very resident in the latest reply
 (a new offer replaces the old one, a reply without buttons withdraws it). The offers live
 in this process's memory, like Telegram's buttons: after a restart a number is read as
-typed text (it may be a 楼栋 number, so it is never refused). A typed answer never becomes a payload otherwise (see ``bot.core.rasa.neutralise``).
+typed text (it may be a 楼栋 number, so it is never refused). A typed answer never
+becomes a payload otherwise (see ``bot.core.rasa.neutralise``). An image is a message of
+its own (uploaded as temporary media when it is sent: bot/wechat/media.py).
 """
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 from bot.core.texts import BUSY, NO_REPLY  # noqa: F401  (shared with every channel)
 
@@ -27,13 +28,9 @@ EMPTY_MESSAGE = "没有收到文字内容。请用文字描述您遇到的问题
 UNSUPPORTED = ("暂时只能接收文字、照片和位置（语音、视频等暂不支持）。"
                "请用文字描述您遇到的问题。")
 PHOTO_FAILED = "照片没有收到完整，请重新发送一次。"
-IMAGE_NOTE = "（附图暂时无法在微信中显示）"
 # Telegram shows a keyboard button for these; on WeChat the resident is told where to look.
 LOCATION_HINT = "（发送位置：点输入框旁的“+”，选“位置”）"
 PHONE_HINT = "（请直接输入手机号）"
-TEMPLATE_TITLE = "民生说事 · 工单进展通知"
-TEMPLATE_REMARK_LIMIT = 200
-TEMPLATE_KINDS = {"rating_request": "办结待评价"}
 
 
 @dataclass(frozen=True)
@@ -51,30 +48,45 @@ def options_of(replies: list[dict]) -> list[Option]:
             for n, b in enumerate(buttons, start=1)]
 
 
-def to_text(replies: list[dict]) -> str:
-    """One WeChat text for Rasa's messages: their texts, then the numbered options."""
-    parts: list[str] = []
+def pieces(replies: list[dict]) -> list[dict]:
+    """Rasa's messages as what WeChat is sent, in order: ``{"text": …}`` pieces of at most
+    ``TEXT_LIMIT_BYTES`` and an ``{"image": source}`` (a URL or a photo path) for each
+    image. The texts between two images become one message; options are numbered across
+    the whole answer."""
+    out: list[dict] = []
+    texts: list[str] = []
     number = 0
     for reply in replies:
-        custom = reply.get("custom") if isinstance(reply.get("custom"), dict) else {}
-        text = str(reply.get("text") or custom.get("text") or "").strip()
+        text, number = _reply_text(reply, number)
+        if text:
+            texts.append(text)
         if reply.get("image"):
-            text = f"{text}\n{IMAGE_NOTE}".strip()
-        if custom.get("request_location"):
-            text = f"{text}\n{LOCATION_HINT}".strip()
-        if custom.get("request_contact"):
-            text = f"{text}\n{PHONE_HINT}".strip()
-        lines = [text] if text else []
-        buttons = [b for b in reply.get("buttons") or [] if isinstance(b, dict)
-                   and b.get("payload")]
-        if buttons:
-            lines.append("回复数字选择：")
-            for button in buttons:
-                number += 1
-                lines.append(f"{number}. {button.get('title') or button['payload']}")
-        if lines:
-            parts.append("\n".join(lines))
-    return "\n\n".join(parts)
+            out += text_pieces("\n\n".join(texts))
+            texts = []
+            out.append({"image": str(reply["image"])})
+    return out + text_pieces("\n\n".join(texts))
+
+
+def text_pieces(text: str) -> list[dict]:
+    return [{"text": piece} for piece in split(text)]
+
+
+def _reply_text(reply: dict, number: int) -> tuple[str, int]:
+    """One message's text with its hints and numbered options; the last number used."""
+    custom = reply.get("custom") if isinstance(reply.get("custom"), dict) else {}
+    text = str(reply.get("text") or custom.get("text") or "").strip()
+    if custom.get("request_location"):
+        text = f"{text}\n{LOCATION_HINT}".strip()
+    if custom.get("request_contact"):
+        text = f"{text}\n{PHONE_HINT}".strip()
+    lines = [text] if text else []
+    buttons = [b for b in reply.get("buttons") or [] if isinstance(b, dict) and b.get("payload")]
+    if buttons:
+        lines.append("回复数字选择：")
+        for button in buttons:
+            number += 1
+            lines.append(f"{number}. {button.get('title') or button['payload']}")
+    return "\n".join(lines), number
 
 
 def split(text: str, limit: int = TEXT_LIMIT_BYTES) -> list[str]:
@@ -123,16 +135,3 @@ class OfferedOptions:
             self._offers.pop(openid, None)
             return []
         return options
-
-
-def template_data(kind: str, case_no: str | None, text: str, timezone_name: str) -> dict:
-    """A notice as a template message (outside the 48-hour window). Register a template
-    with these fields: first, keyword1 (工单号), keyword2 (事项), keyword3 (时间), remark."""
-    now = datetime.now(timezone.utc).astimezone(ZoneInfo(timezone_name))
-    return {
-        "first": {"value": TEMPLATE_TITLE},
-        "keyword1": {"value": str(case_no or "—")},
-        "keyword2": {"value": TEMPLATE_KINDS.get(kind, "工单通知")},
-        "keyword3": {"value": now.strftime("%Y-%m-%d %H:%M")},
-        "remark": {"value": text[:TEMPLATE_REMARK_LIMIT]},
-    }

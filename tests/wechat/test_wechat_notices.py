@@ -2,7 +2,7 @@
 which sends them through WeChat's API."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -23,10 +23,10 @@ RATING_BUTTONS = [{"title": "满意", "payload": "/rate_satisfied"},
 
 
 def queue(db, recipient: str, text: str, channel: Channel = Channel.wechat,
-          kind: str = "acknowledged", **payload) -> int:
+          kind: str = "acknowledged", at=None, **payload) -> int:
     with db.uow() as uow:
         row = outbox.enqueue(uow, channel, recipient, kind, text,
-                             payload={"case_no": "MS-20261206-0001", **payload})
+                             payload={"case_no": "MS-20261206-0001", **payload}, now=at)
         uow.commit()
         return row.id
 
@@ -43,12 +43,12 @@ def row_state(db, row_id: int) -> dict:
 async def build(settings, db):
     made: list[WeChatChannel] = []
 
-    def make(template_id: str | None = None) -> OutboxSender:
+    def make(template_id: str | None = None, **overrides) -> OutboxSender:
         api = WeChatApi(settings.wechat_api_base, settings.wechat_app_id,
                         settings.wechat_app_secret)
-        channel = WeChatChannel(settings, db, api, RasaClient(settings.rasa_url,
-                                                              settings.rasa_token))
-        channel.template_id = template_id
+        configured = settings.copy(update={"wechat_template_id": template_id, **overrides})
+        channel = WeChatChannel(configured, db, api, RasaClient(settings.rasa_url,
+                                                                settings.rasa_token))
         made.append(channel)
         return OutboxSender(db, [channel])
 
@@ -91,22 +91,70 @@ async def test_notice_buttons_become_numbered_options_the_resident_answers_by_nu
     assert sender.adapters[Channel.wechat].offers.answer(OPENID, "2").payload == "/rate_dissatisfied"
 
 
+QUEUED_AT = datetime(2026, 12, 6, 10, 30)  # naive UTC: 18:30 in Asia/Shanghai
+ACKNOWLEDGED = "您反映的「楼道堆满杂物」（工单 MS-20261206-0001）已由幸福社区第一网格的王网格签收。"
+
+
 async def test_outside_the_48_hour_window_a_notice_falls_back_to_the_template_message(
         db, wechat, build):
     resident = wechat_resident(db)
     wechat.window_closed.add(OPENID)
-    row = queue(db, f"resident:{resident}", "您的工单已办结。")
+    row = queue(db, f"resident:{resident}", ACKNOWLEDGED, kind="notice_acknowledged",
+                at=QUEUED_AT)
 
     assert await build(template_id=TEMPLATE_ID).send_due() == 1
 
     assert len(wechat.custom_sends) == 1  # tried first, refused with 45015
     [template] = wechat.template_sends
-    assert template.body["touser"] == OPENID
-    assert template.body["template_id"] == TEMPLATE_ID
-    assert template.body["data"]["keyword1"] == {"value": "MS-20261206-0001"}
-    assert template.body["data"]["remark"] == {"value": "您的工单已办结。"}
+    assert template.body == {
+        "touser": OPENID, "template_id": TEMPLATE_ID,
+        "data": {"first": {"value": "民生说事 · 工单进展通知"},
+                 "keyword1": {"value": "MS-20261206-0001"},
+                 "keyword2": {"value": "已签收"},
+                 "keyword3": {"value": "2026-12-06 18:30"},
+                 "remark": {"value": ACKNOWLEDGED}}}
     assert template.token == "ACCESS-TOKEN-1"
     assert row_state(db, row)["sent"]
+
+
+async def test_the_template_field_names_come_from_the_settings_and_unnamed_ones_are_left_out(
+        db, wechat, build):
+    resident = wechat_resident(db)
+    wechat.window_closed.add(OPENID)
+    queue(db, f"resident:{resident}", "工单已办结，请评价。", kind="rating_reminder",
+          at=QUEUED_AT)
+    fields = {"case_no": "character_string1", "state": "phrase2", "time": "time3"}
+
+    assert await build(template_id=TEMPLATE_ID, wechat_template_fields=fields).send_due() == 1
+
+    [template] = wechat.template_sends
+    assert template.body["data"] == {"character_string1": {"value": "MS-20261206-0001"},
+                                     "phrase2": {"value": "待评价"},
+                                     "time3": {"value": "2026-12-06 18:30"}}
+
+
+async def test_a_rating_prompt_with_photos_sends_its_text_then_the_photos_in_order(
+        db, wechat, build, settings):
+    from tests.wechat.conftest import png_bytes
+
+    resident = wechat_resident(db)
+    path = settings.photos_dir / "resolved" / "done.png"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(png_bytes((10, 10)))
+    queue(db, f"resident:{resident}", "请评价", kind="rating_request")
+    sender = build()
+    rasa = RatingRasa(photos=[str(path)])
+    await sender.adapters[Channel.wechat].rasa.close()
+    sender.adapters[Channel.wechat].rasa = rasa
+
+    assert await sender.send_due() == 1
+
+    text, image = wechat.delivered_messages
+    assert text["text"]["content"].startswith("工单 MS-20261206-0001 已办结，您满意吗？")
+    assert image["msgtype"] == "image"
+    assert wechat.upload_of(image["image"]["media_id"]) == png_bytes((10, 10))
+    offers = sender.adapters[Channel.wechat].offers
+    assert offers.answer(OPENID, "2").payload == "/rate_dissatisfied"  # kept by the photo
 
 
 async def test_without_a_template_id_a_closed_window_marks_the_notice_failed_with_that_reason(
@@ -175,13 +223,14 @@ class RatingRasa:
     """Rasa's ``trigger_intent`` as the rating dialogue answers it (the fake Rasa of
     tests/web has no such endpoint)."""
 
-    def __init__(self) -> None:
+    def __init__(self, photos: list[str] = ()) -> None:
         self.triggered: list[tuple[str, str, dict]] = []
+        self.photos = list(photos)
 
     async def trigger_intent(self, sender: str, intent: str, entities: dict) -> list[dict]:
         self.triggered.append((sender, intent, entities))
         return [{"text": f"工单 {entities['case_no']} 已办结，您满意吗？",
-                 "buttons": RATING_BUTTONS}]
+                 "buttons": RATING_BUTTONS}] + [{"image": p} for p in self.photos]
 
     async def close(self) -> None:
         pass

@@ -10,15 +10,24 @@ from bot.wechat.protocol import BadMessage, parse, signature, signature_valid
 def test_rasa_messages_become_one_text_with_the_buttons_numbered_across_all_of_them():
     replies = [{"text": "请选择类别：", "buttons": [{"title": "乱堆乱放", "payload": "/a"}]},
                {"text": "或者：", "buttons": [{"title": "环境卫生", "payload": "/b"}]}]
-    assert render.to_text(replies) == ("请选择类别：\n回复数字选择：\n1. 乱堆乱放\n\n"
-                                       "或者：\n回复数字选择：\n2. 环境卫生")
+    assert render.pieces(replies) == [{"text": "请选择类别：\n回复数字选择：\n1. 乱堆乱放\n\n"
+                                                "或者：\n回复数字选择：\n2. 环境卫生"}]
     assert [(o.number, o.payload) for o in render.options_of(replies)] == [(1, "/a"), (2, "/b")]
 
 
 def test_a_request_for_a_location_or_a_phone_becomes_a_hint_in_the_text():
-    text = render.to_text([{"custom": {"text": "问题在哪里？", "request_location": True,
-                                       "request_contact": "发送手机号"}}])
-    assert text == f"问题在哪里？\n{render.LOCATION_HINT}\n{render.PHONE_HINT}"
+    [piece] = render.pieces([{"custom": {"text": "问题在哪里？", "request_location": True,
+                                         "request_contact": "发送手机号"}}])
+    assert piece == {"text": f"问题在哪里？\n{render.LOCATION_HINT}\n{render.PHONE_HINT}"}
+
+
+def test_an_image_is_a_message_of_its_own_between_the_texts_around_it_in_order():
+    replies = [{"text": "处理前："}, {"image": "/photos/a.jpg"},
+               {"text": "处理后：", "image": "https://example.org/b.png"},
+               {"text": "满意吗？", "buttons": [{"title": "满意", "payload": "/s"}]}]
+    assert render.pieces(replies) == [
+        {"text": "处理前："}, {"image": "/photos/a.jpg"}, {"text": "处理后："},
+        {"image": "https://example.org/b.png"}, {"text": "满意吗？\n回复数字选择：\n1. 满意"}]
 
 
 def test_a_long_text_is_split_into_pieces_wechat_accepts_at_line_breaks():
@@ -53,3 +62,9 @@ def test_xml_with_entities_is_refused_before_anything_is_read():
             b"<MsgType>text</MsgType></xml>")
     with pytest.raises(BadMessage):
         parse(bomb)
+
+
+def test_every_template_state_fits_the_five_characters_of_a_phrase_field():
+    from bot.wechat import template
+
+    assert all(len(state) <= 5 for state in [*template.STATES.values(), template.OTHER_STATE])
