@@ -18,8 +18,8 @@ from web.deps import Scope
 
 __all__ = [
     "PAGE_SIZE",
-    "CaseFilter",
     "VIEWS",
+    "CaseFilter",
     "case_grid_id",
     "grids_in_scope",
     "is_overdue",
