@@ -106,6 +106,8 @@ def test_controls_are_at_least_44_px_high_on_a_phone(browser, cases_seen):
     late, _, _ = cases_seen
     small = {}
     for username, paths in (("grid1", ["/cases", f"/cases/{late}", "/cases/new"]),
+                            ("admin", ["/admin?section=limits", "/admin?section=staff",
+                                       "/nlu"]),
                             (None, ["/chat", "/login"])):
         switch_login(browser, username)
         set_width(browser, PHONE)
