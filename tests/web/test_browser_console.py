@@ -142,6 +142,7 @@ def test_the_desk_is_cards_on_a_phone_and_a_one_line_table_on_a_desktop(browser,
         " || e.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(e).fontSize); })"
         ".map(function (e) { return e.textContent; });")
     assert wrapped == []
+    browser.screenshot("desk-table-1366")
     assert other not in browser.find("main").text  # another grid's case stays out
 
 
