@@ -11,7 +11,9 @@
                                         the case's printable 承办单 (PDF)
     minsheng report [--from] [--to]     the 7621 report and the 接诉即办 rates [--json]
                     [--grid CODE]       (docs/metrics.md), for one part of the grid tree
-    minsheng scheduler run [--once]     overdue escalation and the rating window
+    minsheng hotspots [--days N] [--grid CODE] [--json]
+                                        hot spots: repeated reports of one problem at one place
+    minsheng scheduler run [--once]     overdue escalation, the rating window, hot-spot alerts
     minsheng user …  /  minsheng nlu …  console logins / NLU tooling (their own modules)
     minsheng privacy export|erase --resident R
                                         a resident's data (PIPL): export it, or erase it
@@ -93,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="结束日期 YYYY-MM-DD（默认：今天）")
     report.add_argument("--json", action="store_true", help="输出 JSON")
     report.add_argument("--grid", help="只统计该网格编码及其下级（如一个街道）")
+
+    spots = sub.add_parser("hotspots", help="热点问题：同一地点同类问题的多次反映 / hot spots")
+    spots.add_argument("--days", type=int, choices=range(1, 91), metavar="N",
+                       help="统计最近 N 天，1–90（默认 MINSHENG_HOTSPOT_WINDOW_DAYS，30）"
+                            " / the last N days")
+    spots.add_argument("--grid", help="只看该网格编码及其下级 / one node of the grid tree and below")
+    spots.add_argument("--json", action="store_true", help="输出 JSON / print JSON")
 
     sched = sub.add_parser("scheduler", help="定时任务").add_subparsers(dest="command",
                                                                     required=True)

@@ -170,6 +170,27 @@ def report(database: Database, settings, args) -> int:
     return 0
 
 
+def hotspots(database: Database, settings, args) -> int:
+    """``minsheng hotspots [--days N] [--grid CODE] [--json]`` (docs/hotspots.md)."""
+    from minsheng.services import hotspots as service
+    from minsheng.services.queries import subtree_ids
+
+    params = service.Params.from_settings(settings, args.days)
+    with database.uow() as uow:
+        grid_ids = subtree_ids(uow.session, args.grid) if args.grid else None
+        if args.grid and not grid_ids:
+            print(f"没有网格编码 {args.grid}")
+            return 1
+        found = service.find(uow, utcnow(), params, grid_ids=grid_ids)
+    if args.json:
+        print(json.dumps({"days": params.window_days,
+                          "items": [service.as_json(s, settings.timezone) for s in found]},
+                         ensure_ascii=False, indent=2))
+    else:
+        print(service.format_text(found, params.window_days, settings.timezone), end="")
+    return 0
+
+
 def scheduler_run(database: Database, settings, args) -> int:
     from minsheng import scheduler_loop
 
@@ -200,6 +221,8 @@ def run(args, settings) -> int:
             return report(database, settings, args)
         if group == "scheduler":
             return scheduler_run(database, settings, args)
+        if group == "hotspots":
+            return hotspots(database, settings, args)
         raise SystemExit(f"unknown command {group}")
     except DomainError as error:
         print(f"错误：{error}")

@@ -226,6 +226,8 @@ class CaseEvent(Base):
     """Append-only audit trail: one row per change (who, when, from, to, note)."""
 
     __tablename__ = "case_events"
+    # Finds the follow-ups (同一问题又有反映) of a window for the hot spots without a scan.
+    __table_args__ = (Index("ix_case_events_action_at", "action", "at"),)
     id = Column(Integer, primary_key=True)
     case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
     at = Column(DateTime, nullable=False)
@@ -429,3 +431,23 @@ class ApiToken(Base):
     token_hash = Column(String(64), unique=True, nullable=False)
     created_at = Column(DateTime, nullable=False, default=datetime.utcnow)
     revoked_at = Column(DateTime)
+
+
+class HotspotAlert(Base):
+    """A hot spot (services/hotspots.py) that reached the alert threshold and was told to
+    its community, once. A later scan finding the same group again (a case in common,
+    same category and place) sends nothing; the seed case makes two hosts scanning at
+    once insert one row, not two."""
+
+    __tablename__ = "hotspot_alerts"
+    __table_args__ = (UniqueConstraint("category", "place_key", "seed_case_id"),)
+    id = Column(Integer, primary_key=True)
+    category = Column(_enum(Category), nullable=False)
+    place_key = Column(String(120), nullable=False)
+    place = Column(String(300), nullable=False)  # as shown to people
+    seed_case_id = Column(Integer, ForeignKey("cases.id"), nullable=False)
+    grid_id = Column(Integer, ForeignKey("grids.id"))
+    reports = Column(Integer, nullable=False)
+    case_nos = Column(JSON, nullable=False, default=list)
+    staff_ids = Column(JSON, nullable=False, default=list)  # who was told
+    alerted_at = Column(DateTime, nullable=False, index=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from minsheng import privacy
 from minsheng.clock import utcnow
@@ -18,6 +18,9 @@ from minsheng.db import Database
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 60.0
+# When this process last looked for hot spots, per database: grouping reads a whole window
+# of cases, so it runs every settings.hotspot_scan_minutes, not every tick.
+_hotspots_scanned: dict[str, datetime] = {}
 
 
 def backoff_seconds(interval: float, failures: int) -> float:
@@ -38,9 +41,24 @@ def tick(database: Database, settings, now: datetime) -> str:
     with database.uow() as uow:
         purged = privacy.purge_inbound(uow, now, settings.inbound_retention_days)
         uow.commit()
+    alerts = scan_hotspots(database, settings, now)
     return (f"超时督办 {len(overdue.escalated)} 件，自动催办 {len(urged)} 件，"
             f"评价提醒 {len(ratings.reminded)} 件，"
-            f"自动关闭 {len(ratings.closed)} 件，清除过期原始消息 {purged} 条")
+            f"自动关闭 {len(ratings.closed)} 件，清除过期原始消息 {purged} 条"
+            + (f"，热点问题提醒 {alerts} 个" if alerts else ""))
+
+
+def scan_hotspots(database: Database, settings, now: datetime) -> int:
+    """New hot-spot alerts, when the last scan is hotspot_scan_minutes old; how many."""
+    from minsheng.services import hotspot_alerts
+
+    last = _hotspots_scanned.get(database.url)
+    if last is not None and now - last < timedelta(minutes=settings.hotspot_scan_minutes):
+        return 0
+    with database.uow() as uow:
+        made = hotspot_alerts.scan(uow, now, settings)
+    _hotspots_scanned[database.url] = now
+    return len(made)
 
 
 def run(database: Database, settings, interval: float, once: bool = False,

@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     # Raw inbound payloads (what residents sent, as the channel delivered it) are emptied
     # this many days after they were processed (PIPL: keep no longer than needed).
     inbound_retention_days: int = 30
+    # 热点问题 (services/hotspots.py, docs/hotspots.md): reports of the last N days grouped by
+    # category, place and wording; a group of at least hotspot_min_reports is listed, one
+    # of hotspot_alert_reports alerts its community once. The similarity threshold was
+    # chosen on tests/unit/hotspot_cases.yml (scripts/eval_hotspots.py).
+    hotspot_window_days: int = Field(30, ge=1, le=90)
+    hotspot_min_reports: int = Field(2, ge=2)
+    hotspot_alert_reports: int = Field(3, ge=2)
+    hotspot_similarity: float = Field(0.08, ge=0.0, le=1.0)
+    hotspot_distance_m: float = Field(150.0, gt=0)
+    # The scheduler looks for new hot spots this often (grouping reads a whole window).
+    hotspot_scan_minutes: int = Field(30, ge=1)
     # WeChat Official Account (微信公众号): off (GET|POST /wechat answer 404) while the token
     # is unset. The token is the one typed into the account's server configuration (3–32
     # letters and digits); app id and secret fetch the access token for the

@@ -11,6 +11,7 @@ import base64
 import binascii
 from datetime import date, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field, validator
@@ -19,8 +20,9 @@ from minsheng import staff_actions
 from minsheng.clock import utcnow
 from minsheng.enums import CaseState, Category, Channel
 from minsheng.errors import DomainError, IllegalTransition, InvalidInput, NotAllowed, NotFound
-from minsheng.services import cases, methods
+from minsheng.services import cases, hotspots, methods
 from web import acting, queries
+from web import hotspots as hotspot_page
 from web.dashboard import period, report_data
 from web.deps import CurrentUser, UnitDep, UserScope
 from web.uploads import MAX_UPLOAD_BYTES, UploadError, save_image
@@ -135,6 +137,29 @@ def api_stats(request: Request, _user: CurrentUser, scope: UserScope, unit: Unit
     tz = request.app.state.settings.timezone
     start, end = period(date_from, date_to, tz)
     return report_data(unit, start, end, tz, scope)["json"]
+
+
+@router.get("/hotspots", summary="热点问题：同一地点、同类、相近问题的多次反映（按账号网格范围）")
+def api_hotspots(request: Request, _user: CurrentUser, scope: UserScope, unit: UnitDep,
+                 days: Annotated[int | None, Query(
+                     ge=1, le=hotspot_page.MAX_DAYS,
+                     description="统计最近几天（默认 MINSHENG_HOTSPOT_WINDOW_DAYS）")] = None
+                 ) -> dict:
+    """Most reports first; each with its trend against the window before and links to the
+    case desk (docs/hotspots.md). The list may be up to two minutes old."""
+    settings = request.app.state.settings
+    params = hotspots.Params.from_settings(settings, days)
+    key = (params, None if scope.grid_ids is None else frozenset(scope.grid_ids))
+    found = hotspot_page.recent(request.app, key, lambda: hotspots.find(
+        unit, utcnow(), params, grid_ids=scope.grid_ids))
+    return {"days": params.window_days, "alert_reports": settings.hotspot_alert_reports,
+            "items": [_hotspot_json(spot, settings.timezone) for spot in found]}
+
+
+def _hotspot_json(spot: hotspots.Hotspot, tz: str) -> dict[str, Any]:
+    desk = {"category": spot.category, **({"grid": spot.grid_code} if spot.grid_code else {})}
+    return {**hotspots.as_json(spot, tz), "desk_url": "/cases?" + urlencode(desk),
+            "case_urls": {no: f"/cases/{no}" for no in spot.case_nos}}
 
 
 # -- staff actions -----------------------------------------------------------------------
