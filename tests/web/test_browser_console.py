@@ -49,7 +49,7 @@ def pages_of(case_no: str) -> dict[str, list[str]]:
         None: ["/", "/login", "/chat"],
         "grid1": ["/cases", f"/cases/{case_no}", "/cases/new"],
         "community": [f"/cases/{case_no}"],
-        "admin": ["/cases", f"/cases/{case_no}", "/cases/new", "/nlu", "/dashboard"]
+        "admin": ["/cases", f"/cases/{case_no}", "/cases/new", "/nlu", "/dashboard", "/hotspots"]
         + [f"/admin?section={tab}" for tab in ADMIN_TABS],
     }
 
