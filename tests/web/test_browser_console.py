@@ -130,12 +130,14 @@ def test_the_desk_is_cards_on_a_phone_and_a_one_line_table_on_a_desktop(browser,
     rows = browser.finds("#case-list tbody tr")
     assert [r.find_element("css selector", "td.case-no a").text for r in rows] == [late, fresh]
     assert {r.value_of_css_property("display") for r in rows} == {"block"}
+    assert not browser.find("#grid-filter").is_displayed()  # folded: the cases come first
     browser.screenshot("desk-cards-390")
     set_width(browser, DESKTOP)
     browser.open("/cases")
     browser.wait_for("#case-list")
     rows = browser.finds("#case-list tbody tr")
     assert {r.value_of_css_property("display") for r in rows} == {"table-row"}
+    assert browser.find("#grid-filter").is_displayed()  # the filters open on a desktop
     wrapped = browser.driver.execute_script(
         "return Array.from(document.querySelectorAll('#case-list .badge, #case-list td.case-no a'))"
         ".filter(function (e) { return e.getClientRects().length !== 1"
