@@ -22,6 +22,10 @@ ROLE_LABELS = {StaffRole.grid_worker: "网格员", StaffRole.grid_leader: "网�
                StaffRole.enforcement: "综合执法", StaffRole.admin: "管理员"}
 LEVEL_LABELS = {GridLevel.district: "区", GridLevel.street: "街道", GridLevel.community: "社区",
                 GridLevel.grid: "网格", GridLevel.micro_grid: "微网格"}
+# The page's tabs, one section at a time (the whole page was 6,200 px tall on a phone).
+SECTIONS = {"grids": "网格", "staff": "工作人员", "rules": "派单规则", "limits": "办理时限",
+            "departments": "职能部门", "import": "批量导入"}
+EDIT_ONLY = {"import"}  # tabs only an admin, who may edit, sees
 
 
 def default_limits() -> dict[tuple[Category, bool], tuple]:
@@ -48,15 +52,21 @@ def _tree(grids: list[Grid], scope: Scope) -> list[tuple[int, Grid]]:
     return ordered
 
 
-def _back(message: str, kind: str = "ok") -> RedirectResponse:
+def _back(message: str, kind: str = "ok", section: str = "grids") -> RedirectResponse:
+    """Back to the tab the form was on, with the result shown there."""
     from urllib.parse import quote
 
-    return RedirectResponse(f"/admin?{kind}={quote(message)}", status_code=303)
+    return RedirectResponse(f"/admin?section={section}&{kind}={quote(message)}",
+                            status_code=303)
 
 
 @router.get("")
 def overview(request: Request, user: UserView = Depends(office_user),
-             scope: Scope = Depends(user_scope), unit: UnitOfWork = Depends(uow)):
+             scope: Scope = Depends(user_scope), unit: UnitOfWork = Depends(uow),
+             section: str = "grids"):
+    can_edit = user.role == "admin"
+    tabs = {k: v for k, v in SECTIONS.items() if can_edit or k not in EDIT_ONLY}
+    section = section if section in tabs else "grids"
     session = unit.session
     grids = list(session.execute(select(Grid)).scalars())
     staff = [m for m in session.execute(select(Staff).order_by(Staff.grid_id, Staff.name)).scalars()
@@ -77,7 +87,7 @@ def overview(request: Request, user: UserView = Depends(office_user),
                   grids_by_id={g.id: g for g in grids}, staff=staff, rules=rules,
                   limits=limits, flashes=flashes, role_labels=ROLE_LABELS,
                   level_labels=LEVEL_LABELS, categories=list(Category), staff_roles=list(StaffRole),
-                  levels=list(GridLevel), can_edit=user.role == "admin",
+                  levels=list(GridLevel), can_edit=can_edit, tabs=tabs, section=section,
                   units={k: v[0] for k, v in UNITS.items()},
                   departments=departments.listing(session, include_inactive=True))
 
@@ -92,8 +102,8 @@ def save_grid(code: str = Form(...), name: str = Form(...), level: GridLevel = F
     try:
         grid_import.import_grids(unit, [row])
     except DomainError as error:
-        return _back(str(error).replace("第 1 行：", ""), "error")
-    return _back(f"已保存网格 {code.strip()}")
+        return _back(str(error).replace("第 1 行：", ""), "error", section="grids")
+    return _back(f"已保存网格 {code.strip()}", section="grids")
 
 
 @router.post("/staff")
@@ -106,9 +116,9 @@ def save_staff(name: str = Form(...), public_name: str = Form(""),
     try:
         imports.import_staff(unit, [row])
     except imports.TableImportError as error:
-        return _back(str(error).replace("第 2 行：", ""), "error")
+        return _back(str(error).replace("第 2 行：", ""), "error", section="staff")
     unit.commit()
-    return _back(f"已保存工作人员 {name.strip()}")
+    return _back(f"已保存工作人员 {name.strip()}", section="staff")
 
 
 @router.post("/staff/{staff_id}/toggle")
@@ -119,7 +129,7 @@ def toggle_staff(staff_id: int, field: str = Form(...), _user: UserView = Depend
         raise HTTPException(404, "找不到该工作人员")
     setattr(member, field, not getattr(member, field))
     unit.commit()
-    return _back(f"已更新 {member.name}")
+    return _back(f"已更新 {member.name}", section="staff")
 
 
 @router.post("/rules")
@@ -127,11 +137,11 @@ def add_rule(category: Category = Form(...), action: str = Form(...),
              staff_role: StaffRole = Form(...), _user: UserView = Depends(admin_user),
              unit: UnitOfWork = Depends(uow)):
     if action not in ("inform", "replace"):
-        return _back("规则动作必须是 inform 或 replace", "error")
+        return _back("请选择规则动作：同时告知，或改由其办理", "error", section="rules")
     unit.session.add(RoutingRule(category=category, action=action, staff_role=staff_role,
                                  active=True))
     unit.commit()
-    return _back("已添加派单规则")
+    return _back("已添加派单规则", section="rules")
 
 
 @router.post("/rules/{rule_id}/toggle")
@@ -142,7 +152,7 @@ def toggle_rule(rule_id: int, _user: UserView = Depends(admin_user),
         raise HTTPException(404, "找不到该规则")
     rule.active = not rule.active
     unit.commit()
-    return _back("已更新派单规则")
+    return _back("已更新派单规则", section="rules")
 
 
 @router.post("/limits")
@@ -156,11 +166,11 @@ def save_limit(category: Category = Form(...), urgent: bool = Form(False),
         ack = Limit(int(ack_amount), ack_unit)
         resolve = Limit(int(resolve_amount), resolve_unit)
     except ValueError:
-        return _back("时限必须是正整数", "error")
+        return _back("时限必须是正整数", "error", section="limits")
     except DomainError as error:
-        return _back(str(error), "error")
+        return _back(str(error), "error", section="limits")
     if ack.working == resolve.working and ack.minutes > resolve.minutes:
-        return _back("签收时限不能长于办结时限", "error")
+        return _back("签收时限不能长于办结时限", "error", section="limits")
     row = unit.session.execute(
         select(TimeLimit).where(TimeLimit.category == category, TimeLimit.urgent == urgent)
     ).scalar_one_or_none() or TimeLimit(category=category, urgent=urgent)
@@ -172,7 +182,7 @@ def save_limit(category: Category = Form(...), urgent: bool = Form(False),
                  target=f"time_limit:{category.value}:{'urgent' if urgent else 'normal'}",
                  detail=f"签收 {ack}，办结 {resolve}")
     unit.commit()
-    return _back(f"已设置 {name} 的时限：签收 {ack}，办结 {resolve}")
+    return _back(f"已设置 {name} 的时限：签收 {ack}，办结 {resolve}", section="limits")
 
 
 @router.post("/departments")
@@ -185,9 +195,9 @@ def save_department(name: str = Form(""), duty_phone: str = Form(""),
                                int(department_id) if department_id.isdigit() else None,
                                actor=f"user:{user.id}")
     except DomainError as error:
-        return _back(str(error), "error")
+        return _back(str(error), "error", section="departments")
     unit.commit()
-    return _back(f"已保存部门 {row.name}")
+    return _back(f"已保存部门 {row.name}", section="departments")
 
 
 @router.post("/departments/{department_id}/toggle")
@@ -200,7 +210,7 @@ def toggle_department(department_id: int, user: UserView = Depends(admin_user),
         raise HTTPException(404, "找不到该部门")
     departments.set_active(unit, department_id, not row.active, actor=f"user:{user.id}")
     unit.commit()
-    return _back(f"已{'启用' if row.active else '停用'}部门 {row.name}")
+    return _back(f"已{'启用' if row.active else '停用'}部门 {row.name}", section="departments")
 
 
 @router.post("/import")
@@ -214,8 +224,8 @@ async def import_file(kind: str = Form(...), upload: UploadFile = File(...),
         elif kind == "staff":
             count = imports.import_staff(unit, rows)
         else:
-            return _back("未知的导入类型", "error")
+            return _back("未知的导入类型", "error", section="import")
     except (imports.TableImportError, DomainError) as error:
-        return _back(f"导入失败，未做任何修改：{error}", "error")
+        return _back(f"导入失败，未做任何修改：{error}", "error", section="import")
     unit.commit()
-    return _back(f"已导入 {count} 行")
+    return _back(f"已导入 {count} 行", section="import")

@@ -26,6 +26,9 @@ from web.uploads import MAX_UPLOAD_BYTES, UploadError, resolve_photo, save_image
 router = APIRouter(prefix="/cases", include_in_schema=False)
 MAX_NOTE = 2000
 ACTOR_LABELS = {"resident": "居民", "staff": "工作人员", "system": "系统"}
+# The next step of a handler, shown open on the case page; every other action the table
+# offers is folded under 更多操作 (签收 leads until it is done, then 办结).
+PRIMARY_ACTIONS = ("acknowledge", "resolve")
 
 
 def _back(case_no: str, message: str, kind: str = "ok") -> RedirectResponse:
@@ -52,22 +55,38 @@ def _enum_or_none(cls, value: str | None):
         return None
 
 
+def _default_view(user) -> str:
+    """A grid worker lands on 待办; offices, who oversee rather than handle, on 全部."""
+    return "todo" if user.role == "grid" and user.staff_id is not None else "all"
+
+
 @router.get("")
 def desk(request: Request, user: CurrentUser, scope: UserScope, unit: UnitDep,
          state: str | None = None, category: str | None = None, grid: str | None = None,
          channel: str | None = None, overdue: bool = False, q: str | None = None,
-         page: int = 1):
+         page: int = 1, view: str | None = None):
+    view = view if view in queries.VIEWS else _default_view(user)
+    if view == "todo" and user.staff_id is None:
+        view = "open"  # a login without a staff member has nothing of its own to do
+    grids = queries.grids_in_scope(unit.session, scope)
     flt = queries.CaseFilter(_enum_or_none(CaseState, state), _enum_or_none(Category, category),
-                             (grid or "").strip() or None, _enum_or_none(Channel, channel),
-                             overdue, q, max(page, 1))
+                             queries.grid_code_for(grids, grid), _enum_or_none(Channel, channel),
+                             overdue, q, max(page, 1), view, user.staff_id)
     now = utcnow()
     rows, total = queries.list_cases(unit.session, scope, flt, now)
     pages = max(1, -(-total // queries.PAGE_SIZE))
     query = {k: v for k, v in request.query_params.items() if k != "page"}
+    filters = {k: v for k, v in query.items() if k != "view"}
     return render(request, "cases.html", rows=rows, total=total, flt=flt, page=flt.page,
-                  pages=pages, query=query, now=now, is_overdue=queries.is_overdue,
+                  pages=pages, query=query, filters=filters, now=now,
+                  is_overdue=queries.is_overdue, views=_tabs(user), grids=grids,
+                  grid_text=(grid or "").strip(),
                   states=list(CaseState), categories=list(Category), channels=list(Channel),
                   flashes=_flashes(request))
+
+
+def _tabs(user) -> dict[str, str]:
+    return {k: v for k, v in queries.VIEWS.items() if k != "todo" or user.staff_id is not None}
 
 
 @router.get("/{case_no}")
@@ -85,7 +104,7 @@ def _case_response(request: Request, case_no: str, user, scope: Scope, unit: Uni
     staff = queries.staff_in_scope(unit.session, scope) if targeted else []
     return render(request, "case.html", case=case, may_act=may_act, staff=staff,
                   actions=[a for a in offered if not a.needs_target],
-                  targeted=targeted if staff else [],
+                  targeted=targeted if staff else [], primary_keys=PRIMARY_ACTIONS,
                   flashes=_flashes(request), actor_labels=ACTOR_LABELS, ratings=list(Rating),
                   can_callback=case_service.may_record_callback(unit, case.case_no,
                                                                 user.staff_id),

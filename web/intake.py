@@ -4,6 +4,10 @@
 The classifier suggests the category (Rasa ``/model/parse``); staff confirm or change it.
 When Rasa is down the form still works — staff pick the category themselves. A staff
 change of the suggestion is logged for NLU review, like a resident's correction.
+
+The place is read from the description the way the chat reads it (``nlu.entities``, the
+chat's entity extractor, then ``minsheng.places.parse_place``) when staff leave the place
+fields empty; a case needs a place or an explicit 地址不详.
 """
 from __future__ import annotations
 
@@ -20,11 +24,12 @@ from minsheng.db import UnitOfWork
 from minsheng.enums import Category, Channel
 from minsheng.errors import DomainError
 from minsheng.models import Case
-from minsheng.places import Place
+from minsheng.places import Place, parse_place
 from minsheng.services import cases as case_service
 from minsheng.services.cases import NewCase, ResidentRef
 from minsheng.users import UserView
 from nlu.decision import category_candidates, decide_category
+from nlu.entities import find_place_parts
 from web import queries
 from web.deps import Scope, current_user, render, uow, user_scope
 
@@ -33,14 +38,37 @@ OFFLINE_CHANNELS = [Channel.hotline, Channel.mailbox, Channel.service_station, C
                     Channel.visit]
 FIELDS = ("channel", "description", "category", "xiaoqu", "building", "unit", "room",
           "address", "phone", "name", "urgent", "anonymous", "nonce", "predicted",
-          "confidence")
+          "confidence", "no_address")
+PLACE_PARTS = ("xiaoqu", "building", "unit", "room")
+NO_PLACE = "请填写地点（小区、楼栋等），或勾选“地址不详”。"
+
+
+def place_from_text(text: str) -> dict[str, str]:
+    """Place parts named in a description, as the chat finds them: the NLU entity
+    extractor first (its first value of each part), the place parser when it finds none."""
+    parts: dict[str, str] = {}
+    for found in find_place_parts(text):
+        parts.setdefault(found.entity, found.value)
+    if not parts:
+        place = parse_place(text)
+        parts = {k: getattr(place, k) for k in PLACE_PARTS if getattr(place, k)}
+    return parts
+
+
+def _fill_place(values: dict) -> bool:
+    """Fill empty place fields from the description; True when something was filled."""
+    if any(values[k] for k in PLACE_PARTS) or values["address"]:
+        return False
+    found = place_from_text(values["description"])
+    values.update({k: v for k, v in found.items() if k in PLACE_PARTS})
+    return bool(found)
 
 
 def _form(request: Request, user: UserView, values: dict, suggestion=None, error=None,
-          status_code: int = 200):
+          status_code: int = 200, place_read: bool = False):
     return render(request, "intake.html", status_code=status_code, values=values,
                   suggestion=suggestion, error=error, channels=OFFLINE_CHANNELS,
-                  categories=list(Category))
+                  categories=list(Category), place_read=place_read)
 
 
 @router.get("/new")
@@ -73,13 +101,14 @@ async def new_case(request: Request, step: str = Form("submit"),
     values["description"] = values["description"][:2000]
     if not values["description"]:
         return _form(request, user, values, error="请填写问题描述", status_code=400)
+    place_read = _fill_place(values)
     if step == "suggest":
         suggestion = await _suggest(request, values["description"])
         if suggestion["available"] and suggestion["best"]:
             values["category"] = suggestion["category"] or suggestion["best"]
             values["predicted"] = suggestion["best"]
             values["confidence"] = f"{suggestion['confidence']:.3f}"
-        return _form(request, user, values, suggestion=suggestion)
+        return _form(request, user, values, suggestion=suggestion, place_read=place_read)
     try:
         channel = Channel(values["channel"])
         category = Category(values["category"])
@@ -87,8 +116,10 @@ async def new_case(request: Request, step: str = Form("submit"),
         return _form(request, user, values, error="请选择渠道和问题类别", status_code=400)
     if channel not in OFFLINE_CHANNELS:
         return _form(request, user, values, error="渠道无效", status_code=400)
+    parts = {k: values[k][:50] or None for k in PLACE_PARTS}
+    if not any(parts.values()) and not values["address"] and not values["no_address"]:
+        return _form(request, user, values, error=NO_PLACE, status_code=400)
     phone = "".join(ch for ch in values["phone"] if ch.isdigit())[:20] or None
-    parts = {k: values[k][:50] or None for k in ("xiaoqu", "building", "unit", "room")}
     new = NewCase(
         channel=channel,
         idempotency_key=f"web-intake:{values['nonce'] or secrets.token_urlsafe(12)}",

@@ -7,13 +7,16 @@ Same code as ``minsheng nlu review / learn / rollback``: ``minsheng.nlu_log``,
 """
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
+from bot.core.rasa import FULL_WIDTH_SLASH
 from minsheng import nlu_log
+from minsheng.clock import format_local
 from minsheng.db import UnitOfWork
 from minsheng.users import UserView
 from nlu import registry
@@ -25,6 +28,32 @@ from web.nlu_job import start_training
 router = APIRouter(prefix="/nlu", include_in_schema=False)
 LABEL_NAMES = {"out_of_scope": "非报事（闲聊等）"}
 QUEUE_LIMIT = 200
+SET_NAMES = {"own_messages": "本项目评测集", "real_messages_tipdm2020": "真实群众留言集"}
+STATUS_NAMES = {"promoted": "已启用", "rejected": "未启用", "rolled_back": "已回滚",
+                "trained": "已训练"}
+
+
+def is_button_payload(text: str) -> bool:
+    """A button press or a typed command ("/affirm", neutralised to "／affirm"): not words
+    a resident wrote, so nothing to relabel."""
+    return text.lstrip().startswith(("/", FULL_WIDTH_SLASH))
+
+
+def local_time(stamp: str | None, tz: str) -> str:
+    """A registry time (ISO, UTC) as local text through the one formatter."""
+    try:
+        return format_local(datetime.fromisoformat(stamp), tz, "full", empty="") if stamp else ""
+    except ValueError:
+        return stamp or ""
+
+
+def quality(reg: registry.Registry) -> list[dict]:
+    """The current model's scores per evaluation set, as its registry entry has them."""
+    entry = next((h for h in reg.history if h["model"] == reg.current), None)
+    scores = (entry or {}).get("scores") or {}
+    return [{"name": SET_NAMES.get(name, name), "macro_f1": row.get("macro_f1"),
+             "accuracy": row.get("accuracy"), "n": row.get("n")}
+            for name, row in sorted(scores.items())]
 
 
 def _back(message: str, kind: str = "ok") -> RedirectResponse:
@@ -50,7 +79,9 @@ def _comparison(reg: registry.Registry) -> tuple[dict | None, dict | None, list[
 @router.get("")
 def page(request: Request, _user: UserView = Depends(admin_user), unit: UnitOfWork = Depends(uow)):
     settings = request.app.state.settings
-    rows = nlu_log.export_review(unit, settings.nlu_confidence_threshold, mark_exported=False)
+    rows = [r for r in nlu_log.export_review(unit, settings.nlu_confidence_threshold,
+                                             mark_exported=False)
+            if not is_button_payload(r.text)]
     reg = registry.load_registry(settings.models_dir)
     baseline, newest, sets = _comparison(reg)
     job = request.app.state.training
@@ -60,7 +91,9 @@ def page(request: Request, _user: UserView = Depends(admin_user), unit: UnitOfWo
                   baseline=baseline, newest=newest, sets=sets, job=job,
                   labels=LABELS, label_names=LABEL_NAMES, flashes=flashes,
                   threshold=settings.nlu_confidence_threshold,
-                  history=list(reversed(reg.history))[:20])
+                  history=list(reversed(reg.history))[:20], quality=quality(reg),
+                  set_names=SET_NAMES, status_names=STATUS_NAMES,
+                  when=lambda stamp: local_time(stamp, settings.timezone))
 
 
 @router.post("/relabel")

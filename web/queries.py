@@ -8,24 +8,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from minsheng.enums import CaseState, Category, Channel
-from minsheng.models import Case, Staff
+from minsheng.enums import OPEN_STATES, CaseState, Category, Channel
+from minsheng.models import Case, Grid, Staff
 from minsheng.services.queries import is_overdue, overdue_condition, subtree_ids
 from web.deps import Scope
 
 __all__ = [
     "PAGE_SIZE",
+    "VIEWS",
     "CaseFilter",
     "case_grid_id",
+    "grids_in_scope",
     "is_overdue",
     "list_cases",
     "staff_in_scope",
 ]
 
 PAGE_SIZE = 50
+# The desk's tabs: 待办 is the login's own open cases, most urgent first; the others are
+# the whole scope. A tab is a preset, the filters below narrow it further.
+VIEWS = {"todo": "我的待办", "open": "在办", "overdue": "超时", "all": "全部"}
 
 
 @dataclass
@@ -37,11 +42,33 @@ class CaseFilter:
     overdue: bool = False
     q: str | None = None  # case number or words of the description
     page: int = 1
+    view: str = "all"  # one of VIEWS
+    staff_id: int | None = None  # whose 待办
+
+
+def _view_conditions(flt: CaseFilter, scope: Scope, now: datetime) -> list:
+    if flt.view == "todo":  # assigned to me, or co-handled (加签) by me or my grid
+        mine = Case.assignee_id == (flt.staff_id if flt.staff_id is not None else -1)
+        cosigned = Case.id.in_(scope.case_ids or {-1})
+        return [Case.state.in_(list(OPEN_STATES)), or_(mine, cosigned)]
+    if flt.view == "open":
+        return [Case.state.in_(list(OPEN_STATES))]
+    if flt.view == "overdue":
+        return [overdue_condition(now)]
+    return []
+
+
+def _order(flt: CaseFilter, now: datetime) -> tuple:
+    """Open-case tabs: overdue first, then the nearest deadline; otherwise newest first."""
+    if flt.view in ("todo", "open", "overdue"):
+        late_first = case((overdue_condition(now), 0), else_=1)
+        return (late_first, Case.resolve_deadline.is_(None), Case.resolve_deadline, Case.id)
+    return (Case.accepted_at.desc(), Case.id.desc())
 
 
 def list_cases(session, scope: Scope, flt: CaseFilter, now: datetime) -> tuple[list[Case], int]:
-    """One page of cases the scope allows, newest first, and the total count."""
-    conditions = []
+    """One page of the cases the scope allows in the chosen tab, and the total count."""
+    conditions = _view_conditions(flt, scope, now)
     if scope.grid_ids is not None:
         conditions.append(or_(Case.grid_id.in_(scope.grid_ids or {-1}),
                               Case.id.in_(scope.case_ids or {-1})))  # 加签
@@ -62,7 +89,7 @@ def list_cases(session, scope: Scope, flt: CaseFilter, now: datetime) -> tuple[l
     rows = session.execute(
         select(Case).where(*conditions)
         .options(selectinload(Case.grid), selectinload(Case.assignee))
-        .order_by(Case.accepted_at.desc(), Case.id.desc())
+        .order_by(*_order(flt, now))
         .limit(PAGE_SIZE).offset((max(flt.page, 1) - 1) * PAGE_SIZE)
     ).scalars().all()
     return list(rows), total
@@ -86,3 +113,18 @@ def staff_in_scope(session, scope: Scope) -> list[Staff]:
         select(Staff).where(Staff.active.is_(True)).order_by(Staff.grid_id, Staff.name)
     ).scalars().all()
     return [m for m in rows if scope.allows(m.grid_id)]
+
+
+def grids_in_scope(session, scope: Scope) -> list[Grid]:
+    """The grid nodes a login may filter by (the desk's searchable list), by code."""
+    rows = session.execute(select(Grid).order_by(Grid.code)).scalars().all()
+    return [g for g in rows if scope.allows(g.id)]
+
+
+def grid_code_for(grids: list[Grid], text: str | None) -> str | None:
+    """The code of the grid the filter names: its name as picked from the list, or a code."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    by_name = next((g.code for g in grids if g.name == text), None)
+    return by_name or text

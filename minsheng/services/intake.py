@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from minsheng.clock import DEFAULT_TIMEZONE, to_local, utc_bounds, utcnow
 from minsheng.enums import (
     ANONYMOUS_CATEGORIES,
+    CHANNEL_LABELS,
     OPEN_STATES,
     ActorType,
     CaseState,
@@ -173,7 +174,8 @@ def _route_and_assign(uow, case: Case, report: NewCase, place: Place | None, now
                               added_at=now))
     opened = record(session, case, "open", now, actor_type=ActorType.resident
                     if case.resident_id else ActorType.system, actor_id=case.resident_id,
-                    note=f"渠道：{case.channel}" + ("；匿名反映" if case.anonymous else ""),
+                    note=f"渠道：{CHANNEL_LABELS.get(case.channel, case.channel)}"
+                    + ("；匿名反映" if case.anonymous else ""),
                     data={"anonymous": True} if case.anonymous else None)
     opened.from_state = None
     found = routing.route(uow, place, report.lat, report.lon, case.category)

@@ -128,3 +128,45 @@ class Browser:
             self.driver.quit()
         finally:
             shutil.rmtree(self.profile, ignore_errors=True)
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # npm install (package.json)
+SERIOUS = ("serious", "critical")
+
+
+def ensure_axe() -> None:
+    if not AXE.exists():
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=ROOT, check=True)
+
+
+def set_width(browser: Browser, width: int, height: int = 900) -> None:
+    """Resize so that the page's own viewport is ``width`` CSS pixels wide."""
+    driver = browser.driver
+    driver.set_window_size(width, height)
+    inner = driver.execute_script("return window.innerWidth")
+    if inner != width:  # a window frame: grow the window by its width
+        driver.set_window_size(width + (width - inner), height)
+
+
+def axe_violations(browser: Browser) -> list[dict]:
+    """axe-core's serious and critical violations on the open page (rule, impact, nodes).
+
+    WebDriver's scripts are not subject to the page's CSP, so axe is injected as is."""
+    ensure_axe()
+    driver = browser.driver
+    if not driver.execute_script("return typeof window.axe !== 'undefined'"):
+        driver.execute_script(AXE.read_text(encoding="utf-8"))
+    driver.set_script_timeout(60)
+    result = driver.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']})"
+        ".then(function (r) { done(r.violations.map(function (v) {"
+        "  return {id: v.id, impact: v.impact, help: v.help,"
+        "          nodes: v.nodes.slice(0, 5).map(function (n) { return n.target.join(' '); })};"
+        "})); }, function (e) { done([{id: 'axe-error', impact: 'critical', help: String(e),"
+        " nodes: []}]); });")
+    return [v for v in result if v["impact"] in SERIOUS]
+
+
+def page_width(browser: Browser) -> int:
+    return browser.driver.execute_script("return document.documentElement.scrollWidth")

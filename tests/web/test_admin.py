@@ -117,8 +117,9 @@ def test_the_overview_shows_the_tree_staff_and_effective_limits(client, db):
     post(client, "/admin/limits", {"category": "dispute", "urgent": "true", "ack_amount": 15,
                                    "ack_unit": "minutes", "resolve_amount": 2,
                                    "resolve_unit": "hours"})
-    page = client.get("/admin").text
-    assert "幸福第一网格" in page and "王网格员" in page
+    assert "幸福第一网格" in client.get("/admin").text  # the first tab: the grid tree
+    assert "王网格员" in client.get("/admin", params={"section": "staff"}).text
+    page = client.get("/admin", params={"section": "limits"}).text
     assert page.count("自定义") == 1  # one override; the other 13 rows show the defaults
     assert "2 工作日" in page and "15 分钟" in page  # sanitation's default; the override
     assert "2880" not in page  # no longer shown in minutes
@@ -134,8 +135,9 @@ def test_departments_are_added_edited_and_deactivated_by_the_admin(client, db):
         department_id = uow.session.execute(select(Department.id)).scalar_one()
     post(client, "/admin/departments", {"department_id": department_id, "name": "城管执法大队",
                                         "duty_phone": "0311-12319"})
-    post(client, f"/admin/departments/{department_id}/toggle")
-    assert "城管执法大队" in client.get("/admin").text
+    toggled = post(client, f"/admin/departments/{department_id}/toggle")
+    assert toggled.headers["location"].startswith("/admin?section=departments&ok=")
+    assert "城管执法大队" in client.get(toggled.headers["location"]).text
     with db.uow() as uow:
         row = uow.session.get(Department, department_id)
         assert (row.name, row.duty_phone, row.active) == ("城管执法大队", "0311-12319", False)
@@ -159,6 +161,6 @@ def test_html_in_grid_and_staff_names_is_escaped(client):
     post(client, "/admin/grids", {"code": "13010109", "name": "<b>网格</b>", "level": "grid",
                                   "parent_code": "130101", "xiaoqu": "<i>小区</i>"})
     post(client, "/admin/staff", {"name": "<script>x</script>", "grid_code": "13010109"})
-    page = client.get("/admin").text
+    page = client.get("/admin").text + client.get("/admin?section=staff").text
     assert "<b>网格</b>" not in page and "&lt;b&gt;网格&lt;/b&gt;" in page
     assert "<script>x</script>" not in page and "&lt;i&gt;小区&lt;/i&gt;" in page

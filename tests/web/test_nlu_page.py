@@ -77,3 +77,33 @@ def test_promote_refuses_a_model_the_registry_does_not_know(client, settings):
     response = post(client, "/nlu/promote", {"model": "../../etc/passwd"})
     assert "error=" in response.headers["location"]
     assert registry.load_registry(settings.models_dir).current is None
+
+
+def test_the_review_queue_leaves_out_button_payloads(client, db, queue):
+    with db.uow() as uow:
+        for text in ("／rate_satisfied", "/affirm", " ／deny"):
+            nlu_log.record_prediction(uow, "web", "web:z", text, "out_of_scope", 0.10)
+        uow.commit()
+    login(client, "admin")
+    page = client.get("/nlu").text
+    assert "rate_satisfied" not in page and "affirm" not in page and "deny" not in page
+    assert "楼下&lt;b&gt;烧烤&lt;/b&gt;油烟很大" in page  # the resident's words stay
+    assert "共 1 条" in page
+
+
+def test_the_page_shows_the_current_models_quality_and_local_times(client, settings):
+    models = settings.models_dir
+    models.mkdir(parents=True)
+    (models / "minsheng-q.tar.gz").write_bytes(b"x")
+    registry.record_training(models, "minsheng-q.tar.gz", 42.0)
+    registry.record_scores(models, "minsheng-q.tar.gz", {
+        "own_messages": {"macro_f1": 0.8123, "accuracy": 0.845, "n": 210}})
+    registry.promote(models, "minsheng-q.tar.gz")
+    reg = registry.load_registry(models)
+    reg.history[0]["trained_at"] = "2026-12-06T16:30:00+00:00"  # 00:30 the next day in 上海
+    registry.save_registry(models, reg)
+    login(client, "admin")
+    page = client.get("/nlu").text
+    quality = page.split('id="model-quality"')[1].split("</div>\n</div>")[0]
+    assert "本项目评测集（210 条）" in quality and "81.2" in quality and "准确率 84.5%" in quality
+    assert "2026-12-07 00:30" in page and "2026-12-06T16:30" not in page
