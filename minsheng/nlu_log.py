@@ -24,6 +24,16 @@ class ReviewRow:
     text: str
 
 
+# The gateway turns a resident's leading "/" into this so that no typed text can name an
+# intent; a text starting with either slash is a button press or a neutralised command.
+FULL_WIDTH_SLASH = "／"
+
+
+def is_button_payload(text: str) -> bool:
+    """A button press or a typed command: not words a resident wrote, nothing to relabel."""
+    return text.lstrip().startswith(("/", FULL_WIDTH_SLASH))
+
+
 def _now() -> datetime:
     return datetime.utcnow()
 
@@ -89,6 +99,7 @@ def export_review(uow, threshold: float, *, mark_exported: bool = True) -> list[
         )
         .order_by(NluMessage.id)
     ).scalars().all()
+    rows = [r for r in rows if not is_button_payload(r.text)]
     if mark_exported and rows:
         now = _now()
         for row in rows:

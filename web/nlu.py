@@ -14,7 +14,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
-from bot.core.rasa import FULL_WIDTH_SLASH
 from minsheng import nlu_log
 from minsheng.clock import format_local
 from minsheng.db import UnitOfWork
@@ -31,12 +30,6 @@ QUEUE_LIMIT = 200
 SET_NAMES = {"own_messages": "本项目评测集", "real_messages_tipdm2020": "真实群众留言集"}
 STATUS_NAMES = {"promoted": "已启用", "rejected": "未启用", "rolled_back": "已回滚",
                 "trained": "已训练"}
-
-
-def is_button_payload(text: str) -> bool:
-    """A button press or a typed command ("/affirm", neutralised to "／affirm"): not words
-    a resident wrote, so nothing to relabel."""
-    return text.lstrip().startswith(("/", FULL_WIDTH_SLASH))
 
 
 def local_time(stamp: str | None, tz: str) -> str:
@@ -79,9 +72,7 @@ def _comparison(reg: registry.Registry) -> tuple[dict | None, dict | None, list[
 @router.get("")
 def page(request: Request, _user: UserView = Depends(admin_user), unit: UnitOfWork = Depends(uow)):
     settings = request.app.state.settings
-    rows = [r for r in nlu_log.export_review(unit, settings.nlu_confidence_threshold,
-                                             mark_exported=False)
-            if not is_button_payload(r.text)]
+    rows = nlu_log.export_review(unit, settings.nlu_confidence_threshold, mark_exported=False)
     reg = registry.load_registry(settings.models_dir)
     baseline, newest, sets = _comparison(reg)
     job = request.app.state.training

@@ -14,9 +14,10 @@ from typing import Any
 
 import httpx
 
+from minsheng.nlu_log import FULL_WIDTH_SLASH
+
 log = logging.getLogger(__name__)
 
-FULL_WIDTH_SLASH = "／"
 PARSE_TIMEOUT = 5.0
 
 

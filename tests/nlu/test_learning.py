@@ -111,9 +111,10 @@ def test_learning_skips_examples_already_in_any_nlu_file_and_repeats(tmp_path):
     assert sorted(m.get("text") for m in examples) == ["井盖丢了", "小区门口的共享单车堆成山"]
 
 
-def test_a_logged_forced_intent_with_quotes_and_tabs_round_trips_through_the_review_file(
+def test_a_logged_intent_lookalike_with_quotes_and_tabs_round_trips_through_the_review_file(
         tmp_path, database):
-    typed = '/report_clutter{"description": "楼道\t堆满 \\"杂物\\""}'
+    # (a text that starts with the slash is a button press and never reviewed: see below)
+    typed = '看这里 /report_clutter{"description": "楼道\t堆满 \\"杂物\\""}'
     with database.uow() as uow:
         record_prediction(uow, "telegram", "u1", typed, "clutter", 0.2)
         uow.commit()
@@ -124,3 +125,13 @@ def test_a_logged_forced_intent_with_quotes_and_tabs_round_trips_through_the_rev
     path.write_text(header + "\n" + line.replace("\t\tclutter", "\tclutter\tclutter", 1) + "\n",
                     encoding="utf-8")
     assert read_labelled_rows(path) == [(" ".join(typed.split()), "report_clutter")]
+
+
+@pytest.mark.parametrize("payload", ["/rate_satisfied", "／rate_satisfied", " /affirm"])
+def test_button_payloads_are_not_offered_for_review(database, payload):
+    with database.uow() as uow:
+        record_prediction(uow, "web", "u1", payload, "out_of_scope", 0.2)
+        words = record_prediction(uow, "web", "u1", "门口那堆东西谁管", "clutter", 0.2)
+        uow.commit()
+    with database.uow() as uow:
+        assert [r.id for r in export_review(uow, 0.55)] == [words.id]
