@@ -59,13 +59,13 @@ def grid(database):
 
 
 # The trained model of the NLU suite (one training per session, cached by fingerprint).
-from tests.nlu.conftest import parser, trained_model_path  # noqa: E402, F401
+from tests.nlu.conftest import parser, trained_model_path  # noqa: F401
 
 RASA_TOKEN = "split-test-token-0123456789"
 
 
 @pytest.fixture(scope="session")
-def parse_server(parser):
+def parse_server(parser):  # noqa: F811 - the fixture imported above
     """Rasa's ``POST /model/parse`` over real HTTP, answered by the real trained model.
 
     A thin server around the in-process model instead of ``rasa run``: it loads the model
@@ -80,7 +80,7 @@ def parse_server(parser):
     calls: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's name
+        def do_POST(self):
             url = urlparse(self.path)
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             if url.path != "/model/parse" or parse_qs(url.query).get("token") != [RASA_TOKEN]:

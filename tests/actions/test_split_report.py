@@ -56,7 +56,7 @@ async def test_a_long_single_problem_and_a_one_sentence_report_are_not_split(
 ):
     slots = slot_events(await run_form(dispatcher, start(ONE_LONG, "report_clutter")))
     assert slots["problems"] is None and slots["category"] == "clutter"
-    assert slots["requested_slot"] != "split_confirm"
+    assert slots.get("requested_slot") != "split_confirm"  # Rasa asks the next one itself
     rasa_parse_server.calls.clear()
     slots = slot_events(await run_form(dispatcher, start("楼下垃圾好几天没人清了")))
     assert slots["problems"] is None
