@@ -26,6 +26,7 @@ def start(text: str, intent: str = "report_sanitation", confidence: float = 0.9)
     return make_tracker(text, intent, confidence)
 
 
+@pytest.mark.slow
 async def test_a_message_with_two_problems_is_offered_as_two_with_their_categories(
     rasa_parse_server, dispatcher
 ):
@@ -51,6 +52,7 @@ async def test_the_offer_names_both_problems_with_their_categories_and_two_butto
     assert [b["title"] for b in message["buttons"]] == ["分别登记", "作为一件登记"]
 
 
+@pytest.mark.slow
 async def test_a_long_single_problem_and_a_one_sentence_report_are_not_split(
     rasa_parse_server, dispatcher
 ):
