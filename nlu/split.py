@@ -37,7 +37,7 @@ CLAUSE_END = SENTENCE_END + "，,、：: "
 # How sure the classifier must be that a piece is a report of its own, by the kind of cut
 # before it: a resident who writes 另外 or 2. is announcing another thing; a comma rarely is.
 MIN_CONFIDENCE = {"connective": 0.45, "enumeration": 0.45, "sentence": 0.6, "comma": 0.8}
-MIN_CHARS = 5  # "也很臭" is a remark about the problem before it, not a problem
+MIN_CHARS = 5  # "也很臭", "堆在门口" are remarks about the problem before, not problems
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ async def _grouped(pieces: list[Piece], classify: Classify) -> list[Problem]:
     for piece in pieces:
         category, confidence = top_report(await classify(piece.text))
         own = Problem(piece.text, category, confidence, parse_place(piece.text))
-        standalone = (category is not None and len(piece.text) >= MIN_CHARS
+        standalone = (category is not None and len(piece.text.strip(CLAUSE_END)) >= MIN_CHARS
                       and confidence >= MIN_CONFIDENCE.get(piece.cut, 1.0))
         current = problems[-1] if problems else None
         if current is None:

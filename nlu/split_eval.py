@@ -19,7 +19,7 @@ class Row:
     id: str
     kind: str  # "several" or "single"
     categories: tuple[str, ...]
-    half: str  # "dev" (tuned on) or "test" (only reported)
+    half: str  # "dev" (tuned on), "test" (only reported), "fresh" (written after the tuning)
     text: str
 
 

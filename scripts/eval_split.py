@@ -62,10 +62,11 @@ async def run(args) -> int:
 
     classify = over_http(args.rasa_url) if args.rasa_url else in_process(args.model or default_model())
     rows = load_set()
-    for half in ("dev", "test", None):
+    for half in ("dev", "test", "fresh", None):
         chosen = [r for r in rows if half is None or r.half == half]
         score = await measure(chosen, classify)
-        name = {"dev": "dev half (tuned on)", "test": "test half (not tuned on)", None: "all"}[half]
+        name = {"dev": "dev half (tuned on)", "test": "test half (not tuned on)",
+                "fresh": "fresh (after tuning)", None: "all"}[half]
         print(f"{name:26} two-problem split right {score.split_rate:6.1%} "
               f"({score.several_right}/{score.several})   single left whole "
               f"{score.whole_rate:6.1%} ({score.single_right}/{score.single})")
