@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import common
 from actions.common import SKIPPED
+from actions.split import PLACE_PARTS, label, own_place, place_text
 from minsheng.enums import ANONYMOUS_CATEGORIES, Category
 from minsheng.errors import QuotaExceeded
 from minsheng.privacy import mask_phone
@@ -17,7 +18,8 @@ from minsheng.privacy import mask_phone
 REPORT_SLOTS = ["description", "description_key", "description_log_id", "category",
                 "category_predicted", "category_confidence", "category_candidates",
                 "place", "xiaoqu", "building", "unit", "room", "lat", "lon", "photos",
-                "photos_done", "phone", "confirm"]
+                "photos_done", "phone", "confirm", "problems", "split_confirm",
+                "pending_report", "new_problem"]
 OTHER_FORM_SLOTS = ["case_no", "info_text", "info_photo", "withdraw_confirm",
                     "rating", "rating_comment"]
 
@@ -72,17 +74,30 @@ class ActionAskPhotos(Action):
         return []
 
 
+def problems_of(tracker: Tracker) -> list[dict[str, Any]]:
+    """The problems to file apart; empty for an ordinary single report."""
+    problems = tracker.get_slot("problems") or []
+    return problems if len(problems) > 1 and tracker.get_slot("split_confirm") else []
+
+
 def summary(tracker: Tracker) -> str:
     category = tracker.get_slot("category")
     phone = tracker.get_slot("phone")
-    lines = [
-        "请核对一下：",
-        f"问题：{tracker.get_slot('description')}",
-        f"类别：{Category(category).label if category in Category.__members__ else '未选'}",
-        f"地点：{tracker.get_slot('place')}",
-        f"照片：{len(tracker.get_slot('photos') or [])} 张",
-        f"电话：{'不留' if phone in (None, SKIPPED) else mask_phone(phone)}",
-    ]
+    problems = problems_of(tracker)
+    if problems:
+        lines = [f"请核对一下（{len(problems)} 个问题，分别登记）："]
+        for i, problem in enumerate(problems, 1):
+            lines.append(f"{i}. {problem['text']}（{label(problem['category'])}）"
+                         f"地点：{place_text(problem, tracker)}")
+    else:
+        lines = [
+            "请核对一下：",
+            f"问题：{tracker.get_slot('description')}",
+            f"类别：{Category(category).label if category in Category.__members__ else '未选'}",
+            f"地点：{tracker.get_slot('place')}",
+        ]
+    lines += [f"照片：{len(tracker.get_slot('photos') or [])} 张",
+              f"电话：{'不留' if phone in (None, SKIPPED) else mask_phone(phone)}"]
     return "\n".join(lines)
 
 
@@ -92,10 +107,16 @@ class ActionAskConfirm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
         buttons = [{"title": "确认提交", "payload": "/affirm"}]
-        if tracker.get_slot("category") in {c.value for c in ANONYMOUS_CATEGORIES}:
+        problems = problems_of(tracker)
+        categories = [p["category"] for p in problems] or [tracker.get_slot("category")]
+        if all(c in {c.value for c in ANONYMOUS_CATEGORIES} for c in categories):
             buttons.append({"title": "匿名提交", "payload": payload("affirm", field="anonymous")})
-        for field, title in [("category", "改类别"), ("place", "改地点"), ("photos", "改照片"),
-                             ("phone", "改电话"), ("description", "改描述")]:
+        # several problems: each part's category and words were shown and accepted one by
+        # one; changing them is 「不报了」 and telling them again
+        fields = [("place", "改地点"), ("photos", "改照片"), ("phone", "改电话")] if problems else [
+            ("category", "改类别"), ("place", "改地点"), ("photos", "改照片"), ("phone", "改电话"),
+            ("description", "改描述")]
+        for field, title in fields:
             buttons.append({"title": title, "payload": payload("change_field", field=field)})
         buttons.append({"title": "不报了", "payload": "/cancel"})
         dispatcher.utter_message(text=summary(tracker), buttons=buttons)
@@ -112,38 +133,61 @@ class ActionOpenCase(Action):
             return reset_report()
         from minsheng.services import cases
 
+        reports = [new_case(tracker, problem=p, index=i)
+                   for i, p in enumerate(problems_of(tracker), 1)] or [new_case(tracker)]
+        opened = []
         try:
-            with common.unit_of_work() as uow:
-                result = cases.open_case(uow, new_case(tracker), settings=common.settings())
-                uow.commit()
+            for report in reports:  # one key per problem: a retry opens only what is missing
+                with common.unit_of_work() as uow:
+                    opened.append(cases.open_case(uow, report, settings=common.settings()))
+                    uow.commit()
         except QuotaExceeded as error:  # asking again would not help today
+            tell_opened(dispatcher, opened, common.anonymous_asked(tracker))
             common.utter_error(dispatcher, error)
-            return reset_report()
+            return reset_report() + last_case(opened)
         except Exception as error:  # noqa: BLE001 - told to the resident
             common.utter_error(dispatcher, error)
             return [SlotSet("confirm", None), ActiveLoop("report_form"),
                     SlotSet("requested_slot", "confirm")]
-        utter_opened(dispatcher, result, anonymous=common.anonymous_asked(tracker))
-        return reset_report() + [SlotSet("last_case_no", result.merged_into or result.case_no)]
+        tell_opened(dispatcher, opened, common.anonymous_asked(tracker))
+        return reset_report() + last_case(opened)
 
 
-def new_case(tracker: Tracker, urgent: bool = False):
+def last_case(opened: list) -> list:
+    if not opened:
+        return []
+    return [SlotSet("last_case_no", opened[-1].merged_into or opened[-1].case_no)]
+
+
+def tell_opened(dispatcher: CollectingDispatcher, opened: list, anonymous: bool) -> None:
+    for result in opened:
+        utter_opened(dispatcher, result, anonymous=anonymous)
+    if len(opened) > 1:
+        numbers = "、".join(r.merged_into or r.case_no for r in opened)
+        dispatcher.utter_message(text=f"{len(opened)} 个问题已分别登记，工单号：{numbers}。")
+
+
+def new_case(tracker: Tracker, urgent: bool = False, problem: dict | None = None,
+             index: int = 0):
+    """The report as a case; with ``problem``, that one part of a message with several
+    (its own words, category and place — the report's place when it names none)."""
     from minsheng.places import Place
     from minsheng.services.cases import NewCase
 
     resident = common.resident_of(tracker)
-    parts = {k: tracker.get_slot(k) for k in ("xiaoqu", "building", "unit", "room")}
+    own = own_place(problem, tracker) if problem else None
+    parts = own or {k: tracker.get_slot(k) for k in PLACE_PARTS}
     phone = tracker.get_slot("phone")
     key = tracker.get_slot("description_key") or common.message_key(tracker)
     return NewCase(
         channel=resident.channel,
-        idempotency_key=f"{tracker.sender_id}:{key}",
-        description=tracker.get_slot("description"),
-        category=Category(tracker.get_slot("category")),
+        idempotency_key=f"{tracker.sender_id}:{key}" + (f"#{index}" if problem else ""),
+        description=problem["text"] if problem else tracker.get_slot("description"),
+        category=Category(problem["category"] if problem else tracker.get_slot("category")),
         place=Place(**parts) if any(parts.values()) else None,
-        address=tracker.get_slot("place"),
-        lat=tracker.get_slot("lat"),
-        lon=tracker.get_slot("lon"),
+        address=Place(**own).text() if own else tracker.get_slot("place"),
+        lat=None if own else tracker.get_slot("lat"),
+        lon=None if own else tracker.get_slot("lon"),
         phone=None if phone in (None, SKIPPED) else phone,
         resident=resident,
         urgent=urgent,

@@ -10,10 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.forms import FormValidationAction
 
 from actions import common
 from actions.common import CONTROL_INTENTS, SKIPPED, entity, latest_intent, latest_text
+from actions.split import (
+    SPLIT_INTENT,
+    SplitSlots,
+    added_to_description,
+    pending_from_message,
+    split_message,
+)
 from minsheng.enums import ANONYMOUS_CATEGORIES, Category
 
 FIELDS = {  # change_field{"field": …} → the slots it clears
@@ -55,7 +63,7 @@ def _rating(tracker: Tracker) -> bool:
         intent.startswith("rate_") and entity(tracker, "case_no") is not None)
 
 
-BUTTON_INTENTS = {"choose_category", "change_field"}  # accepted at any step of the form
+BUTTON_INTENTS = {"choose_category", "change_field", SPLIT_INTENT}  # any step of the form
 
 
 def category_slots(tracker: Tracker) -> dict[str, Any]:
@@ -97,9 +105,28 @@ def category_of_answer(raw: str) -> str | None:
     return None
 
 
-class ValidateReportForm(FormValidationAction):
+class ValidateReportForm(SplitSlots, FormValidationAction):
     def name(self) -> str:
         return "validate_report_form"
+
+    async def run(self, dispatcher, tracker, domain) -> list:
+        pending = pending_from_message(tracker)
+        if pending is not None:  # a new report is not silently added to this one: ask
+            return [SlotSet("pending_report", pending), SlotSet("requested_slot", "new_problem")]
+        if latest_intent(tracker) == SPLIT_INTENT and tracker.get_slot("requested_slot") \
+                not in ("split_confirm", "new_problem"):
+            dispatcher.utter_message(text="这个按钮已经回答过了，请接着回答下面的问题。")
+            return [SlotSet("pending_report", None)]  # a slot event: the form asks again
+        return await super().run(dispatcher, tracker, domain)
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+        """The domain's questions, and the ones about several problems when they arise."""
+        slots = list(domain_slots)
+        if len(tracker.get_slot("problems") or []) > 1 and "category" in slots:
+            slots.insert(slots.index("category"), "split_confirm")
+        if tracker.get_slot("pending_report"):
+            slots.insert(0, "new_problem")
+        return slots
 
     # --- description -------------------------------------------------------------
     async def extract_description(self, dispatcher, tracker, domain) -> dict[str, Any]:
@@ -119,6 +146,7 @@ class ValidateReportForm(FormValidationAction):
                                  "description_log_id": tracker.get_slot("nlu_log_id")}
         if tracker.get_slot("category") is None:
             slots.update(category_slots(tracker))
+        slots.update({"problems": await split_message(value.strip()), "split_confirm": None})
         return slots
 
     # --- category ----------------------------------------------------------------
@@ -195,8 +223,8 @@ class ValidateReportForm(FormValidationAction):
             return {"photos": photos, "photos_done": value.get("done")}
         extra = (value.get("text") or "").strip()
         slots: dict[str, Any] = {"photos_done": True}
-        if extra:  # more words instead of a photo: keep them with the description
-            slots["description"] = f"{tracker.get_slot('description') or ''}；{extra}".strip("；")
+        if extra:  # more words (no new report) instead of a photo: kept with the description
+            slots.update(added_to_description(tracker, extra))
         return slots
 
     # --- phone -------------------------------------------------------------------
