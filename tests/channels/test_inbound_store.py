@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.core.inbound import Incoming, InboundStore
+from bot.core.inbound import InboundStore, Incoming
 from minsheng.clock import utcnow
 from minsheng.db import Database
 from minsheng.enums import Channel

@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.core.texts import BUSY
-
 from minsheng.clock import utcnow
 from minsheng.enums import Category, Channel
 from minsheng.models import InboundMessage, OutboxMessage, ResidentIdentity
@@ -341,7 +340,7 @@ def test_an_open_page_gets_the_rating_prompt_by_server_sent_events_without_askin
     stream = client.get("/chat/events", params={"after": last})
     pushed = [json.loads(e.split("data: ", 1)[1]) for e in stream.text.split("\n\n")
               if e.startswith("id: ")]
-    assert [m["text"] for m in pushed][0].startswith("您反映的")  # 签收
+    assert pushed[0]["text"].startswith("您反映的")  # 签收
     assert pushed[-1]["text"] == f"您反映的问题（工单 {case_no}）已经办结。对处理结果满意吗？"
     assert [b["title"] for b in pushed[-1]["buttons"]] == ["满意", "基本满意", "不满意"]
     assert [t["entities"] for t in rasa.triggered] == [{"case_no": case_no}]
@@ -359,7 +358,7 @@ def test_a_rating_that_can_never_start_shows_its_own_text_and_rating_buttons(
         handling.acknowledge(uow, case_no, world.worker1_id)
     with db.uow() as uow:
         handling.resolve(uow, case_no, world.worker1_id, "已清理", photos=["after.jpg"])
-        request_id = [r for r in outbox.pending(uow) if r.kind == "rating_request"][0].id
+        request_id = next(r.id for r in outbox.pending(uow) if r.kind == "rating_request")
     assert poll_until(client, lambda ms: False, last, timeout=1.5)[-1]["buttons"] == []
     with db.uow() as uow:  # its attempts are used up
         outbox.mark_failed(uow, request_id, "Rasa: no messages", give_up=True)
@@ -396,7 +395,7 @@ async def test_two_web_processes_never_take_the_same_message_and_a_dead_ones_is_
     tracker."""
     import asyncio
 
-    from bot.core.inbound import Incoming, InboundStore
+    from bot.core.inbound import InboundStore, Incoming
     from bot.webchat.channel import WebChat
     from bot.webchat.store import sender_of
 
