@@ -26,7 +26,7 @@ from bot.buttons import RESIDENT_PREFIX
 from bot.channel import TelegramChannel
 from bot.core.outbox import OutboxSender
 from bot.gateway import Gateway, GatewayOptions
-from bot.inbound import InboundStore, retry_unprocessed
+from bot.inbound import TelegramInbox, retry_unprocessed
 from minsheng.db import Database
 from minsheng.settings import Settings
 
@@ -41,7 +41,7 @@ class StoringBot(ExtBot):
     instead of ending as it does on any other error.
     """
 
-    def __init__(self, *args, inbound: InboundStore, gateway: Gateway | None = None,
+    def __init__(self, *args, inbound: TelegramInbox, gateway: Gateway | None = None,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._inbound = inbound

@@ -22,10 +22,11 @@ from sqlalchemy import select, update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.core import outbox as core
+from bot.core.inbound import InboundStore
 from bot.core.outbox import REPLY, SENT, Due, Outcome
 from minsheng.db import Database
 from minsheng.enums import Channel
-from minsheng.models import InboundMessage, OutboxMessage, ResidentIdentity
+from minsheng.models import OutboxMessage, ResidentIdentity
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +39,16 @@ MAX_WAIT = 30.0  # longer flood waits go back to the outbox's schedule
 NETWORK_ATTEMPTS = 3
 
 
-def keep(db: Database, chat_id: int, replies: list[dict],
+def keep(db: Database, inbox: InboundStore, chat_id: int, replies: list[dict],
          inbound_key: str | None = None, done_row: int | None = None) -> list[int]:
     """Rasa's replies as outbox rows for ``chat_id`` (leased to this process for sending
-    now), in one transaction with what they answer: the inbound update marked processed,
-    or the outbox row that asked Rasa (a rating request) marked sent."""
+    now), in one transaction with what they answer: the inbound update marked processed
+    in ``inbox``, or the outbox row that asked Rasa (a rating request) marked sent."""
 
     def answered(uow, now) -> None:
         if inbound_key is None:
             return
-        uow.session.execute(update(InboundMessage).where(
-            InboundMessage.channel == Channel.telegram,
-            InboundMessage.external_id == inbound_key,
-            InboundMessage.processed_at.is_(None)).values(processed_at=now))
+        inbox.answered(inbound_key)(uow, now)
         # They wrote to us: whatever they blocked, no longer.
         uow.session.execute(update(ResidentIdentity).where(
             ResidentIdentity.channel == Channel.telegram,
@@ -58,7 +56,7 @@ def keep(db: Database, chat_id: int, replies: list[dict],
             ResidentIdentity.unreachable_at.is_not(None)).values(unreachable_at=None))
 
     def already(uow) -> bool:
-        if inbound_key is not None and answered_already(uow, inbound_key):
+        if inbound_key is not None and inbox.answered_already(inbound_key)(uow):
             log.info("update %s was answered by another process; not sent twice", inbound_key)
             return True
         return False
@@ -66,15 +64,6 @@ def keep(db: Database, chat_id: int, replies: list[dict],
     kept = core.keep(db, Channel.telegram, str(chat_id), replies, done_row, answered,
                      unless=already)
     return [due.id for due in kept]
-
-
-def answered_already(uow, inbound_key: str) -> bool:
-    """Whether the update is marked processed (a second gateway answered it first); in
-    the transaction that would mark it, so of two answers only one is kept."""
-    return uow.session.execute(select(InboundMessage.id).where(
-        InboundMessage.channel == Channel.telegram,
-        InboundMessage.external_id == inbound_key,
-        InboundMessage.processed_at.is_not(None))).first() is not None
 
 
 def offered_buttons(db: Database, chat_id: int) -> list[tuple[str, str]]:

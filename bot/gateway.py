@@ -16,9 +16,10 @@ from telegram.ext import ContextTypes
 
 from bot import render
 from bot.buttons import OfferedButtons
+from bot.core.inbound import EMPTY_ATTEMPTS, Stored, backoff
 from bot.core.rasa import RasaClient
 from bot.core.turns import Turns
-from bot.inbound import InboundStore, StoredUpdate
+from bot.inbound import TelegramInbox
 from minsheng.db import Database
 from minsheng.settings import Settings
 
@@ -41,7 +42,7 @@ class GatewayOptions:
     stale_after: float = 10.0  # stored this long ago and never claimed → retried
     claim_lease: float = 15.0  # renewed every third of it while the turn runs
     max_attempts: int = 20
-    empty_attempts: int = 6  # a message Rasa keeps answering with nothing (~60 s of back-off)
+    empty_attempts: int = EMPTY_ATTEMPTS  # every channel's (~60 s of back-off)
     # Longer than the action server's wait for a busy SQLite database (30 s), so a turn
     # that waits for the lock ends here with Rasa's answer rather than a timeout.
     rasa_timeout: float = 45.0
@@ -55,10 +56,10 @@ class Gateway:
         self.options = options
         self.rasa = RasaClient(settings.rasa_url, settings.rasa_token, options.rasa_timeout)
         # The bot's numeric id (the token's first part) keeps two bots' messages apart.
-        self.inbound = InboundStore(db, (settings.telegram_bot_token or "0").split(":")[0])
+        self.inbound = TelegramInbox(db, (settings.telegram_bot_token or "0").split(":")[0])
         self.buttons = OfferedButtons()
         self.photos_dir = Path(settings.photos_dir)
-        self._claims: dict[int, StoredUpdate] = {}
+        self._claims: dict[int, Stored] = {}
         self._deferred: dict[int, str] = {}
         self._turns = Turns()
         self._told_wait: set[int] = set()  # update ids whose resident was told 稍等
@@ -76,7 +77,7 @@ class Gateway:
         if update_id in self._claims:
             log.info("update %s is already being processed; skipped", update_id)
             return False
-        self._claims[update_id] = StoredUpdate(update_id, "", {}, False, 0)  # hold the claim
+        self._claims[update_id] = Stored("", {}, False, 0)  # hold the claim
         try:
             # a locked database (SQLite's writer busy) can hold this for up to 30 s
             stored = await self.patiently(asyncio.to_thread(self.inbound.save,
@@ -156,10 +157,10 @@ class Gateway:
         if update.update_id in self._deferred:
             return
         self._deferred[update.update_id] = error
-        backoff = min(self.options.retry_interval * 2 ** self.attempts(update),
-                      self.options.max_backoff)
+        wait = backoff(self.attempts(update), self.options.retry_interval,
+                       self.options.max_backoff)
         await asyncio.to_thread(self.inbound.mark_failed, self.inbound_key(update), error,
-                                backoff)
+                                wait)
 
     async def give_up(self, update: Update, error: str) -> None:
         """Done with ``update`` without an answer (the resident is told): never retried."""

@@ -18,9 +18,9 @@ from telegram.ext import ContextTypes
 
 from bot import delivery, render
 from bot.core import replay
+from bot.core.inbound import RASA_UNAVAILABLE
 from bot.core.rasa import RasaUnavailable, intent_message, neutralise
 from bot.gateway import Gateway, gateway_of
-from bot.inbound import RASA_UNAVAILABLE
 from minsheng.images import UploadError, check_image
 
 log = logging.getLogger(__name__)
@@ -224,7 +224,8 @@ async def deliver(bot, gateway: Gateway, chat_id: int, replies: list[dict],
     """Rasa's bot messages: kept in the outbox first (with the update marked processed
     when ``inbound_key`` is given), then sent now; see bot.delivery for what a failure
     does."""
-    ids = await asyncio.to_thread(delivery.keep, gateway.db, chat_id, replies, inbound_key)
+    ids = await asyncio.to_thread(delivery.keep, gateway.db, gateway.inbound, chat_id,
+                                replies, inbound_key)
     await delivery.send_rows(gateway.db, chat_id, list(zip(ids, replies)),
                              lambda reply: send_reply(bot, gateway, chat_id, reply))
 

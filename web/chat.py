@@ -34,7 +34,8 @@ from fastapi.responses import StreamingResponse
 from itsdangerous import BadSignature, Signer
 from pydantic import BaseModel, confloat, constr
 
-from bot.core.rasa import clean, intent_message, neutralise
+from bot.core.outbox import OutboxSender
+from bot.core.rasa import RasaClient, clean, intent_message, neutralise
 from bot.webchat.channel import WebChat
 from bot.webchat.store import ChatMessage
 from minsheng.throttle import Counter
@@ -50,6 +51,7 @@ BUTTON_EXPIRED = "这个按钮已失效，请直接输入文字或重新选择�
 CASE_NO = re.compile(r"^MS-\d{8}-\d{4}$")
 REJOIN_FAILED = "工单号或手机号后四位不对，请核对后再试。"
 REJOIN_BLOCKED = "尝试次数太多，请 15 分钟后再试，或拨打社区电话。"
+SENDER_INTERVAL = 0.5  # seconds between looks for rating requests (a notice within 2 s)
 
 
 class ChatIn(BaseModel):
@@ -150,21 +152,31 @@ WebResident = Annotated[str, Depends(web_resident)]
 
 def install(app: FastAPI) -> None:
     """Mount ``/chat`` and its channel; while the app serves, the channel's sweep answers
-    what waits for residents whose page is closed."""
+    what waits for residents whose page is closed, and the core outbox sender starts the
+    rating dialogue a ``rating_request`` asks for (its messages then wait for the page)."""
     app.state.webchat = WebChat(app.state.settings, app.state.db)
     app.include_router(router)
-    around(app, _sweeping)
+    around(app, _running)
 
 
 @contextlib.asynccontextmanager
-async def _sweeping(app: FastAPI):
-    sweep = asyncio.create_task(app.state.webchat.sweep_forever(), name="webchat-sweep")
+async def _running(app: FastAPI):
+    chat: WebChat = app.state.webchat
+    settings = app.state.settings
+    rasa = RasaClient(settings.rasa_url, settings.rasa_token, chat.rasa_timeout)
+    previous, chat.rasa = chat.rasa, rasa  # (a test may serve the same app twice at once)
+    app.state.webchat_sender = sender = OutboxSender(app.state.db, [chat], batch=20,
+                                                     interval=SENDER_INTERVAL)
+    tasks = [asyncio.create_task(chat.sweep_forever(), name="webchat-sweep"),
+             asyncio.create_task(sender.run_forever(), name="webchat-outbox")]
     try:
         yield
     finally:
-        sweep.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweep
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await rasa.close()
+        chat.rasa = previous
 
 
 def webchat(request: Request) -> WebChat:

@@ -37,6 +37,8 @@ class Adapter(Protocol):
     capabilities: Capabilities
     rasa: RasaClient  # for the dialogues a notice starts (the rating)
     per_recipient_interval: float  # seconds between two messages to one recipient
+    # Optional ``pulled = True``: the recipient's page draws its rows (the web chat), so
+    # the sender claims only its rating requests and leaves the dialogue's rows to it.
 
     def address(self, uow, recipient: str) -> Hashable | None:
         """``resident:<id>``, ``staff:<id>`` or a reply row's own recipient → where this

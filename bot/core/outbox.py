@@ -13,7 +13,9 @@ adapter's ``deliver`` one after another, in order. What is shared lives here:
   (released now, and not claimed while an older row backs off);
 - a ``rating_request`` asks Rasa (``trigger_intent``) for the rating dialogue; its
   messages are kept as reply rows together with the request marked done, so a failed
-  send never asks Rasa twice, and then delivered like any reply.
+  send never asks Rasa twice, and then delivered like any reply;
+- a pulled channel (``pulled`` on its adapter: the web chat, whose page draws its rows)
+  has only its rating requests claimed here; the dialogue's kept rows wait for the page.
 
 Adapters keep only their rendering and their protocol call (``bot.core.contract.Adapter``).
 """
@@ -249,6 +251,8 @@ class OutboxSender:
             return messages
         kept = await asyncio.to_thread(keep, self.db, adapter.channel,
                                        adapter.reply_recipient(due.address), messages, due.id)
+        if getattr(adapter, "pulled", False):
+            return SENT  # its page draws the kept rows (and marks them delivered)
         kept = [Due(k.id, k.kind, k.text, k.payload, k.recipient, due.address) for k in kept]
         results = await deliver_kept(self.db, adapter, kept)
         # The request itself is done (its replies recorded their own outcomes); later
@@ -288,9 +292,15 @@ class OutboxSender:
 
     # -- database (blocking) -------------------------------------------------------------
     def _claim(self) -> list[tuple[Channel, Due]]:
+        pushed = [c for c, a in self.adapters.items() if not getattr(a, "pulled", False)]
+        pulled = [c for c in self.adapters if c not in pushed]
+        now = utcnow()
         with self.db.uow() as uow:
-            rows = outbox.claim_due(uow, utcnow(), self.batch, channels=list(self.adapters),
-                                    in_order=True)
+            rows = outbox.claim_due(uow, now, self.batch, channels=pushed,
+                                    in_order=True) if pushed else []
+            if pulled:
+                rows += outbox.claim_due(uow, now, self.batch, channels=pulled,
+                                         kinds=[RATING_REQUEST], in_order=True)
             due = []
             for row in rows:
                 channel = Channel(row.channel)

@@ -16,13 +16,12 @@ A failed turn is not undone with Rasa's ``rewind``: inside a form Rasa's own boo
 of the form's executions drops user events, and a rewind then undoes earlier steps of the
 form too (the form ends).
 
-Rasa saves a turn when it ends, so a turn still running is not seen; each channel keeps a
-retry away while the process that sent it may be alive (Telegram's lease in bot.inbound,
-the web chat's lock and sweep delay, WeChat's in-flight set and stale delay), and Rasa
-drops the turn of a caller that disconnected.
+Rasa saves a turn when it ends, so a turn still running is not seen; the inbound store's
+claim lease (bot.core.inbound) keeps a retry away while the process that sent it is alive,
+and Rasa drops the turn of a caller that disconnected.
 
-An empty answer (``[]``) is the channel's to keep and retry, at most ``EMPTY_ATTEMPTS``
-times (Telegram: ``GatewayOptions.empty_attempts``), telling the resident once.
+An empty answer (``[]``) is the channel's to keep and retry, at most
+``bot.core.inbound.EMPTY_ATTEMPTS`` times on every channel, telling the resident once.
 """
 from __future__ import annotations
 
@@ -31,7 +30,6 @@ from typing import Any
 from bot.core.rasa import RasaClient
 
 TURN_KEY = "turn_key"
-EMPTY_ATTEMPTS = 3  # a message Rasa keeps answering with nothing is given up after this
 # last_error of a message Rasa answered with nothing (a custom action failed, the action
 # server down or waiting for the database).
 EMPTY_TURN = "EmptyTurn: Rasa gave no reply (is the action server down?)"

@@ -1,50 +1,71 @@
 """The web chat's turn: store the message, then Rasa, then the replies as outbox rows.
 
-One resident's messages go to Rasa one at a time and in order (a lock per resident):
-a message Rasa did not answer — Rasa or the action server down, or ``[]`` for a turn —
-stays unprocessed, the resident is told it is kept, and it is sent again before their next
-message, or when their page next asks for news (at most every ``retry_every`` seconds).
-Every turn goes through ``bot.core.replay.take_turn``, keyed by the stored message's id: a
-message sent before (a retry, or one a dead process left) is first looked up in Rasa's
-tracker — answered from there if Rasa took it, its form put back if a custom action failed.
-Notices that start a conversation (the rating after 办结) are triggered the same way.
+The resident's messages are kept in the core inbound store (bot.core.inbound) and taken
+in order: ``claim_next`` takes the oldest unanswered one, under a lease renewed while its
+turn runs, so two web processes never send the same message to Rasa and a message a
+killed process held is taken again once its lease runs out (seconds). A message Rasa did
+not answer — Rasa or the action server down, or ``[]`` for a turn — stays unanswered, the
+resident is told it is kept (``bot.core.texts.BUSY``), and it is sent again before their
+next message, when their page next asks for news (at most every ``retry_every``
+seconds), or by the sweep with the page closed. Every turn goes through
+``bot.core.replay.take_turn``, keyed by the stored message's key: a message sent before
+(a retry, or one a dead process left) is first looked up in Rasa's tracker — answered
+from there if Rasa took it, its form put back if a custom action failed.
+
+The web chat is also an adapter of the core outbox sender (bot.core.contract), a pulled
+one: the page draws its rows itself, so the sender only starts the rating dialogue that
+a ``rating_request`` asks for; its messages wait in the outbox until the page draws them.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+import uuid
 from datetime import timedelta
 
 from bot.core import replay
 from bot.core.contract import Capabilities
+from bot.core.inbound import EMPTY_ATTEMPTS, RASA_UNAVAILABLE, InboundStore, Incoming, Stored
+from bot.core.outbox import SENT, Due, Outcome
 from bot.core.rasa import RasaClient, RasaUnavailable
+from bot.core.texts import BUSY, NO_REPLY
 from bot.core.turns import Turns
-from bot.inbound import RASA_UNAVAILABLE
-from bot.webchat.store import ChatMessage, Pending, Trigger, WebChatStore, sender_of
+from bot.webchat.store import (
+    ChatMessage,
+    WebChatStore,
+    first_web_id,
+    recipient_of,
+    sender_of,
+)
 from minsheng.clock import utcnow
 from minsheng.db import Database
+from minsheng.enums import Channel
 from minsheng.settings import Settings
 
 log = logging.getLogger(__name__)
 
-KEPT = "机器人暂时无法回复。您的消息已经保存，恢复后会自动回复您，不用重发。"
-NOT_UNDERSTOOD = "抱歉，这条消息暂时没能处理。请换个说法再发一次，或拨打社区电话。"
-NO_REPLY = "no reply from Rasa (is the action server down?)"
-EMPTY_ATTEMPTS = replay.EMPTY_ATTEMPTS
+MAX_ATTEMPTS = 20  # a message failing for another reason than Rasa is left after this
 
 
 class WebChat:
+    channel = Channel.web
     # Buttons are pressable; photos and the browser's position are sent from the page;
     # notices reach an open page at once (SSE) and a closed one when it is opened again.
     capabilities = Capabilities(buttons="inline", photos=True, location=True, push=True)
+    pulled = True  # the page draws its outbox rows (bot.core.outbox.OutboxSender)
+    per_recipient_interval = 0.0
 
     def __init__(self, settings: Settings, db: Database, retry_every: float = 10.0,
                  rasa_timeout: float = 30.0) -> None:
         self.settings = settings
         self.store = WebChatStore(db)
+        self.inbox = InboundStore(db, Channel.web)
         self.retry_every = retry_every
         self.rasa_timeout = rasa_timeout
+        # The outbox sender's client (the rating dialogue), made by the process that runs
+        # the sender, on its event loop; turns make their own.
+        self.rasa: RasaClient | None = None
         self._turns = Turns()
         self._next_retry: dict[str, float] = {}
 
@@ -58,10 +79,12 @@ class WebChat:
                    keep_offers: bool = False, extra: dict | None = None) -> list[ChatMessage]:
         """Store the message, then answer everything this resident has waiting."""
         resident_id = await asyncio.to_thread(self.store.resident_id, external_id, True)
-        new_id = await asyncio.to_thread(self.store.save_inbound, external_id, rasa_text,
-                                         shown, keep_offers, extra)
+        payload = {"rasa": rasa_text, "text": shown, "keep_offers": keep_offers,
+                   **(extra or {})}
+        stored = await asyncio.to_thread(
+            self.inbox.add, Incoming(uuid.uuid4().hex, sender_of(external_id), payload))
         async with self._lock(external_id):
-            out = await self._work(external_id, resident_id, fresh=new_id)
+            out = await self._work(external_id, resident_id, fresh=stored.key)
         await asyncio.to_thread(self.store.mark_delivered, resident_id, [m.id for m in out])
         return out
 
@@ -79,40 +102,49 @@ class WebChat:
 
     async def messages(self, external_id: str, after: int) -> list[ChatMessage]:
         """Bot messages after ``after`` (a moment's work first if something is waiting)."""
-        resident_id, due = await asyncio.to_thread(self.store.lookup, external_id)
+        resident_id = await self._resident_caught_up(external_id)
         if resident_id is None:
             return []
-        if due:
-            await self._catch_up(external_id, resident_id)
         return await asyncio.to_thread(self.store.messages_after, resident_id, after)
 
     async def history(self, external_id: str) -> tuple[list[ChatMessage], list[str]]:
         """The whole conversation and the payloads on offer now."""
-        resident_id, due = await asyncio.to_thread(self.store.lookup, external_id)
+        resident_id = await self._resident_caught_up(external_id)
         if resident_id is None:
             return [], []
-        if due:
-            await self._catch_up(external_id, resident_id)
         messages = await asyncio.to_thread(self.store.history, resident_id)
         return messages, await asyncio.to_thread(self.store.offers, resident_id)
 
-    async def sweep_forever(self, interval: float = 15.0, stale_after: float = 60.0) -> None:
-        """Forever: answer what waits for residents whose page is closed, so a message kept
-        while Rasa was down is answered (and a rating started) by the time they come back."""
+    async def _resident_caught_up(self, external_id: str) -> int | None:
+        resident_id = await asyncio.to_thread(self.store.resident_id, external_id)
+        if resident_id is not None and await asyncio.to_thread(self.inbox.has_unanswered,
+                                                               sender_of(external_id)):
+            await self._catch_up(external_id, resident_id)
+        return resident_id
+
+    async def sweep_forever(self, interval: float = 15.0, stale_after: float = 10.0) -> None:
+        """Forever: answer what waits for residents whose page is closed — a message kept
+        while Rasa was down, or one a killed process held — by the time they come back."""
         while True:
             await asyncio.sleep(interval)
             try:
-                stale_before = utcnow() - timedelta(seconds=stale_after)
-                for external_id, resident_id in await asyncio.to_thread(self.store.waiting,
-                                                                        stale_before):
-                    await self._catch_up(external_id, resident_id)
+                await self.sweep(stale_after)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("web chat sweep failed; trying again in %ss", interval)
 
+    async def sweep(self, stale_after: float = 10.0) -> None:
+        stale_before = utcnow() - timedelta(seconds=stale_after)
+        waiting = await asyncio.to_thread(self.inbox.unprocessed, stale_before, MAX_ATTEMPTS)
+        for sender in dict.fromkeys(s.sender for s in waiting if s.sender):
+            external_id = sender.split(":", 1)[1]
+            resident_id = await asyncio.to_thread(self.store.resident_id, external_id)
+            if resident_id is not None:
+                await self._catch_up(external_id, resident_id)
+
     async def _catch_up(self, external_id: str, resident_id: int) -> None:
-        """Triggers and retries, unless this resident's turn is running or retried lately."""
+        """Retries, unless this resident's turn is running or was retried lately."""
         lock = self._lock(external_id)
         if lock.locked() or time.monotonic() < self._next_retry.get(external_id, 0.0):
             return
@@ -120,68 +152,84 @@ class WebChat:
             await self._work(external_id, resident_id, fresh=None)
 
     async def _work(self, external_id: str, resident_id: int,
-                    fresh: int | None) -> list[ChatMessage]:
-        """Triggers, then the pending messages in order; ``fresh``: the id of the message
-        the resident just sent (never sent to Rasa before), answered in the response."""
-        triggers = await asyncio.to_thread(self.store.claim_triggers, resident_id)
-        pending = await asyncio.to_thread(self.store.pending, external_id)
-        if not (triggers or pending):
-            return []
+                    fresh: str | None) -> list[ChatMessage]:
+        """The resident's unanswered messages, oldest first, each claimed before its turn;
+        ``fresh``: the key of the message the resident just sent, answered in the response
+        (or the resident told it is kept)."""
         out: list[ChatMessage] = []
+        answered_fresh = False
         async with self._rasa() as rasa:
-            for trigger in triggers:
-                out += await self._trigger(rasa, external_id, resident_id, trigger)
-            for message in pending:
-                answered = await self._turn(rasa, external_id, resident_id, message,
-                                            seen=message.id != fresh)
+            while True:
+                held = await asyncio.to_thread(self.inbox.claim_next, sender_of(external_id))
+                if held is None:  # none left, or the oldest is held by another process
+                    break
+                answered = await self._turn(rasa, external_id, resident_id, held)
                 if answered is None:
-                    if fresh is not None:
-                        out.append(await asyncio.to_thread(self.store.tell, resident_id, KEPT))
                     break
                 out += answered
+                answered_fresh = answered_fresh or held.key == fresh
+        if fresh is not None and not answered_fresh:
+            out.append(await asyncio.to_thread(self.store.tell, resident_id, BUSY))
         return out
 
-    async def _trigger(self, rasa: RasaClient, external_id: str, resident_id: int,
-                       trigger: Trigger) -> list[ChatMessage]:
-        """A notice that starts a conversation (the rating): Rasa's opening messages."""
-        try:
-            started = await rasa.trigger_intent(sender_of(external_id), trigger.intent,
-                                                trigger.entities)
-        except RasaUnavailable as error:
-            log.warning("Rasa unavailable for web notice %s: %s", trigger.id, error)
-            await asyncio.to_thread(self.store.trigger_failed, trigger.id,
-                                    f"{RASA_UNAVAILABLE}{error}")
-            self._next_retry[external_id] = time.monotonic() + self.retry_every
-            return []
-        if not started:  # the action server is down: the form could not ask
-            await asyncio.to_thread(self.store.trigger_failed, trigger.id, NO_REPLY)
-            self._next_retry[external_id] = time.monotonic() + self.retry_every
-            return []
-        return await asyncio.to_thread(self.store.triggered, trigger.id, resident_id, started)
-
     async def _turn(self, rasa: RasaClient, external_id: str, resident_id: int,
-                    message: Pending, seen: bool) -> list[ChatMessage] | None:
-        """One stored message through Rasa; None if it was not answered (kept for retry).
-        ``seen``: it may have been sent before, so Rasa's tracker is read first."""
-        metadata = {"channel": "web", "message_id": message.external_id}
-        try:
-            replies = await replay.take_turn(rasa, sender_of(external_id), message.external_id,
-                                             message.rasa_text, metadata, seen)
-        except RasaUnavailable as error:
-            log.warning("Rasa unavailable for web message %s: %s", message.id, error)
-            await asyncio.to_thread(self.store.fail, message.id, f"{RASA_UNAVAILABLE}{error}")
-            self._next_retry[external_id] = time.monotonic() + self.retry_every
-            return None
-        if not replies:
-            # Rasa answers every turn; none means a custom action failed (the action
-            # server is down) and Rasa dropped its events.
-            log.warning("Rasa gave no reply to web message %s", message.id)
-            give_up = message.attempts + 1 >= EMPTY_ATTEMPTS
-            await asyncio.to_thread(self.store.fail, message.id, NO_REPLY, give_up)
-            if give_up:
-                return [await asyncio.to_thread(self.store.tell, resident_id, NOT_UNDERSTOOD)]
-            self._next_retry[external_id] = time.monotonic() + self.retry_every
-            return None
-        self._next_retry.pop(external_id, None)
-        return await asyncio.to_thread(self.store.answer, message.id, resident_id, replies,
-                                       message.keep_offers)
+                    held: Stored) -> list[ChatMessage] | None:
+        """One claimed message through Rasa; None if it was not answered (kept for retry).
+        A message a process took before is looked up in Rasa's tracker first."""
+        metadata = {"channel": "web", "message_id": held.key}
+        async with self.inbox.holding(held):
+            try:
+                replies = await replay.take_turn(rasa, sender_of(external_id), held.key,
+                                                 str(held.payload.get("rasa") or ""),
+                                                 metadata, held.seen)
+            except RasaUnavailable as error:
+                log.warning("Rasa unavailable for web message %s: %s", held.key, error)
+                await asyncio.to_thread(self.inbox.mark_failed, held.key,
+                                        f"{RASA_UNAVAILABLE}{error}")
+                self._next_retry[external_id] = time.monotonic() + self.retry_every
+                return None
+            if not replies:
+                return await self._no_reply(external_id, resident_id, held)
+            self._next_retry.pop(external_id, None)
+            return await asyncio.to_thread(
+                self.store.answer, resident_id, replies, bool(held.payload.get("keep_offers")),
+                answered=self.inbox.answered(held.key),
+                unless=self.inbox.answered_already(held.key))
+
+    async def _no_reply(self, external_id: str, resident_id: int,
+                        held: Stored) -> list[ChatMessage] | None:
+        """Rasa answered nothing: a custom action failed (the action server is down) and
+        Rasa dropped its events. Kept for retry; after ``EMPTY_ATTEMPTS`` given up and the
+        resident asked to send it again."""
+        log.warning("Rasa gave no reply to web message %s (attempt %s)", held.key,
+                    held.attempts + 1)
+        if held.attempts + 1 >= EMPTY_ATTEMPTS:
+            await asyncio.to_thread(self.inbox.give_up, held.key, replay.EMPTY_TURN)
+            return [await asyncio.to_thread(self.store.tell, resident_id, NO_REPLY)]
+        await asyncio.to_thread(self.inbox.mark_failed, held.key, replay.EMPTY_TURN)
+        self._next_retry[external_id] = time.monotonic() + self.retry_every
+        return None
+
+    # -- the core outbox sender's adapter (bot.core.contract.Adapter) ----------------------
+    def address(self, uow, recipient: str) -> tuple[int, str] | None:
+        """``resident:<id>`` → (resident id, their first web-chat id): the conversation
+        their pages draw and the Rasa conversation a rating starts in."""
+        kind, _, number = recipient.partition(":")
+        if kind != "resident" or not number.isdigit():
+            return None  # staff are not reached on the web chat (console, API)
+        external_id = first_web_id(uow.session, int(number))
+        return (int(number), external_id) if external_id else None
+
+    def sender_id(self, address: tuple[int, str]) -> str:
+        return sender_of(address[1])
+
+    def reply_recipient(self, address: tuple[int, str]) -> str:
+        return recipient_of(address[0])
+
+    async def deliver(self, due: Due) -> Outcome:
+        """Nothing to push: the row is in the outbox, where the page draws it (and marks
+        it delivered, its buttons on offer)."""
+        return SENT
+
+    def mark_unreachable(self, uow, address, now) -> None:
+        """A page cannot refuse a message."""

@@ -10,8 +10,12 @@ returns it as the passive reply, marked sent once the response has gone
 answer of several pieces (or an image), a slower turn's answer, and anything to a
 resident who is still being sent an earlier answer, go by the customer-service API from
 one job per resident, in order (``_in_order``). If this process dies before that, the
-core sender delivers the kept rows, in order, when their lease runs out. Turns of one resident run one after another (a lock per openid), so Rasa sees them
-in order. Every turn goes through ``bot.core.replay.take_turn`` keyed by the message's id:
+core sender delivers the kept rows, in order, when their lease runs out. Turns of one
+resident run one after another (a lock per openid), so Rasa sees them in order. Messages
+are stored, claimed and kept in the core inbound store (bot.core.inbound): a message is
+held by the process working on it (a lease renewed while the turn runs), so another
+process's retry loop never takes it, and a killed process's message is taken again once
+its lease runs out. Every turn goes through ``bot.core.replay.take_turn`` keyed by the message's id:
 a message Rasa could not take (down), or answered with nothing (a custom action failed),
 is kept and retried by ``retry_forever`` — the empty ones with back-off, at most
 ``EMPTY_ATTEMPTS`` times — and a retried turn Rasa already answered (the process died
@@ -31,10 +35,10 @@ from sqlalchemy import select
 from bot.core import outbox as core
 from bot.core import replay
 from bot.core.contract import Capabilities
+from bot.core.inbound import EMPTY_ATTEMPTS, RASA_UNAVAILABLE, Stored, backoff
 from bot.core.outbox import Due, Outcome
 from bot.core.rasa import RasaClient, RasaUnavailable, intent_message, neutralise
 from bot.core.turns import Turns
-from bot.inbound import RASA_UNAVAILABLE
 from bot.wechat import protocol, render, template
 from bot.wechat.api import NOT_FOLLOWING, WINDOW_CLOSED, WeChatApi, WeChatError
 from bot.wechat.inbound import WeChatInbox, mark_unreachable
@@ -86,8 +90,8 @@ class WeChatChannel:
         self._turns = Turns()
         self._background: set[asyncio.Task] = set()
         self._sending: dict[str, asyncio.Task] = {}  # the last API delivery to each openid
-        self._in_flight: set[str] = set()
         self.empty_backoff = 5.0  # seconds before an empty-answered message is sent again
+        self.max_backoff = 15.0  # and at most this long, however often it came back empty
 
     # -- receive ---------------------------------------------------------------------------
     def verify(self, signature: str, timestamp: str, nonce: str) -> bool:
@@ -98,12 +102,12 @@ class WeChatChannel:
         and the outbox rows that body carries (mark them with ``passive_sent`` once the
         response has gone)."""
         inbound = protocol.parse(body)
-        if not await asyncio.to_thread(self.inbox.save, inbound):
+        held = await asyncio.to_thread(self.inbox.receive, inbound)
+        if held is None:
             log.info("WeChat message %s already received; not processed again",
                      inbound.external_id)
             return "", []
-        self._in_flight.add(inbound.external_id)
-        turn = asyncio.create_task(self._turn(inbound))
+        turn = asyncio.create_task(self._turn(inbound, held))
         try:
             done, _ = await asyncio.wait({turn}, timeout=self.passive_deadline)
         except asyncio.CancelledError:  # WeChat hung up: the answer still goes, by the API
@@ -146,30 +150,32 @@ class WeChatChannel:
         stale_before = utcnow() - timedelta(seconds=stale_after)
         kept = await asyncio.to_thread(self.inbox.unprocessed, stale_before, max_attempts)
         ran = 0
-        for external_id, fields in kept:
-            if external_id in self._in_flight:
-                continue
+        for stored in kept:
             try:
-                inbound = protocol.from_fields(fields)
+                inbound = protocol.from_fields(stored.payload)
             except protocol.BadMessage:
                 continue
-            self._in_flight.add(external_id)
-            await self._in_order(inbound.openid, _ready(await self._turn(inbound, retrying=True)))
+            # held by a turn here or in another process, or answered meanwhile: not ours
+            held = await asyncio.to_thread(self.inbox.claim, stored.key)
+            if held is None:
+                continue
+            await self._in_order(inbound.openid,
+                                 _ready(await self._turn(inbound, held, retrying=True)))
             ran += 1
         return ran
 
-    async def _turn(self, inbound: protocol.Inbound, retrying: bool = False) -> list[Due]:
-        """The kept rows that answer ``inbound`` (none for no answer); never raises."""
+    async def _turn(self, inbound: protocol.Inbound, held: Stored,
+                    retrying: bool = False) -> list[Due]:
+        """The kept rows that answer ``inbound`` (``held``: claimed here); none for no
+        answer; never raises."""
         try:
-            async with self._lock(inbound.openid):
+            async with self.inbox.holding(held), self._lock(inbound.openid):
                 pieces, answered = await self._converse(inbound, retrying)
         except Exception as error:
             log.exception("WeChat turn %s failed", inbound.external_id)
             await asyncio.to_thread(self.inbox.mark_failed, inbound.external_id,
                                     f"{type(error).__name__}: {error}")
             pieces, answered = render.text_pieces(render.NO_REPLY), False
-        finally:
-            self._in_flight.discard(inbound.external_id)
         return await self._keep(inbound, pieces, answered)
 
     async def _keep(self, inbound: protocol.Inbound, pieces: list[dict],
@@ -177,10 +183,12 @@ class WeChatChannel:
         """The answer's pieces as outbox rows; ``answered``: with the message processed."""
         if not pieces and not answered:
             return []
-        also = self.inbox.answered(inbound.external_id) if answered else None
+        key = inbound.external_id
+        also = self.inbox.answered(key) if answered else None
+        unless = self.inbox.answered_already(key) if answered else None
         kept = await asyncio.to_thread(core.keep, self.db, self.channel,
                                        self.reply_recipient(inbound.openid), pieces, None,
-                                       also, True)
+                                       also, True, unless)
         return [Due(k.id, k.kind, k.text, k.payload, k.recipient, inbound.openid)
                 for k in kept]
 
@@ -215,10 +223,10 @@ class WeChatChannel:
         attempts = await asyncio.to_thread(self.inbox.attempts, inbound.external_id)
         log.warning("Rasa gave no reply to WeChat message %s (attempt %s)",
                     inbound.external_id, attempts + 1)
-        if attempts + 1 >= replay.EMPTY_ATTEMPTS:
+        if attempts + 1 >= EMPTY_ATTEMPTS:
             return render.text_pieces(render.NO_REPLY), True
         await asyncio.to_thread(self.inbox.mark_failed, inbound.external_id, replay.EMPTY_TURN,
-                                self.empty_backoff * 2 ** attempts)
+                                backoff(attempts, self.empty_backoff, self.max_backoff))
         return render.text_pieces("" if retrying else render.BUSY), False
 
     async def _to_rasa(self, inbound: protocol.Inbound) -> tuple[str | None, str | None]:

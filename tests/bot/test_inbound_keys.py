@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.inbound import InboundStore
+from bot.inbound import TelegramInbox
 from minsheng.enums import Channel
 from minsheng.models import InboundMessage
 from tests.botapi import updates
@@ -17,7 +17,7 @@ def with_id(update: dict, update_id: int) -> dict:
 
 
 def test_a_reused_update_id_with_a_new_message_is_a_new_update(db):
-    store = InboundStore(db, "7000000001")
+    store = TelegramInbox(db, "7000000001")
     first = store.save(with_id(updates.message_update(4201, "路灯坏了"), 1000))
     store.mark_processed(first.key)
     again = store.save(with_id(updates.message_update(4201, "楼道堆满杂物"), 1000))
@@ -25,7 +25,7 @@ def test_a_reused_update_id_with_a_new_message_is_a_new_update(db):
 
 
 def test_the_same_message_delivered_twice_is_stored_once(db):
-    store = InboundStore(db, "7000000001")
+    store = TelegramInbox(db, "7000000001")
     update = with_id(updates.message_update(4201, "路灯坏了"), 1001)
     store.mark_processed(store.save(update).key)
     assert store.save(with_id(update, 5555)).processed  # redelivered, even under a new id
@@ -33,13 +33,13 @@ def test_the_same_message_delivered_twice_is_stored_once(db):
 
 def test_two_bots_on_one_database_keep_their_messages_apart(db):
     update = with_id(updates.message_update(4201, "路灯坏了"), 1002)
-    resident_bot, staff_bot = InboundStore(db, "7000000001"), InboundStore(db, "7000000002")
+    resident_bot, staff_bot = TelegramInbox(db, "7000000001"), TelegramInbox(db, "7000000002")
     resident_bot.mark_processed(resident_bot.save(update).key)
     assert not staff_bot.save(update).processed
 
 
 def test_an_edit_and_a_button_press_have_keys_of_their_own(db):
-    store = InboundStore(db, "7000000001")
+    store = TelegramInbox(db, "7000000001")
     keys = {store.key(updates.message_update(4201, "a")),
             store.key(updates.edited_update(4201, "b")),
             store.key(updates.callback_update(4201, "r:1"))}
@@ -47,7 +47,7 @@ def test_an_edit_and_a_button_press_have_keys_of_their_own(db):
 
 
 def test_unanswered_rows_stored_by_update_id_are_adopted_once(db):
-    store = InboundStore(db, "7000000001")
+    store = TelegramInbox(db, "7000000001")
     waiting = with_id(updates.message_update(4201, "还没回复的"), 2000)
     answered_again = with_id(updates.message_update(4201, "重新存过的"), 2001)
     with db.uow() as uow:

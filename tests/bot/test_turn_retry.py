@@ -11,7 +11,7 @@ from telegram import Update
 
 from bot import render
 from bot.gateway import Gateway
-from bot.inbound import InboundStore
+from bot.inbound import TelegramInbox
 from bot.core.replay import TURN_KEY, find_turn, undo_events
 from minsheng.clock import utcnow
 from minsheng.models import InboundMessage
@@ -119,7 +119,7 @@ async def test_a_claimed_update_is_not_taken_by_a_second_gateway_until_its_lease
                             | {"update_id": 700100}, None)
     assert await first.claim(update)
     assert not await second.claim(update)  # the first is working on it
-    store: InboundStore = first.inbound
+    store: TelegramInbox = first.inbound
     assert store.unprocessed(utcnow(), 20) == []
     with db.uow() as uow:  # the first process died: its lease ran out
         uow.session.execute(sql_update(InboundMessage).values(

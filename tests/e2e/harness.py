@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tests.botapi import updates
 from tests.botapi.server import BotApiServer, Call
 
@@ -117,6 +119,49 @@ class Service:
         except FileNotFoundError:
             return f"[{self.name}] (no log)"
         return "\n".join(f"[{self.name}] {line}" for line in text.splitlines()[-lines:])
+
+
+# One community with one grid covering two xiaoqu: every stack's district.
+GRIDS_YAML = """\
+- {code: "130105", name: 新华区, level: district}
+- {code: "130105001", name: 和平街道, level: street, parent_code: "130105"}
+- {code: "130105001001", name: 幸福社区, level: community, parent_code: "130105001",
+   xiaoqu: [幸福里小区, 和平家园]}
+- code: "130105001001001"
+  name: 幸福社区第一网格
+  level: grid
+  parent_code: "130105001001"
+  xiaoqu: [幸福里小区, 和平家园]
+  buildings: [幸福里小区:1号楼, 幸福里小区:2号楼, 幸福里小区:3号楼, 幸福里小区:4号楼,
+              和平家园:1号楼, 和平家园:2号楼]
+"""
+GRID_CODE = "130105001001001"
+
+
+def seed_district(env: dict[str, str], run_dir: Path, staff_telegram_id: int | None = None
+                  ) -> None:
+    """The database migrated, the district's grids imported and one grid worker (王网格员,
+    staff id 1, with a Telegram id when given) added, by the admin CLI."""
+    minsheng_cli(env, "db", "upgrade")
+    (run_dir / "grids.yaml").write_text(GRIDS_YAML, encoding="utf-8")
+    minsheng_cli(env, "grid", "import", str(run_dir / "grids.yaml"))
+    telegram = ["--telegram-id", str(staff_telegram_id)] if staff_telegram_id else []
+    minsheng_cli(env, "staff", "add", "--name", "王芳", "--public-name", "王网格员",
+                 "--role", "grid_worker", "--grid", GRID_CODE, *telegram,
+                 "--phone", "0311-86010001")
+
+
+def write_endpoints(run_dir: Path, actions_port: int, **stores: dict) -> Path:
+    """The shipped endpoints.yml (with its action-token header) on this stack's action
+    server port, its tracker store in ``run_dir``; ``stores`` replace whole entries
+    (e.g. ``tracker_store``, ``lock_store`` on scale-out servers)."""
+    shipped = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    shipped["action_endpoint"]["url"] = f"http://127.0.0.1:{actions_port}/webhook"
+    shipped["tracker_store"]["db"] = str(run_dir / "rasa_trackers.db")
+    shipped.update(stores)
+    path = run_dir / "endpoints.yml"
+    path.write_text(yaml.safe_dump(shipped), encoding="utf-8")
+    return path
 
 
 def minsheng_cli(env: dict[str, str], *args: str, check: bool = True) -> str:

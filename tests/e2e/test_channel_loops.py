@@ -9,10 +9,10 @@ import re
 
 import httpx
 import pytest
-import yaml
 
 from tests.e2e.harness import (
     CASE_NO,
+    GRID_CODE,
     ROOT,
     Service,
     action_server,
@@ -22,9 +22,10 @@ from tests.e2e.harness import (
     rasa_budget,
     rasa_server,
     report_json,
+    seed_district,
     wait_until,
+    write_endpoints,
 )
-from tests.e2e.test_full_stack import GRIDS_YAML
 from tests.wechat.conftest import message_xml, signed_query
 from tests.wechat.fake_wechat import FakeWeChat
 
@@ -51,25 +52,17 @@ def loop_stack(tmp_path_factory, served_model):
         MINSHENG_NEW_PASSWORD="loop-worker-password-1")
     services: list[Service] = []
     try:
-        minsheng_cli(env, "db", "upgrade")
-        (tmp / "grids.yaml").write_text(GRIDS_YAML, encoding="utf-8")
-        minsheng_cli(env, "grid", "import", str(tmp / "grids.yaml"))
-        minsheng_cli(env, "staff", "add", "--name", "王芳", "--public-name", "王网格员",
-                     "--role", "grid_worker", "--grid", "130105001001001",
-                     "--phone", "0311-86010001")
+        seed_district(env, tmp)
         minsheng_cli(env, "user", "add", "--username", "w1", "--role", "grid",
-                     "--grid", "130105001001001", "--staff-id", "1")
+                     "--grid", GRID_CODE, "--staff-id", "1")
         token = minsheng_cli(env, "token", "create", "--username", "w1").strip()
-        shipped = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-        shipped["action_endpoint"]["url"] = f"http://127.0.0.1:{actions_port}/webhook"
-        shipped["tracker_store"]["db"] = str(tmp / "rasa_trackers.db")
-        (tmp / "endpoints.yml").write_text(yaml.safe_dump(shipped), encoding="utf-8")
+        endpoints = write_endpoints(tmp, actions_port)
         web = Service("web", [str(ROOT / ".venv/bin/uvicorn"), "web.app:create_app", "--factory",
                              "--ws", "none", "--port", str(web_port)], env, tmp,
                       ready_url=f"http://127.0.0.1:{web_port}/login")
         services += [action_server(env, actions_port, tmp),
                      rasa_server(env, rasa_port, RASA_TOKEN, served_model,
-                                 tmp / "endpoints.yml", tmp), web]
+                                 endpoints, tmp), web]
         for service in services:
             service.start()
         services[0].wait_ready(60)

@@ -15,23 +15,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot import render
 from tests.botapi.server import Call
 from tests.e2e.harness import (
     CASE_NO,
-    ROOT,
     Service,
     ThreadedBotApi,
     action_server,
     base_env,
     free_port,
-    minsheng_cli,
     rasa_budget,
     rasa_server,
     report_json,
+    seed_district,
     wait_until,
+    write_endpoints,
 )
 
 pytestmark = pytest.mark.slow
@@ -43,20 +42,6 @@ ACTIONS_DOWN_RESIDENT_TG = 6300003
 RASA_TOKEN = "e2e-rasa-token-7621"
 REPORT_TEXT = "幸福里小区3号楼楼道里有人飞线充电，电线就挂在楼梯扶手上"
 TURN = 60.0  # one resident turn through gateway → Rasa → actions, generous under load
-
-GRIDS_YAML = """\
-- {code: "130105", name: 新华区, level: district}
-- {code: "130105001", name: 和平街道, level: street, parent_code: "130105"}
-- {code: "130105001001", name: 幸福社区, level: community, parent_code: "130105001",
-   xiaoqu: [幸福里小区, 和平家园]}
-- code: "130105001001001"
-  name: 幸福社区第一网格
-  level: grid
-  parent_code: "130105001001"
-  xiaoqu: [幸福里小区, 和平家园]
-  buildings: [幸福里小区:1号楼, 幸福里小区:2号楼, 幸福里小区:3号楼, 幸福里小区:4号楼,
-              和平家园:1号楼, 和平家园:2号楼]
-"""
 
 
 @dataclass
@@ -111,18 +96,8 @@ def stack(tmp_path_factory, served_model):
     )
     services: list[Service] = []
     try:
-        minsheng_cli(env, "db", "upgrade")
-        (tmp / "grids.yaml").write_text(GRIDS_YAML, encoding="utf-8")
-        minsheng_cli(env, "grid", "import", str(tmp / "grids.yaml"))
-        minsheng_cli(env, "staff", "add", "--name", "王芳", "--public-name", "王网格员",
-                     "--role", "grid_worker", "--grid", "130105001001001",
-                     "--telegram-id", str(STAFF_TG), "--phone", "0311-86010001")
-        endpoints = tmp / "endpoints.yml"
-        # The shipped endpoints.yml (with its action-token header), on this test's ports.
-        shipped = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-        shipped["action_endpoint"]["url"] = f"http://127.0.0.1:{actions_port}/webhook"
-        shipped["tracker_store"]["db"] = str(tmp / "rasa_trackers.db")
-        endpoints.write_text(yaml.safe_dump(shipped), encoding="utf-8")
+        seed_district(env, tmp, STAFF_TG)
+        endpoints = write_endpoints(tmp, actions_port)
         actions = action_server(env, actions_port, tmp)
         rasa = rasa_server(env, rasa_port, RASA_TOKEN, served_model, endpoints, tmp)
         gateway = Service("gateway", [sys.executable, "-m", "bot"], env, tmp)

@@ -17,10 +17,10 @@ from tests.e2e.harness import (
     action_server,
     base_env,
     free_port,
-    minsheng_cli,
     rasa_budget,
     rasa_server,
     rest_turn,
+    seed_district,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -120,13 +120,7 @@ def scale_out(tmp_path_factory, served_model):
             MINSHENG_PG_DB=trackers_db,
             MINSHENG_REDIS_HOST=REDIS_ADDR[0],
         )
-        minsheng_cli(env, "db", "upgrade")
-        from tests.e2e.test_full_stack import GRIDS_YAML
-
-        (tmp / "grids.yaml").write_text(GRIDS_YAML, encoding="utf-8")
-        minsheng_cli(env, "grid", "import", str(tmp / "grids.yaml"))
-        minsheng_cli(env, "staff", "add", "--name", "王芳", "--public-name", "王网格员",
-                     "--role", "grid_worker", "--grid", "130105001001001")
+        seed_district(env, tmp)
         endpoints = tmp / "endpoints.yml"
         shutil.copy(ROOT / "endpoints.scale-out.yml", endpoints)
         actions = action_server(env, actions_port, tmp)

@@ -26,7 +26,6 @@ import xmlrpc.client
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from supervisor.xmlrpc import SupervisorTransport
 
 from minsheng import processes
@@ -37,26 +36,14 @@ from tests.e2e.harness import (
     ThreadedBotApi,
     base_env,
     free_port,
-    minsheng_cli,
+    seed_district,
     wait_until,
+    write_endpoints,
 )
 from tests.faults.servers import PrivatePostgres, PrivateRedis
 
 STAFF_TG = 5400001
 RASA_TOKEN = "faults-rasa-token-7621-0123"
-GRIDS_YAML = """\
-- {code: "130105", name: 新华区, level: district}
-- {code: "130105001", name: 和平街道, level: street, parent_code: "130105"}
-- {code: "130105001001", name: 幸福社区, level: community, parent_code: "130105001",
-   xiaoqu: [幸福里小区, 和平家园]}
-- code: "130105001001001"
-  name: 幸福社区第一网格
-  level: grid
-  parent_code: "130105001001"
-  xiaoqu: [幸福里小区, 和平家园]
-  buildings: [幸福里小区:1号楼, 幸福里小区:2号楼, 幸福里小区:3号楼, 幸福里小区:4号楼,
-              和平家园:1号楼, 和平家园:2号楼]
-"""
 
 
 class ForgettingBotApi(BotApiServer):
@@ -239,24 +226,15 @@ def start_stack(run_dir: Path, model: Path, servers: bool = False) -> Stack:
         RASA_TELEMETRY_ENABLED="false",
         **extra,
     )
-    minsheng_cli(env, "db", "upgrade")
-    (run_dir / "grids.yaml").write_text(GRIDS_YAML, encoding="utf-8")
-    minsheng_cli(env, "grid", "import", str(run_dir / "grids.yaml"))
-    minsheng_cli(env, "staff", "add", "--name", "王芳", "--public-name", "王网格员",
-                 "--role", "grid_worker", "--grid", "130105001001001",
-                 "--telegram-id", str(STAFF_TG), "--phone", "0311-86010001")
-    # The shipped endpoints.yml (with its action-token header), on this stack's ports.
-    endpoints = run_dir / "endpoints.yml"
-    shipped = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-    shipped["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
-    shipped["tracker_store"]["db"] = str(trackers_path)
+    seed_district(env, run_dir, STAFF_TG)
+    stores = {}
     if servers:  # endpoints.scale-out.yml's stores, on the private servers
-        shipped["tracker_store"] = {"type": "SQL", "dialect": "postgresql",
+        stores = {"tracker_store": {"type": "SQL", "dialect": "postgresql",
                                     "url": "127.0.0.1", "port": postgres.port, "db": "rasa",
-                                    "username": "postgres"}
-        shipped["lock_store"] = {"type": "redis", "url": "127.0.0.1", "port": redis.port,
-                                 "db": 1}
-    endpoints.write_text(yaml.safe_dump(shipped), encoding="utf-8")
+                                    "username": "postgres"},
+                  "lock_store": {"type": "redis", "url": "127.0.0.1", "port": redis.port,
+                                 "db": 1}}
+    endpoints = write_endpoints(run_dir, ports.actions, **stores)
 
     progs = [
         dataclasses.replace(p, argv=[str(endpoints) if a == "endpoints.yml" else a

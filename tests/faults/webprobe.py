@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from bot.webchat.channel import KEPT
+from bot.core.texts import BUSY
 
 
 class WebChatProbe:
@@ -49,7 +49,7 @@ class WebChatProbe:
             else:
                 return
             while True:
-                answered = [m for m in messages if m["text"] and m["text"] != KEPT]
+                answered = [m for m in messages if m["text"] and m["text"] != BUSY]
                 if answered:
                     self.seconds = time.monotonic() - self._started
                     return

@@ -1,13 +1,16 @@
 """The web chat as a full channel: messages stored first, replies and notices in the
 outbox with their ids, a conversation that survives a reload, notice buttons on offer,
-and a resident told (not a 503) when Rasa cannot answer."""
+the rating dialogue started by the core outbox sender, and a resident told (not a 503)
+when Rasa cannot answer."""
 from __future__ import annotations
 
 import json
+import time
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from bot.core.texts import BUSY
 from minsheng.clock import utcnow
 from minsheng.enums import Category, Channel
 from minsheng.models import InboundMessage, OutboxMessage, ResidentIdentity
@@ -27,6 +30,16 @@ def poll(client, after: int = 0) -> list[dict]:
     response = client.get("/chat/messages", params={"after": after})
     assert response.status_code == 200, response.text
     return response.json()["messages"]
+
+
+def poll_until(client, found, after: int = 0, timeout: float = 15.0) -> list[dict]:
+    """The page polling until ``found(messages)`` (the web process works meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        messages = poll(client, after)
+        if found(messages) or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.1)
 
 
 def web_id(rasa) -> str:
@@ -147,7 +160,7 @@ def test_a_forged_payload_is_refused_and_a_notices_rating_button_is_accepted(
         handling.acknowledge(uow, case_no, world.worker1_id)
     with db.uow() as uow:
         handling.resolve(uow, case_no, world.worker1_id, "已清理", photos=["after.jpg"])
-    [prompt] = poll(client)[-1:]
+    [prompt] = poll_until(client, lambda ms: ms and ms[-1]["buttons"])[-1:]
     assert rasa.triggered[-1]["name"] == "start_rating"
     assert rasa.triggered[-1]["entities"] == {"case_no": case_no}
     assert [b["payload"] for b in prompt["buttons"]] == [
@@ -178,7 +191,7 @@ def test_rasa_down_tells_the_resident_in_chinese_and_keeps_the_message(client, r
     response = say(client, text="路灯不亮")
     assert response.status_code == 200
     [told] = response.json()["messages"]
-    assert "已经保存" in told["text"] and told["id"] > 0
+    assert told["text"] == BUSY and told["id"] > 0
     [kept] = inbound_rows(db)
     assert kept.payload["text"] == "路灯不亮" and kept.processed_at is None
     assert kept.last_error.startswith("RasaUnavailable")
@@ -190,7 +203,7 @@ def test_a_silent_rasa_counts_as_unanswered_and_the_page_gets_the_answer_on_retr
     client.get("/chat")
     rasa.silent = True
     [told] = say(client, text=REPORT).json()["messages"]
-    assert "已经保存" in told["text"]
+    assert told["text"] == BUSY
     assert inbound_rows(db)[0].processed_at is None
     rasa.silent = False
     answered = poll(client, told["id"])
@@ -209,7 +222,7 @@ async def test_a_kept_message_is_answered_by_the_sweep_while_the_page_is_closed(
     chat = WebChat(settings, db, retry_every=0.0)
     rasa.silent = True
     [told] = await chat.send("closed-page", REPORT, REPORT)
-    assert "已经保存" in told.text
+    assert told.text == BUSY
     rasa.silent = False
     sweep = asyncio.create_task(chat.sweep_forever(interval=0.02))
     try:
@@ -271,10 +284,13 @@ def test_a_location_is_sent_as_a_share_location_intent_made_by_the_server(client
     assert len(rasa.received) == 1
 
 
-async def test_a_rating_started_while_the_page_is_closed_waits_unsent_for_the_page(
+async def test_the_rating_dialogue_leaves_through_the_core_outbox_and_waits_for_the_page(
         settings, db, rasa, world):
-    import asyncio
-
+    """办结 queues a rating request; the core outbox sender (not the page) starts the
+    rating in Rasa; the prompt waits, unsent and not yet on offer, until the page draws it.
+    The 签收 notice is the page's to draw: the sender leaves it alone."""
+    from bot.core.outbox import OutboxSender
+    from bot.core.rasa import RasaClient
     from bot.webchat.channel import WebChat
 
     chat = WebChat(settings, db)
@@ -284,27 +300,72 @@ async def test_a_rating_started_while_the_page_is_closed_waits_unsent_for_the_pa
         handling.acknowledge(uow, case_no, world.worker1_id)
     with db.uow() as uow:
         handling.resolve(uow, case_no, world.worker1_id, "已清理", photos=["after.jpg"])
-    sweep = asyncio.create_task(chat.sweep_forever(interval=0.02))
-    try:
-        for _ in range(1500):  # up to 30 s on a loaded machine; usually a few ticks
-            if rasa.triggered:
-                break
-            await asyncio.sleep(0.02)
-    finally:
-        sweep.cancel()
+    assert rasa.triggered == []
+    async with RasaClient(settings.rasa_url, settings.rasa_token) as client:
+        chat.rasa = client
+        await OutboxSender(db, [chat]).send_due()
+    assert [(t["sender"], t["name"], t["entities"]) for t in rasa.triggered] == [
+        ("web:closed-page", "start_rating", {"case_no": case_no})]
     resident_id = chat.store.resident_id("closed-page")
     with db.uow() as uow:
-        # the 签收 notice came first; the rating prompt Rasa made is the last message
-        *notices, prompt = outbox.conversation(uow, Channel.web, f"resident:{resident_id}",
-                                               hidden_kinds=["reply", "rating_request"])
-        assert [n.kind for n in notices] == ["notice_acknowledged"]
+        rows = outbox.conversation(uow, Channel.web, f"resident:{resident_id}")
+        notice, request, prompt = [r for r in rows if r.kind != "reply" or r.sent_at is None]
+        assert (notice.kind, notice.sent_at, notice.attempts) == ("notice_acknowledged", None, 0)
+        assert request.kind == "rating_request" and request.sent_at is not None
         assert prompt.sent_at is None and "满意吗" in prompt.text
-        prompt_id = prompt.id
+        prompt_id, request_id = prompt.id, request.id
     assert chat.store.offered_title(resident_id, "/rate_satisfied") is None
     fetched = await chat.messages("closed-page", 0)
-    assert fetched[-1].id == prompt_id
+    assert [m.id for m in fetched][-1] == prompt_id  # the request itself is not shown
+    assert request_id not in [m.id for m in fetched]
+    assert fetched[-1].buttons[0] == {"title": "满意", "payload": "/rate_satisfied"}
     assert chat.store.offered_title(resident_id, "/rate_satisfied") == "满意"
     assert outbox_row(db, prompt_id).sent_at is not None
+    await OutboxSender(db, [chat]).send_due()  # nothing more: the rating started once
+    assert len(rasa.triggered) == 1
+
+
+def test_an_open_page_gets_the_rating_prompt_by_server_sent_events_without_asking(
+        client, rasa, db, app, world):
+    from web.chat import SseSettings
+
+    app.state.sse = SseSettings(tick=0.05, lifetime=4.0)
+    client.get("/chat")
+    last = say(client, text=REPORT).json()["messages"][-1]["id"]
+    case_no = open_web_case(db, web_id(rasa))
+    with db.uow() as uow:
+        handling.acknowledge(uow, case_no, world.worker1_id)
+    with db.uow() as uow:
+        handling.resolve(uow, case_no, world.worker1_id, "已清理", photos=["after.jpg"])
+    stream = client.get("/chat/events", params={"after": last})
+    pushed = [json.loads(e.split("data: ", 1)[1]) for e in stream.text.split("\n\n")
+              if e.startswith("id: ")]
+    assert pushed[0]["text"].startswith("您反映的")  # 签收
+    assert pushed[-1]["text"] == f"您反映的问题（工单 {case_no}）已经办结。对处理结果满意吗？"
+    assert [b["title"] for b in pushed[-1]["buttons"]] == ["满意", "基本满意", "不满意"]
+    assert [t["entities"] for t in rasa.triggered] == [{"case_no": case_no}]
+
+
+def test_a_rating_that_can_never_start_shows_its_own_text_and_rating_buttons(
+        client, rasa, db, world):
+    """Rasa never started the dialogue (its attempts used up): the 办结 notice itself is
+    shown, its buttons carrying the case number."""
+    client.get("/chat")
+    last = say(client, text=REPORT).json()["messages"][-1]["id"]
+    rasa.silent = True
+    case_no = open_web_case(db, web_id(rasa))
+    with db.uow() as uow:
+        handling.acknowledge(uow, case_no, world.worker1_id)
+    with db.uow() as uow:
+        handling.resolve(uow, case_no, world.worker1_id, "已清理", photos=["after.jpg"])
+        request_id = next(r.id for r in outbox.pending(uow) if r.kind == "rating_request")
+    assert poll_until(client, lambda ms: False, last, timeout=1.5)[-1]["buttons"] == []
+    with db.uow() as uow:  # its attempts are used up
+        outbox.mark_failed(uow, request_id, "Rasa: no messages", give_up=True)
+        uow.commit()
+    shown = poll(client, last)[-1]
+    assert shown["id"] == request_id and "已办结" in shown["text"]
+    assert case_no in shown["buttons"][0]["payload"]
 
 
 def test_notices_are_pushed_as_server_sent_events_from_the_last_id_seen(client, rasa, db, app):
@@ -324,3 +385,61 @@ def test_notices_are_pushed_as_server_sent_events_from_the_last_id_seen(client, 
     assert all(m["id"] > last for m in pushed)
     again = client.get("/chat/events", headers={"Last-Event-ID": str(pushed[0]["id"])})
     assert [e for e in again.text.split("\n\n") if e.startswith("id: ")] == events[1:]
+
+
+async def test_two_web_processes_never_take_the_same_message_and_a_dead_ones_is_retaken(
+        settings, db, rasa):
+    """Two web processes on one database: a message the first holds (then it is killed)
+    is not taken by the second, not even by its sweep, until the lease runs out — a
+    second or so, not a minute — and is then answered once, after a look in Rasa's
+    tracker."""
+    import asyncio
+
+    from bot.core.inbound import InboundStore, Incoming
+    from bot.webchat.channel import WebChat
+    from bot.webchat.store import sender_of
+
+    killed, alive = WebChat(settings, db, retry_every=0.0), WebChat(settings, db,
+                                                                    retry_every=0.0)
+    killed.inbox = InboundStore(db, Channel.web, lease=1.0)
+    await asyncio.to_thread(killed.store.resident_id, "two-procs", True)
+    await asyncio.to_thread(killed.inbox.add, Incoming("m-1", sender_of("two-procs"),
+                                                       {"rasa": REPORT, "text": REPORT}))
+    assert await asyncio.to_thread(killed.inbox.claim_next, sender_of("two-procs"))
+    assert await alive.messages("two-procs", 0) == []
+    await alive.sweep(stale_after=0.0)
+    assert rasa.received == [] and inbound_rows(db)[0].processed_at is None
+    await asyncio.sleep(1.2)
+    # both processes (the killed one restarted) sweep at once: one of them takes it
+    await asyncio.gather(alive.sweep(stale_after=0.0), killed.sweep(stale_after=0.0))
+    fetched = await alive.messages("two-procs", 0)
+    assert [m.text for m in fetched] == [f"您反映的是：{REPORT}", "确认提交吗？"]
+    assert rasa.messages_from(sender_of("two-procs")) == [REPORT]
+    assert inbound_rows(db)[0].processed_at is not None
+
+
+async def test_a_message_rasa_never_answers_is_given_up_after_the_limit_every_channel_has(
+        settings, db, rasa):
+    import asyncio
+
+    from bot.core.inbound import EMPTY_ATTEMPTS
+    from bot.core.texts import NO_REPLY
+    from bot.gateway import GatewayOptions
+    from bot.webchat.channel import WebChat
+    from bot.webchat.store import sender_of
+
+    assert GatewayOptions().empty_attempts == EMPTY_ATTEMPTS  # Telegram's is the same
+    chat = WebChat(settings, db, retry_every=0.0)
+    rasa.silent = True
+    [told] = await chat.send("never", REPORT, REPORT)
+    assert told.text == BUSY
+    seen, last = [], told.id
+    for _ in range(EMPTY_ATTEMPTS + 2):  # the page polling (each poll retries once)
+        fetched = await chat.messages("never", last)
+        seen += [m.text for m in fetched]
+        last = max([last] + [m.id for m in fetched])
+        await asyncio.sleep(0)
+    assert seen[-1] == NO_REPLY and seen.count(NO_REPLY) == 1
+    assert rasa.messages_from(sender_of("never")) == [REPORT] * EMPTY_ATTEMPTS
+    [row] = inbound_rows(db)
+    assert row.processed_at is not None and row.last_error.startswith("EmptyTurn")

@@ -102,11 +102,11 @@ class WeChatHarness:
 
         inbound = parse(message_xml(self.openid, "text", {"Content": text},
                                     msg_id=next(self._ids)))
-        assert self.client.app.state.wechat.inbox.save(inbound)
-        with self.db.uow() as uow:  # stored before the retry loop's stale_after
+        assert self.client.app.state.wechat.inbox.receive(inbound)
+        with self.db.uow() as uow:  # the process that took it died: its lease ran out
             uow.session.execute(update(InboundMessage).where(
                 InboundMessage.external_id == inbound.external_id).values(
-                received_at=utcnow() - timedelta(hours=1)))
+                claimed_until=utcnow() - timedelta(seconds=1)))
             uow.commit()
         self.rasa.reply({"sender": f"wechat:{self.openid}", "message": text,
                          "metadata": {TURN_KEY: inbound.external_id}})
@@ -161,14 +161,23 @@ class WebChatHarness:
         return [m["text"] for m in messages]
 
     def lose_answer(self, text: str) -> None:
+        from sqlalchemy import update
+
+        from bot.core.inbound import Incoming
         from bot.core.replay import TURN_KEY
+        from minsheng.clock import utcnow
+        from minsheng.models import InboundMessage
 
         sender = self.rasa.received[-1]["sender"]  # the resident has written before
-        store = self.client.app.state.webchat.store
-        store.save_inbound(split_sender(sender)[1], text, text)
-        [kept] = store.pending(split_sender(sender)[1])
-        self.rasa.reply({"sender": sender, "message": text,
-                         "metadata": {TURN_KEY: kept.external_id}})
+        key = f"lost-{len(self.rasa.received)}"
+        self.client.app.state.webchat.inbox.add(
+            Incoming(key, sender, {"rasa": text, "text": text}), claim=True)
+        with self.db.uow() as uow:  # the process that took it died: its lease ran out
+            uow.session.execute(update(InboundMessage).where(
+                InboundMessage.external_id == key).values(
+                claimed_until=utcnow() - timedelta(seconds=1)))
+            uow.commit()
+        self.rasa.reply({"sender": sender, "message": text, "metadata": {TURN_KEY: key}})
 
 
 class TelegramHarness:

@@ -295,7 +295,7 @@ def test_an_empty_answer_is_kept_told_once_retried_a_bounded_number_of_times_the
         client, db, rasa, wechat):
     """Rasa answers [] while the action server is down: "不用重发" once, the message sent
     again by the retry loop, and "请稍后再发一次" only after EMPTY_ATTEMPTS turns."""
-    from bot.core.replay import EMPTY_ATTEMPTS
+    from bot.core.inbound import EMPTY_ATTEMPTS
     from bot.wechat import render
 
     client.app.state.wechat.empty_backoff = 0.0
@@ -322,4 +322,4 @@ def test_an_empty_answered_message_waits_out_its_back_off_before_it_is_sent_agai
     with db.uow() as uow:
         uow.session.execute(update(InboundMessage).values(claimed_until=utcnow()))
         uow.commit()
-    assert [external_id for external_id, _ in inbox.unprocessed(utcnow(), 20)] == ["98"]
+    assert [stored.key for stored in inbox.unprocessed(utcnow(), 20)] == ["98"]
