@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import io
 import json
 import os
 import re
@@ -42,6 +44,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def photo() -> str:
+    """A small real JPEG, base64, as the console sends a 办结 photo."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 140, 60)).save(buffer, "JPEG")
+    return base64.b64encode(buffer.getvalue()).decode()
 
 
 async def wait_http(url: str, seconds: float = 60) -> None:
@@ -115,11 +126,13 @@ async def run(residents: int) -> list[float]:
         await asyncio.sleep(1.5)  # every page connected
         staff = httpx.AsyncClient(base_url=base, timeout=30,
                                   headers={"Authorization": f"Bearer {token}"})
-        for action, note in (("acknowledge", ""), ("resolve", "已清理")):
+        # 乱堆乱放 is closed with a photo of the cleared place (settings.resolve_photo_categories)
+        bodies = {"acknowledge": {"action": "acknowledge", "note": ""},
+                  "resolve": {"action": "resolve", "note": "已清理", "photos_base64": [photo()]}}
+        for action, body in bodies.items():
             for person, case_no in zip(people, numbers):
                 pressed = time.monotonic()  # the staff member presses the button
-                response = await staff.post(f"/api/cases/{case_no}/actions",
-                                            json={"action": action, "note": note})
+                response = await staff.post(f"/api/cases/{case_no}/actions", json=body)
                 response.raise_for_status()
                 deadline = time.monotonic() + 10
                 while action not in person.arrived and time.monotonic() < deadline:
