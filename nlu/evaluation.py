@@ -130,11 +130,17 @@ def score_predictions(predictions: list[Prediction]) -> Report:
     return score([p.example.label for p in predictions], [p.label for p in predictions])
 
 
+# Column heads of the confusion matrix; a label without one (a new category) shows its
+# first seven letters, so this is no list that has to follow minsheng.enums.Category.
 _SHORT = {
     "safety_hazard": "safety", "sanitation": "sanit", "illegal_construction": "illegal",
     "dispute": "dispute", "livelihood": "livelih", "clutter": "clutter",
     "public_order": "order", "out_of_scope": "oos",
 }
+
+
+def _short(label: str) -> str:
+    return _SHORT.get(label, label[:7])
 
 
 def format_report(report: Report) -> str:
@@ -147,7 +153,7 @@ def format_report(report: Report) -> str:
     lines.append(f"accuracy {report.accuracy:.3f}")
     lines.append("")
     lines.append("confusion matrix (rows: gold, columns: predicted)")
-    lines.append(f"{'':<22}" + "".join(f"{_SHORT[label]:>8}" for label in LABELS))
+    lines.append(f"{'':<22}" + "".join(f"{_short(label):>8}" for label in LABELS))
     for gold in LABELS:
         row = report.confusion.get(gold, Counter())
         lines.append(f"{gold:<22}" + "".join(f"{row[p]:>8}" for p in LABELS))
