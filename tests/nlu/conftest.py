@@ -10,6 +10,30 @@ from pathlib import Path
 import pytest
 
 CACHE = Path(__file__).resolve().parents[1] / "artefacts" / "nlu-models"
+# Evaluation reports of this run, by set name: printed in the terminal summary, so CI's log
+# shows per-class F1 and the confusion matrix whether or not pytest captures output (-s).
+EVAL_REPORTS = pytest.StashKey[dict]()
+
+
+@pytest.fixture
+def record_eval_report(request):
+    """Call with (set name, nlu.evaluation.Report) to have it printed at the end of the run."""
+    reports = request.config.stash.setdefault(EVAL_REPORTS, {})
+    return reports.__setitem__
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    from nlu.evaluation import format_report
+
+    reports = config.stash.get(EVAL_REPORTS, {})
+    if not reports:
+        return
+    terminalreporter.section("NLU evaluation: per-class F1 and confusion matrix")
+    for name, report in sorted(reports.items()):
+        terminalreporter.write_line(f"[{name}] macro-F1 {report.macro_f1:.4f}, n {report.n}")
+        for line in format_report(report).splitlines():
+            terminalreporter.write_line("  " + line)
+        terminalreporter.write_line("")
 
 
 def _promoted_model_with(fingerprint: str) -> Path | None:
