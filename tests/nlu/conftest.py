@@ -69,9 +69,14 @@ def trained_model_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def parser(trained_model_path):
+def parser(trained_model_path, tmp_path_factory):
     from nlu.training import Parser
 
-    loaded = Parser(trained_model_path)
+    # The served extractor reads the grid table's place names; the quality tests measure the
+    # model alone, not whatever var/place_lexicon.json a `make run` left in the checkout.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINSHENG_PLACE_LEXICON_PATH",
+                     str(tmp_path_factory.mktemp("lexicon") / "none.json"))
+        loaded = Parser(trained_model_path)
     yield loaded
     loaded.close()
