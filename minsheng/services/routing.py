@@ -4,8 +4,8 @@ Order of evidence: 小区+楼栋 in a grid's coverage list, then 小区 alone (w
 covers it); an estate named by one of its aliases counts as the estate. Then the names the
 grid table knows (minsheng.place_lexicon) found in the address text: an estate or alias, else
 a landmark or road a grid lists. Then a shared location (inside a polygon, else the nearest
-grid within ``NEAREST_KM``), else the community desk. Among a node's staff: on-duty first, then the
-fewest open cases.
+grid within ``NEAREST_KM``), else the community desk. Among a node's staff: on-duty first,
+then the fewest open cases.
 """
 from __future__ import annotations
 
@@ -114,7 +114,8 @@ def _one_of(grids: list[Grid], hits: list[Grid]) -> Grid | None:
     shallow = [g for g in hits if DEPTH[GridLevel(g.level)] <= DEPTH[GridLevel.community]]
     if shallow:
         return _deepest(shallow)
-    parents = [g for g in grids if g.id in {g.parent_id for g in working}]
+    parent_ids = {w.parent_id for w in working}
+    parents = [g for g in grids if g.id in parent_ids]
     return _deepest(parents) if len(parents) == 1 else None
 
 

@@ -69,14 +69,19 @@ def trained_model_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def parser(trained_model_path, tmp_path_factory):
+def served_lexicon_path(tmp_path_factory) -> Path:
+    """The place lexicon the session's parser reads (absent unless a test writes it)."""
+    return tmp_path_factory.mktemp("lexicon") / "place_lexicon.json"
+
+
+@pytest.fixture(scope="session")
+def parser(trained_model_path, served_lexicon_path):
     from nlu.training import Parser
 
     # The served extractor reads the grid table's place names; the quality tests measure the
     # model alone, not whatever var/place_lexicon.json a `make run` left in the checkout.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MINSHENG_PLACE_LEXICON_PATH",
-                     str(tmp_path_factory.mktemp("lexicon") / "none.json"))
+        patch.setenv("MINSHENG_PLACE_LEXICON_PATH", str(served_lexicon_path))
         loaded = Parser(trained_model_path)
     yield loaded
     loaded.close()

@@ -110,3 +110,33 @@ def test_build_reads_grid_rows_of_any_kind(kind):
                           landmarks=["幸福菜市场"])  # a Grid row as routing and the import see it
     lexicon = build([row])
     assert {p.kind for p in lexicon.places.values()} >= {kind}
+
+
+@pytest.mark.slow
+def test_the_trained_model_names_an_imported_estate_by_its_alias_without_retraining(
+        parser, served_lexicon_path, tmp_path):
+    import time
+
+    from minsheng import grid_import
+    from minsheng.db import Database
+    from minsheng.models import Base
+
+    text = "棉纺二厂3号楼楼道里堆满了纸箱"
+    before = {e["entity"]: e["value"] for e in parser.parse(text)["entities"]}
+    assert before.get("xiaoqu") is None
+    database = Database(f"sqlite:///{tmp_path / 'grids.db'}")
+    Base.metadata.create_all(database.engine)
+    row = {"code": "G7", "name": "第七网格", "level": "grid", "xiaoqu": "康乐家属院",
+           "buildings": "康乐家属院:3号楼", "aliases": "棉纺二厂=康乐家属院"}
+    try:
+        with database.uow() as uow:
+            grid_import.import_grids(uow, [row], served_lexicon_path)
+        time.sleep(1.1)  # the served extractor looks at the file at most once a second
+        result = parser.parse(text)
+        entities = {e["entity"]: e["value"] for e in result["entities"]}
+        assert (entities["xiaoqu"], entities["building"]) == ("康乐家属院", "3号楼")
+        assert result["intent"]["name"] == "report_clutter"
+    finally:
+        served_lexicon_path.unlink()  # the other tests measure the model alone
+        time.sleep(1.1)
+        database.dispose()
