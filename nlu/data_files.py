@@ -53,6 +53,15 @@ def read_examples(nlu_dir: Path = NLU_DIR) -> list[Example]:
     return found
 
 
+def folder_of_intent(intent: str) -> str:
+    """Where an example of ``intent`` is filed: report_<code> → <code>, out_of_scope, else
+    conversation."""
+    if intent.startswith(REPORT_PREFIX) and intent[len(REPORT_PREFIX):] in {
+            c.value for c in Category}:
+        return intent[len(REPORT_PREFIX):]
+    return OUT_OF_SCOPE if intent == OUT_OF_SCOPE else CONVERSATION
+
+
 def folder_intents(folder: str) -> set[str] | None:
     """The intents a folder may hold: report_<code> in a category folder, any non-report
     intent in conversation/, only out_of_scope in out_of_scope/; None for an unknown folder."""
