@@ -154,3 +154,21 @@ def test_the_lexicon_file_is_read_again_when_it_changes(db, named, tmp_path):
         grid_import.import_grids(uow, ROWS, path)
     os.utime(path, ns=(1, 1))  # a different mtime even within the filesystem's resolution
     assert "育才小学" in reader.current().places
+
+
+def test_minsheng_grid_import_reads_the_new_csv_columns_and_writes_the_file(db, world,
+                                                                              tmp_path, capsys):
+    from minsheng.cli_commands import grid_import as grid_import_command
+    from minsheng.settings import Settings
+
+    csv_file = tmp_path / "grids.csv"
+    csv_file.write_text(
+        "code,name,level,parent_code,xiaoqu,buildings,lat,lon,aliases,landmarks\n"
+        "G9,第九网格,grid,C1,康乐苑,康乐苑:1号楼,,,老棉纺厂=康乐苑,东风菜市场；育才小学\n",
+        encoding="utf-8")
+    settings = Settings(place_lexicon_path=tmp_path / "var" / "lexicon.json", _env_file=None)
+    assert grid_import_command(db, settings, str(csv_file)) == 0
+    assert "新增 1 个网格" in capsys.readouterr().out
+    written = PlaceLexicon.from_json(settings.place_lexicon_path.read_text(encoding="utf-8"))
+    assert written.places["东风菜市场"].grids == ("G9",)
+    assert written.places["老棉纺厂"].value == "康乐苑"
