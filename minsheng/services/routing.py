@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from minsheng.enums import Category, EscalationLevel, GridLevel, StaffRole
 from minsheng.models import Grid, RoutingRule, Staff
-from minsheng.place_lexicon import ALIAS, ESTATE, LANDMARK, build, parse_alias
+from minsheng.place_lexicon import ALIAS, ESTATE, LANDMARK, PlaceLexicon, build, parse_alias
 from minsheng.places import Place, normalize_building, normalize_xiaoqu, parse_place
 
 from .common import ancestors, pick_staff, staff_of
@@ -119,11 +119,25 @@ def _one_of(grids: list[Grid], hits: list[Grid]) -> Grid | None:
     return _deepest(parents) if len(parents) == 1 else None
 
 
+_LAST_LEXICON: dict[tuple, PlaceLexicon] = {}
+
+
+def _lexicon_of(grids: list[Grid]) -> PlaceLexicon:
+    """The grids' lexicon, built again only when a name changed: compiling it takes ~40 ms
+    for 3,000 names, finding names in a letter well under 1 ms."""
+    key = tuple((g.code, str(g.level), g.name, tuple(g.xiaoqu or ()), tuple(g.buildings or ()),
+                 tuple(g.aliases or ()), tuple(g.landmarks or ())) for g in grids)
+    if key not in _LAST_LEXICON:
+        _LAST_LEXICON.clear()
+        _LAST_LEXICON[key] = build(grids)
+    return _LAST_LEXICON[key]
+
+
 def match_named_place(grids: list[Grid], place: Place | None,
                       text: str | None) -> tuple[Grid | None, str]:
     """A name from the grid table in ``text``: an estate or alias (with the place's building,
     if any), else a landmark or road, routed to the grid that lists it."""
-    hits = build(grids).find(text or "", kinds=(ESTATE, ALIAS, LANDMARK))
+    hits = _lexicon_of(grids).find(text or "", kinds=(ESTATE, ALIAS, LANDMARK))
     building = (place.building if place else None) or parse_place(text or "").building
     for hit in hits:
         if hit.place.kind in (ESTATE, ALIAS):
