@@ -22,6 +22,9 @@ from minsheng.places import normalize_building, normalize_xiaoqu
 
 ESTATE, ALIAS, LANDMARK, BUILDING, STREET = "xiaoqu", "alias", "landmark", "building", "street"
 MIN_LENGTH = 2  # one character names nothing reliably
+# Words that are no one place's name ("花园小区" shortened): never matched, never given to or
+# taken from jieba, whose general dictionary (nlu/dict) has them.
+GENERIC = frozenset({"小区", "花园", "家园", "社区", "公园", "新村", "公寓", "大院", "村"})
 _ALIAS = re.compile(r"\s*[=＝]\s*")
 
 
@@ -52,7 +55,8 @@ class PlaceLexicon:
     """Names → PlaceName; ``find`` picks the longest names first, left to right."""
 
     def __init__(self, places: list[PlaceName]):
-        self.places = {p.name: p for p in places if len(p.name) >= MIN_LENGTH}
+        self.places = {p.name: p for p in places
+                       if len(p.name) >= MIN_LENGTH and p.name not in GENERIC}
         names = sorted(self.places, key=lambda n: (-len(n), n))
         self._pattern = re.compile("|".join(map(re.escape, names))) if names else None
 

@@ -172,3 +172,13 @@ def test_minsheng_grid_import_reads_the_new_csv_columns_and_writes_the_file(db, 
     written = PlaceLexicon.from_json(settings.place_lexicon_path.read_text(encoding="utf-8"))
     assert written.places["东风菜市场"].grids == ("G9",)
     assert written.places["老棉纺厂"].value == "康乐苑"
+
+
+def test_a_generic_word_left_by_shortening_an_estate_name_is_no_place():
+    from types import SimpleNamespace
+
+    row = SimpleNamespace(code="G5", name="第五网格", level="grid", buildings=[],
+                          xiaoqu=["花园小区"], aliases=[], landmarks=[])
+    lexicon = build([row])
+    assert "花园小区" in lexicon.places and "花园" not in lexicon.places
+    assert [h.place.name for h in lexicon.find("公园旁边的花园里")] == []
