@@ -23,9 +23,8 @@ def parse_date(text: str) -> date:
 
 def db_upgrade(database: Database, settings) -> int:
     from minsheng.migrate import upgrade
-    from minsheng.services.routing import ensure_default_rules
-
     from minsheng.place_lexicon import refresh
+    from minsheng.services.routing import ensure_default_rules
 
     upgrade(database.url)
     with database.uow() as uow:
