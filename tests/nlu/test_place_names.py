@@ -140,3 +140,17 @@ def test_the_trained_model_names_an_imported_estate_by_its_alias_without_retrain
         served_lexicon_path.unlink()  # the other tests measure the model alone
         time.sleep(1.1)
         database.dispose()
+
+
+def test_the_static_dictionary_holds_general_words_and_no_place_names():
+    """Places come from the grid table; nlu/dict names none (炸街, 邻里 are no places)."""
+    import re
+
+    from minsheng.place_lexicon import GENERIC
+
+    words = [line.split()[0] for line in
+             (Path(__file__).resolve().parents[2] / "nlu" / "dict" / "minsheng.txt")
+             .read_text(encoding="utf-8").splitlines() if line.strip()]
+    place_like = re.compile(r".+(小区|苑|家园|花园|新村|公寓|小学|中学|菜市场|大厦|广场|路|大街)$")
+    assert len(words) > 200
+    assert [w for w in words if place_like.match(w) and w not in GENERIC] == []
