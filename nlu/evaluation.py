@@ -65,13 +65,22 @@ def read_eval_tsv(path: Path) -> list[Example]:
     return examples
 
 
+def _labelled_by_category(path: Path) -> bool:
+    """A TSV of this format (``id, category, text``); other TSVs in tests/nlu have their own
+    evaluators (e.g. the multi-problem set, nlu/split_eval.py)."""
+    with open(path, encoding="utf-8") as handle:
+        header = handle.readline().rstrip("\r\n").split("\t")
+    return {"id", "category", "text"} <= set(header)
+
+
 def default_eval_sets() -> dict[str, Path]:
     """The benchmark (when present) and our own evaluation files in tests/nlu/*.tsv."""
     sets = {}
     if BENCHMARK.exists():
         sets[BENCHMARK.stem] = BENCHMARK
     for path in sorted(OWN_EVAL_DIR.glob("*.tsv")):
-        sets[path.stem] = path
+        if _labelled_by_category(path):
+            sets[path.stem] = path
     return sets
 
 

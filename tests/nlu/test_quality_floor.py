@@ -50,3 +50,16 @@ def test_a_lowered_floor_a_removed_one_and_a_lower_entry_are_caught():
     lower_later = recorded + [{"date": "2026-02-01", "macro_f1": {"a": 0.85, "b": 0.8}}]
     assert floor_drops({"macro_f1": {"a": 0.85, "b": 0.8}, "history": lower_later}) == [
         "2026-02-01: a 0.85 < earlier 0.9", "a: floor 0.85 < recorded 0.9"]
+
+
+def test_only_category_labelled_tsvs_are_evaluation_sets_with_floors(tmp_path, monkeypatch):
+    """Another TSV in tests/nlu (e.g. the multi-problem set, scored by nlu/split_eval.py) is
+    neither scored as one nor asked for a floor."""
+    from nlu import evaluation
+
+    (tmp_path / "chat.tsv").write_text("id\tcategory\ttext\n1\tclutter\t楼道堆满纸箱\n", "utf-8")
+    (tmp_path / "multi.tsv").write_text("id\tkind\tcategories\ttext\n1\tone\tclutter\tx\n",
+                                        "utf-8")
+    monkeypatch.setattr(evaluation, "OWN_EVAL_DIR", tmp_path)
+    monkeypatch.setattr(evaluation, "BENCHMARK", tmp_path / "absent.tsv")
+    assert evaluation.default_eval_sets() == {"chat": tmp_path / "chat.tsv"}
