@@ -176,7 +176,10 @@ class ValidateReportForm(SplitSlots, FormValidationAction):
             return {"place": {"lat": lat, "lon": lon}}
         if _starting(tracker):
             parts = place_from_message(tracker)
-            return {"place": {"parts": parts, "text": latest_text(tracker)}} if parts else {}
+            if parts:
+                return {"place": {"parts": parts, "text": latest_text(tracker)}}
+            landmark = entity(tracker, "landmark")  # 菜市场门口…: routed by the name
+            return {"place": {"parts": None, "text": landmark}} if landmark else {}
         if asked:
             return {"place": {"parts": place_from_message(tracker), "text": latest_text(tracker)}}
         return {}
@@ -198,7 +201,8 @@ class ValidateReportForm(SplitSlots, FormValidationAction):
             from minsheng.places import Place
 
             return {"place": Place(**parts).text(), **parts}
-        if len(text) >= 3 and any(word in text for word in PLACE_WORDS):
+        if text and entity(tracker, "landmark") or (
+                len(text) >= 3 and any(word in text for word in PLACE_WORDS)):
             return {"place": text}
         dispatcher.utter_message(response="utter_place_not_understood")
         return {"place": None}

@@ -23,12 +23,15 @@ def parse_date(text: str) -> date:
 
 def db_upgrade(database: Database, settings) -> int:
     from minsheng.migrate import upgrade
+    from minsheng.place_lexicon import refresh
     from minsheng.services.routing import ensure_default_rules
 
     upgrade(database.url)
     with database.uow() as uow:
         added = ensure_default_rules(uow.session)
         uow.commit()
+        # grids imported before the lexicon existed (or by hand) reach the NLU at start-up
+        refresh(uow.session, settings.place_lexicon_path)
     print(f"数据库已升级到最新版本（{database.url.split('://')[0]}）"
           + (f"，已添加 {added} 条默认派单规则" if added else ""))
     return 0
@@ -41,7 +44,7 @@ def seed_demo(database: Database, settings, reports: int | None = None) -> int:
     from minsheng.services.routing import ensure_default_rules
 
     with database.uow() as uow:
-        created, _updated = import_grids(uow, grid_rows())
+        created, _updated = import_grids(uow, grid_rows(), settings.place_lexicon_path)
     with database.uow() as uow:
         staff_added = seed_staff(uow)
         ensure_default_rules(uow.session)
@@ -57,7 +60,7 @@ def grid_import(database: Database, settings, path: str) -> int:
     from minsheng.grid_import import import_grids, read_file
 
     with database.uow() as uow:
-        created, updated = import_grids(uow, read_file(path))
+        created, updated = import_grids(uow, read_file(path), settings.place_lexicon_path)
     print(f"导入完成：新增 {created} 个网格，更新 {updated} 个。")
     return 0
 

@@ -56,6 +56,10 @@ class Grid(Base):
     parent_id = Column(Integer, ForeignKey("grids.id"), index=True)
     xiaoqu = Column(JSON, nullable=False, default=list)  # 小区 names covered
     buildings = Column(JSON, nullable=False, default=list)  # "小区:楼栋" or "楼栋" covered
+    # Other names residents use: "别名=小区" (老纺织宿舍=幸福里小区), and landmarks or roads
+    # that stand for this grid (菜市场, 实验小学, 建设路). Read by routing and minsheng.place_lexicon.
+    aliases = Column(JSON, default=list)
+    landmarks = Column(JSON, default=list)
     polygon = Column(JSON)  # [[lat, lon], ...] optional
     lat = Column(Float)
     lon = Column(Float)

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     models_dir: Path = Path("models")
     photos_dir: Path = Path("var/photos")
+    # Place names from the grid table (minsheng.place_lexicon): written on every grid change,
+    # read by the Rasa process's place extractor whenever the file changes.
+    place_lexicon_path: Path = Path("var/place_lexicon.json")
     nlu_confidence_threshold: float = 0.55
     # The conventional name TELEGRAM_BOT_TOKEN is accepted too.
     telegram_bot_token: str | None = Field(

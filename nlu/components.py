@@ -35,14 +35,25 @@ def token_shape(text: str, inside_phone: bool) -> str:
     [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
 )
 class MinshengEntityExtractor(GraphComponent, EntityExtractorMixin):
-    """Place parts (xiaoqu, building, unit, room), phone and time by rules, values normalised."""
+    """Place parts (xiaoqu, building, unit, room, landmark), phone and time by rules, values
+    normalised.
+
+    A served model also reads the grid table's place names from ``place_lexicon``
+    (default: settings.place_lexicon_path), re-read whenever the file changes, and gives
+    them to jieba, so estates imported after training are recognised and kept whole. Training
+    never reads it: a model does not depend on the grid table of the machine it was trained on.
+    """
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"entities": ["xiaoqu", "building", "unit", "room", "phone", "time"]}
+        return {"entities": ["xiaoqu", "building", "unit", "room", "landmark", "phone", "time"],
+                "place_lexicon": None}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[Text, Any], lexicon_file: Any = None) -> None:
         self._wanted = set(config.get("entities") or [])
+        self._lexicon_file = lexicon_file
+        self._lexicon = None
+        self._jieba_words: set = set()
 
     @classmethod
     def create(
@@ -54,10 +65,45 @@ class MinshengEntityExtractor(GraphComponent, EntityExtractorMixin):
     ) -> "MinshengEntityExtractor":
         return cls(config)
 
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "MinshengEntityExtractor":
+        from minsheng.place_lexicon import LexiconFile
+
+        path = config.get("place_lexicon")
+        if not path:
+            from minsheng.settings import Settings
+
+            path = Settings().place_lexicon_path  # no secrets needed here: not load_settings
+        extractor = cls(config, LexiconFile(path))
+        extractor.current_lexicon()
+        return extractor
+
+    def current_lexicon(self) -> Any:
+        """The lexicon file's names; a changed file also changes jieba's dictionary."""
+        if self._lexicon_file is None:
+            return None
+        lexicon = self._lexicon_file.current()
+        if lexicon is not self._lexicon:
+            self._lexicon = lexicon
+            self._feed_jieba(set(lexicon.words()))
+        return lexicon
+
+    def _feed_jieba(self, words: set) -> None:
+        import jieba
+
+        for word in self._jieba_words - words:
+            jieba.del_word(word)
+        for word in words - self._jieba_words:
+            jieba.add_word(word, freq=2000, tag="ns")
+        self._jieba_words = words
+
     def process(self, messages: List[Message]) -> List[Message]:
+        lexicon = self.current_lexicon()
         for message in messages:
             text = message.get(TEXT) or ""
-            found = [e.as_dict() for e in extract_entities(text) if e.entity in self._wanted]
+            found = [e.as_dict() for e in extract_entities(text, lexicon)
+                     if e.entity in self._wanted]
             for entity in found:
                 entity["confidence_entity"] = 1.0
             if found:

@@ -8,18 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from minsheng.enums import Category
+
 REPORT_PREFIX = "report_"
 OUT_OF_SCOPE = "out_of_scope"
 FALLBACK_INTENT = "nlu_fallback"
-CATEGORIES = (
-    "safety_hazard",
-    "sanitation",
-    "illegal_construction",
-    "dispute",
-    "livelihood",
-    "clutter",
-    "public_order",
-)
+# The codes of minsheng.enums.Category, in their order (tests/nlu/test_category_lists.py
+# checks every list that cannot be derived like this one).
+CATEGORIES = tuple(c.value for c in Category)
 LABELS = CATEGORIES + (OUT_OF_SCOPE,)
 
 

@@ -3,12 +3,16 @@
 No Rasa import: the Rasa component (``nlu.components``) and the tests call
 ``extract_entities`` directly. Values are normalised — building "3号楼", unit "2单元",
 room "502", phone digits only — while ``start``/``end`` point into the original text.
+With the grid table's lexicon (minsheng.place_lexicon) a known estate or alias is the
+``xiaoqu`` (value: the estate as the grid table writes it) and a landmark or road the grid
+table lists is a ``landmark``; the patterns cover the names it does not know.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from minsheng.place_lexicon import ALIAS, BUILDING, ESTATE, LANDMARK, PlaceLexicon
 from minsheng.places import cn_to_int, normalize_building, parse_place
 
 _CN = "零〇一二两三四五六七八九十百"
@@ -61,15 +65,29 @@ def clean_xiaoqu(name: str) -> str | None:
     return None if name in _NOT_XIAOQU or len(name) < 2 else name
 
 
-def find_place_parts(text: str) -> list[Entity]:
+_LEXICON_ENTITY = {ESTATE: "xiaoqu", ALIAS: "xiaoqu", LANDMARK: "landmark", BUILDING: "building"}
+
+
+def find_known_places(text: str, lexicon: PlaceLexicon | None) -> list[Entity]:
+    """Names from the grid table; one xiaoqu (the first named), every landmark."""
     found: list[Entity] = []
-    xiaoqu = parse_place(text).xiaoqu
+    for hit in lexicon.find(text) if lexicon else []:
+        entity = _LEXICON_ENTITY[hit.place.kind]
+        if entity == "landmark" or entity not in {e.entity for e in found}:
+            found.append(Entity(entity, hit.place.value, hit.start, hit.end))
+    return found
+
+
+def find_place_parts(text: str, lexicon: PlaceLexicon | None = None) -> list[Entity]:
+    found = find_known_places(text, lexicon)
+    known = {e.entity for e in found}
+    xiaoqu = parse_place(text).xiaoqu if "xiaoqu" not in known else None
     xiaoqu = clean_xiaoqu(xiaoqu) if xiaoqu else None
     if xiaoqu:
         at = text.find(xiaoqu)
         if at >= 0:
             found.append(Entity("xiaoqu", xiaoqu, at, at + len(xiaoqu)))
-    for m in RE_BUILDING.finditer(text):
+    for m in (RE_BUILDING.finditer(text) if "building" not in known else ()):
         value = normalize_building(m.group(0))
         if value:
             found.append(Entity("building", value, m.start(), m.end()))
@@ -117,12 +135,12 @@ def find_times(text: str) -> list[Entity]:
     ]
 
 
-def extract_entities(text: str) -> list[Entity]:
+def extract_entities(text: str, lexicon: PlaceLexicon | None = None) -> list[Entity]:
     """All entities, ordered by position; a phone number hides the numbers inside it."""
     phones = find_phones(text)
     masked = text
     for phone in phones:  # same length, so offsets stay valid
         masked = masked[: phone.start] + "，" * (phone.end - phone.start) + masked[phone.end:]
     masked = re.sub(r"\+?86(?=，)", lambda m: "，" * len(m.group(0)), masked)
-    others = find_place_parts(masked) + find_times(masked)
+    others = find_place_parts(masked, lexicon) + find_times(masked)
     return sorted(phones + others, key=lambda e: (e.start, e.end))

@@ -65,13 +65,22 @@ def read_eval_tsv(path: Path) -> list[Example]:
     return examples
 
 
+def _labelled_by_category(path: Path) -> bool:
+    """A TSV of this format (``id, category, text``); other TSVs in tests/nlu have their own
+    evaluators (e.g. the multi-problem set, nlu/split_eval.py)."""
+    with open(path, encoding="utf-8") as handle:
+        header = handle.readline().rstrip("\r\n").split("\t")
+    return {"id", "category", "text"} <= set(header)
+
+
 def default_eval_sets() -> dict[str, Path]:
     """The benchmark (when present) and our own evaluation files in tests/nlu/*.tsv."""
     sets = {}
     if BENCHMARK.exists():
         sets[BENCHMARK.stem] = BENCHMARK
     for path in sorted(OWN_EVAL_DIR.glob("*.tsv")):
-        sets[path.stem] = path
+        if _labelled_by_category(path):
+            sets[path.stem] = path
     return sets
 
 
@@ -130,11 +139,17 @@ def score_predictions(predictions: list[Prediction]) -> Report:
     return score([p.example.label for p in predictions], [p.label for p in predictions])
 
 
+# Column heads of the confusion matrix; a label without one (a new category) shows its
+# first seven letters, so this is no list that has to follow minsheng.enums.Category.
 _SHORT = {
     "safety_hazard": "safety", "sanitation": "sanit", "illegal_construction": "illegal",
     "dispute": "dispute", "livelihood": "livelih", "clutter": "clutter",
     "public_order": "order", "out_of_scope": "oos",
 }
+
+
+def _short(label: str) -> str:
+    return _SHORT.get(label, label[:7])
 
 
 def format_report(report: Report) -> str:
@@ -147,7 +162,7 @@ def format_report(report: Report) -> str:
     lines.append(f"accuracy {report.accuracy:.3f}")
     lines.append("")
     lines.append("confusion matrix (rows: gold, columns: predicted)")
-    lines.append(f"{'':<22}" + "".join(f"{_SHORT[label]:>8}" for label in LABELS))
+    lines.append(f"{'':<22}" + "".join(f"{_short(label):>8}" for label in LABELS))
     for gold in LABELS:
         row = report.confusion.get(gold, Counter())
         lines.append(f"{gold:<22}" + "".join(f"{row[p]:>8}" for p in LABELS))

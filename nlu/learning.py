@@ -72,7 +72,7 @@ def _load_examples(path: Path) -> list[tuple[str, str]]:
 
 
 def existing_texts(nlu_dir: Path) -> set[str]:
-    files = sorted(Path(nlu_dir).glob("*.yml"))
+    files = sorted(Path(nlu_dir).rglob("*.yml"))  # data/nlu/<category>/*.yml
     return {normalise_text(text) for f in files for text, _ in _load_examples(f)}
 
 
@@ -89,11 +89,12 @@ def write_examples(items: list[tuple[str, str]], path: Path) -> None:
 def add_learned_examples(
     items: list[tuple[str, str]], nlu_dir: Path = NLU_DIR
 ) -> tuple[list[tuple[str, str]], int]:
-    """Append new examples to learned.yml; returns (added, skipped as duplicates)."""
+    """Append new examples to <folder>/learned.yml, the folder of each example's intent
+    (nlu.data_files); returns (added, skipped as duplicates)."""
+    from nlu.data_files import folder_of_intent
+
     nlu_dir = Path(nlu_dir)
-    learned_path = nlu_dir / LEARNED_FILE
     seen = existing_texts(nlu_dir)
-    learned = _load_examples(learned_path) if learned_path.exists() else []
     added = []
     for text, intent in items:
         key = normalise_text(text)
@@ -101,8 +102,12 @@ def add_learned_examples(
             continue
         seen.add(key)
         added.append((text, intent))
-    if added:
-        write_examples(learned + added, learned_path)
+    for folder in sorted({folder_of_intent(intent) for _, intent in added}):
+        learned_path = nlu_dir / folder / LEARNED_FILE
+        learned = _load_examples(learned_path) if learned_path.exists() else []
+        learned_path.parent.mkdir(parents=True, exist_ok=True)
+        write_examples(learned + [(t, i) for t, i in added if folder_of_intent(i) == folder],
+                       learned_path)
     return added, len(items) - len(added)
 
 
@@ -182,18 +187,18 @@ def learn(
 ) -> Outcome | None:
     """Add the labelled rows, retrain, compare; a rejected model's examples are taken back out."""
     items = read_labelled_rows(review_file, known_intents)
-    learned_path = Path(nlu_dir) / LEARNED_FILE
-    before = learned_path.read_text(encoding="utf-8") if learned_path.exists() else None
+    before = {p: p.read_text(encoding="utf-8") for p in Path(nlu_dir).rglob(LEARNED_FILE)}
     added, skipped = add_learned_examples(items, nlu_dir)
-    log(f"{len(items)} labelled rows: {len(added)} added to {learned_path.name}, "
+    log(f"{len(items)} labelled rows: {len(added)} added to <category>/{LEARNED_FILE}, "
         f"{skipped} already in the training data")
     if not added:
         return None
     outcome = train_compare_promote(models_dir, eval_sets, rasa_url=rasa_url,
                                     rasa_token=rasa_token, log=log)
-    if not outcome.promoted:
-        if before is None:
-            learned_path.unlink()
-        else:
-            learned_path.write_text(before, encoding="utf-8")
+    if not outcome.promoted:  # take this round's examples back out
+        for path in Path(nlu_dir).rglob(LEARNED_FILE):
+            if path in before:
+                path.write_text(before[path], encoding="utf-8")
+            else:
+                path.unlink()
     return outcome

@@ -93,14 +93,19 @@ def overview(request: Request, user: UserView = Depends(office_user),
 
 
 @router.post("/grids")
-def save_grid(code: str = Form(...), name: str = Form(...), level: GridLevel = Form(...),
+def save_grid(request: Request, code: str = Form(...), name: str = Form(...),
+              level: GridLevel = Form(...),
               parent_code: str = Form(""), xiaoqu: str = Form(""), buildings: str = Form(""),
               lat: str = Form(""), lon: str = Form(""),
+              aliases: str | None = Form(None), landmarks: str | None = Form(None),
               _user: UserView = Depends(admin_user), unit: UnitOfWork = Depends(uow)):
     row = {"code": code, "name": name, "level": level.value, "parent_code": parent_code,
            "xiaoqu": xiaoqu, "buildings": buildings, "lat": lat, "lon": lon}
+    for key, value in (("aliases", aliases), ("landmarks", landmarks)):
+        if value is not None:  # a form without the field keeps the grid's own
+            row[key] = value
     try:
-        grid_import.import_grids(unit, [row])
+        grid_import.import_grids(unit, [row], request.app.state.settings.place_lexicon_path)
     except DomainError as error:
         return _back(str(error).replace("第 1 行：", ""), "error", section="grids")
     return _back(f"已保存网格 {code.strip()}", section="grids")
@@ -214,13 +219,14 @@ def toggle_department(department_id: int, user: UserView = Depends(admin_user),
 
 
 @router.post("/import")
-async def import_file(kind: str = Form(...), upload: UploadFile = File(...),
+async def import_file(request: Request, kind: str = Form(...), upload: UploadFile = File(...),
                       _user: UserView = Depends(admin_user), unit: UnitOfWork = Depends(uow)):
     data = await upload.read()
     try:
         rows = imports.read_rows(upload.filename or "", data)
         if kind == "grids":
-            count = sum(grid_import.import_grids(unit, rows))
+            count = sum(grid_import.import_grids(
+                unit, rows, request.app.state.settings.place_lexicon_path))
         elif kind == "staff":
             count = imports.import_staff(unit, rows)
         else:

@@ -178,7 +178,8 @@ def _route_and_assign(uow, case: Case, report: NewCase, place: Place | None, now
                     + ("；匿名反映" if case.anonymous else ""),
                     data={"anonymous": True} if case.anonymous else None)
     opened.from_state = None
-    found = routing.route(uow, place, report.lat, report.lon, case.category)
+    found = routing.route(uow, place, report.lat, report.lon, case.category,
+                          address=report.address)
     case.grid_id = found.grid.id if found.grid else None
     record(session, case, "route", now, actor_type=ActorType.system,
            note=found.grid.name if found.grid else "未匹配网格",

@@ -10,6 +10,30 @@ from pathlib import Path
 import pytest
 
 CACHE = Path(__file__).resolve().parents[1] / "artefacts" / "nlu-models"
+# Evaluation reports of this run, by set name: printed in the terminal summary, so CI's log
+# shows per-class F1 and the confusion matrix whether or not pytest captures output (-s).
+EVAL_REPORTS = pytest.StashKey[dict]()
+
+
+@pytest.fixture
+def record_eval_report(request):
+    """Call with (set name, nlu.evaluation.Report) to have it printed at the end of the run."""
+    reports = request.config.stash.setdefault(EVAL_REPORTS, {})
+    return reports.__setitem__
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    from nlu.evaluation import format_report
+
+    reports = config.stash.get(EVAL_REPORTS, {})
+    if not reports:
+        return
+    terminalreporter.section("NLU evaluation: per-class F1 and confusion matrix")
+    for name, report in sorted(reports.items()):
+        terminalreporter.write_line(f"[{name}] macro-F1 {report.macro_f1:.4f}, n {report.n}")
+        for line in format_report(report).splitlines():
+            terminalreporter.write_line("  " + line)
+        terminalreporter.write_line("")
 
 
 def _promoted_model_with(fingerprint: str) -> Path | None:
@@ -45,9 +69,19 @@ def trained_model_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def parser(trained_model_path):
+def served_lexicon_path(tmp_path_factory) -> Path:
+    """The place lexicon the session's parser reads (absent unless a test writes it)."""
+    return tmp_path_factory.mktemp("lexicon") / "place_lexicon.json"
+
+
+@pytest.fixture(scope="session")
+def parser(trained_model_path, served_lexicon_path):
     from nlu.training import Parser
 
-    loaded = Parser(trained_model_path)
+    # The served extractor reads the grid table's place names; the quality tests measure the
+    # model alone, not whatever var/place_lexicon.json a `make run` left in the checkout.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINSHENG_PLACE_LEXICON_PATH", str(served_lexicon_path))
+        loaded = Parser(trained_model_path)
     yield loaded
     loaded.close()

@@ -90,7 +90,8 @@ def test_labels_are_category_codes_intents_or_refused():
 
 
 def test_learning_skips_examples_already_in_any_nlu_file_and_repeats(tmp_path):
-    (tmp_path / "clutter.yml").write_text(NLU_YAML, encoding="utf-8")
+    (tmp_path / "clutter").mkdir()
+    (tmp_path / "clutter" / "chat.yml").write_text(NLU_YAML, encoding="utf-8")
     added, skipped = add_learned_examples([
         ("楼道里堆满了纸箱 ", "report_clutter"),  # same text, extra space
         ("小区门口的共享单车堆成山", "report_clutter"),
@@ -99,7 +100,7 @@ def test_learning_skips_examples_already_in_any_nlu_file_and_repeats(tmp_path):
     ], tmp_path)
     assert added == [("小区门口的共享单车堆成山", "report_clutter")]
     assert skipped == 3
-    learned = (tmp_path / "learned.yml").read_text(encoding="utf-8")
+    learned = (tmp_path / "clutter" / "learned.yml").read_text(encoding="utf-8")
     assert "小区门口的共享单车堆成山" in learned
     added_again, skipped_again = add_learned_examples(
         [("小区门口的共享单车堆成山", "report_clutter"), ("井盖丢了", "report_safety_hazard")],
@@ -107,8 +108,11 @@ def test_learning_skips_examples_already_in_any_nlu_file_and_repeats(tmp_path):
     assert added_again == [("井盖丢了", "report_safety_hazard")] and skipped_again == 1
     from rasa.shared.nlu.training_data.loading import load_data
 
-    examples = load_data(str(tmp_path / "learned.yml")).intent_examples
-    assert sorted(m.get("text") for m in examples) == ["井盖丢了", "小区门口的共享单车堆成山"]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("learned.yml")) \
+        == ["clutter/learned.yml", "safety_hazard/learned.yml"]  # each in its category's folder
+    examples = load_data(str(tmp_path)).intent_examples
+    learned = [m.get("text") for m in examples if m.get("text") not in ("楼道里堆满了纸箱", "你好")]
+    assert sorted(learned) == ["井盖丢了", "小区门口的共享单车堆成山"]
 
 
 def test_a_logged_intent_lookalike_with_quotes_and_tabs_round_trips_through_the_review_file(

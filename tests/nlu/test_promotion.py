@@ -72,8 +72,8 @@ def test_learn_takes_the_examples_back_out_when_the_model_is_rejected(tmp_path, 
                       "1\tclutter\tsanitation\t0.3\t\t门口一堆旧沙发\n", encoding="utf-8")
     rejected = learning.learn(review, models, EVAL_SETS, nlu_dir=nlu_dir, log=lambda m: None)
     assert not rejected.promoted
-    assert not (nlu_dir / "learned.yml").exists()
+    assert not (nlu_dir / "clutter" / "learned.yml").exists()
     promoted = learning.learn(review, models, EVAL_SETS, nlu_dir=nlu_dir, log=lambda m: None)
     assert promoted.promoted
-    assert "门口一堆旧沙发" in (nlu_dir / "learned.yml").read_text(encoding="utf-8")
+    assert "门口一堆旧沙发" in (nlu_dir / "clutter" / "learned.yml").read_text(encoding="utf-8")
     assert learning.learn(review, models, EVAL_SETS, nlu_dir=nlu_dir, log=lambda m: None) is None

@@ -101,7 +101,7 @@ def test_a_worse_candidate_is_kept_out_until_an_admin_promotes_it(client, app, s
     job = wait_for_job(app, 20)
     assert job.stage == "done" and job.outcome.promoted is False
     assert registry.load_registry(settings.models_dir).current == "m1.tar.gz"
-    assert not (tiny / "data" / "nlu" / "learned.yml").exists()  # taken back out
+    assert not (tiny / "data" / "nlu" / "clutter" / "learned.yml").exists()  # taken back out
     page = client.get("/nlu").text
     assert "0.8000" in page and "0.7000" in page and "-0.1000" in page
     assert "仍然启用新模型 m2.tar.gz" in page
@@ -163,7 +163,8 @@ def test_relabel_retrain_and_promote_in_the_browser_with_real_training(
         browser.find("#nlu-promote").click()
         browser.wait_text("main", f"已启用 {candidate}")
     assert registry.load_registry(settings.models_dir).current == candidate
-    assert "门口一堆旧沙发没人管" in (tiny / "data" / "nlu" / "learned.yml").read_text("utf-8")
+    learned = tiny / "data" / "nlu" / "clutter" / "learned.yml"  # the category's own folder
+    assert "门口一堆旧沙发没人管" in learned.read_text("utf-8")
     browser.find("#nlu-rollback").click()
     browser.wait_text("#current-model", first.model)
     browser.screenshot("rolled-back")
