@@ -39,6 +39,20 @@ def test_an_admin_adds_a_grid_under_a_parent(client, db, world):
         assert grid.parent_id == world.grid1_id and grid.xiaoqu == ["幸福小区", "新区"]
 
 
+def test_the_grid_form_offers_and_saves_aliases_and_landmarks(client, db, world):
+    login(client, "admin")
+    page = client.get("/admin?section=grids").text
+    assert 'name="aliases"' in page and 'name="landmarks"' in page
+    response = post(client, "/admin/grids", {"code": "1301010104", "name": "菜场网格",
+                                             "level": "micro_grid", "parent_code": "13010101",
+                                             "xiaoqu": "阳光花园小区", "aliases": "阳光=阳光花园小区",
+                                             "landmarks": "东风菜市场；建设路"})
+    assert "ok=" in response.headers["location"]
+    with db.uow() as uow:
+        grid = uow.session.execute(select(Grid).where(Grid.code == "1301010104")).scalar_one()
+        assert grid.landmarks == ["东风菜市场", "建设路"] and grid.aliases == ["阳光=阳光花园小区"]
+
+
 def test_a_grid_with_an_unknown_parent_is_refused(client, db):
     login(client, "admin")
     response = post(client, "/admin/grids", {"code": "Z", "name": "z", "level": "grid",
