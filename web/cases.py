@@ -6,16 +6,25 @@ Telegram buttons and the JSON API, plus the console's grid scope.
 """
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 
 from minsheng import staff_actions
 from minsheng.clock import utcnow
 from minsheng.db import UnitOfWork
-from minsheng.enums import CaseState, Category, Channel, FeedbackRoute, Rating
+from minsheng.enums import (
+    HANDLING_LABELS,
+    CaseState,
+    Category,
+    Channel,
+    FeedbackRoute,
+    Handling,
+    Rating,
+)
 from minsheng.errors import DomainError
 from minsheng.services import cases as case_service
 from minsheng.services import contact, methods
@@ -52,14 +61,25 @@ def _enum_or_none(cls, value: str | None):
         return None
 
 
+def _date_or_none(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 @router.get("")
 def desk(request: Request, user: CurrentUser, scope: UserScope, unit: UnitDep,
          state: str | None = None, category: str | None = None, grid: str | None = None,
          channel: str | None = None, overdue: bool = False, q: str | None = None,
-         page: int = 1):
+         page: int = 1, handling: str | None = None,
+         date_from: Annotated[str | None, Query(alias="from")] = None,
+         date_to: Annotated[str | None, Query(alias="to")] = None):
     flt = queries.CaseFilter(_enum_or_none(CaseState, state), _enum_or_none(Category, category),
                              (grid or "").strip() or None, _enum_or_none(Channel, channel),
-                             overdue, q, max(page, 1))
+                             overdue, q, max(page, 1), _date_or_none(date_from),
+                             _date_or_none(date_to), _enum_or_none(Handling, handling),
+                             request.app.state.settings.timezone)
     now = utcnow()
     rows, total = queries.list_cases(unit.session, scope, flt, now)
     pages = max(1, -(-total // queries.PAGE_SIZE))
@@ -67,7 +87,8 @@ def desk(request: Request, user: CurrentUser, scope: UserScope, unit: UnitDep,
     return render(request, "cases.html", rows=rows, total=total, flt=flt, page=flt.page,
                   pages=pages, query=query, now=now, is_overdue=queries.is_overdue,
                   states=list(CaseState), categories=list(Category), channels=list(Channel),
-                  flashes=_flashes(request))
+                  flashes=_flashes(request),
+                  handling_label=HANDLING_LABELS.get(flt.handling) if flt.handling else None)
 
 
 @router.get("/{case_no}")

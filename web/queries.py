@@ -6,12 +6,13 @@ Writes never happen here; every change goes through ``minsheng.services``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from minsheng.enums import CaseState, Category, Channel
+from minsheng.clock import DEFAULT_TIMEZONE, utc_bounds
+from minsheng.enums import CaseState, Category, Channel, Handling
 from minsheng.models import Case, Staff
 from minsheng.services.queries import is_overdue, overdue_condition, subtree_ids
 from web.deps import Scope
@@ -37,6 +38,11 @@ class CaseFilter:
     overdue: bool = False
     q: str | None = None  # case number or words of the description
     page: int = 1
+    # The dashboard's drill-down: accepted on these local dates, handled this way.
+    date_from: date | None = None
+    date_to: date | None = None
+    handling: Handling | None = None
+    tz: str = DEFAULT_TIMEZONE
 
 
 def list_cases(session, scope: Scope, flt: CaseFilter, now: datetime) -> tuple[list[Case], int]:
@@ -55,6 +61,12 @@ def list_cases(session, scope: Scope, flt: CaseFilter, now: datetime) -> tuple[l
         conditions.append(Case.grid_id.in_(subtree_ids(session, flt.grid) or {-1}))
     if flt.overdue:
         conditions.append(overdue_condition(now))
+    if flt.handling:
+        conditions.append(Case.handling == flt.handling)
+    if flt.date_from:
+        conditions.append(Case.accepted_at >= utc_bounds(flt.date_from, flt.date_from, flt.tz)[0])
+    if flt.date_to:
+        conditions.append(Case.accepted_at < utc_bounds(flt.date_to, flt.date_to, flt.tz)[1])
     if flt.q:
         words = flt.q.strip()[:100]
         conditions.append(or_(Case.case_no == words, Case.description.contains(words)))
