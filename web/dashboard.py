@@ -23,8 +23,9 @@ from minsheng.db import UnitOfWork
 from minsheng.services import stats
 from minsheng.users import UserView
 from web import dashboard_figures as figs
-from web import queries
+from web import queries, report_cache
 from web.deps import Scope, current_user, render, uow, user_scope
+from web.report_cache import ReportCache
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 DEFAULT_DAYS = 30
@@ -46,11 +47,12 @@ def default_period(date_from: date | None, date_to: date | None, tz: str) -> tup
 
 
 def report_data(unit: UnitOfWork, start: date, end: date, tz: str,
-                scope: Scope | None = None) -> dict:
+                scope: Scope | None = None, cache: ReportCache | None = None) -> dict:
     """The report for [start, end] as the CLI has it: object, printed text, JSON dict —
     only the cases of the scope's grid nodes when a scope is given."""
     grid_ids = scope.grid_ids if scope is not None else None
-    report = stats.report(unit, start, end, tz, grid_ids=grid_ids)
+    report = (cache.report(unit, start, end, tz, grid_ids) if cache is not None
+              else stats.report(unit, start, end, tz, grid_ids=grid_ids))
     return {"report": report, "text": stats.format_report(report),
             "json": stats.report_json(report)}
 
@@ -77,14 +79,14 @@ def figures(request: Request, unit: UnitOfWork, scope: Scope, start: date, end: 
     """Everything the page shows for the period, limited to the user's scope."""
     settings = request.app.state.settings
     tz, grid_ids, now = settings.timezone, scope.grid_ids, utcnow()
-    data = report_data(unit, start, end, tz, scope)
+    data = report_data(unit, start, end, tz, scope, report_cache.for_app(request.app))
     rep = data["report"]
     before = stats.previous_period(start, end)
     previous = stats.case_rows(unit, *before, tz, grid_ids).get(None) or stats.Row("all", "全部")
     overdue = stats.overdue_by_grid(unit, now, grid_ids)
     link = figs.cases_link(start, end)
     charts = {
-        "trend": figs.trend(rep, stats.daily(unit, start, end, tz, grid_ids), start, end),
+        "trend": figs.trend(rep, start, end),
         "category": figs.breakdown(rep.by_category, start, end, "category"),
         "channel": figs.breakdown(rep.by_channel, start, end, "channel"),
         "handling": figs.breakdown(rep.by_handling, start, end, "handling", "resolved"),
@@ -97,7 +99,7 @@ def figures(request: Request, unit: UnitOfWork, scope: Scope, start: date, end: 
             "rate_columns": RATE_COLUMNS, "rate_headers": RATE_HEADERS,
             "rankings": [(label, data["json"]["ranking"][key], key)
                          for key, label in RANK_LEVELS],
-            "staff": figs.staff_ranking(unit, start, end, tz, grid_ids)}
+            "staff": figs.staff_ranking(unit, rep)}
 
 
 @router.get("")

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 
 from minsheng.enums import GridLevel
-from minsheng.models import Case, Grid, Staff
+from minsheng.models import Grid, Staff
 from minsheng.services import stats
 from minsheng.services.stats import Report, Row
 
@@ -67,11 +67,14 @@ def kpi_cards(current: Row, previous: Row, targets: dict[str, float], link: str)
     return cards
 
 
-def trend(report: Report, days: list[dict], start: date, end: date) -> dict:
+def trend(report: Report, start: date, end: date) -> dict:
     """受理 and 办结 per day (per month beyond DAILY_UP_TO days), each point linked."""
     if (end - start).days + 1 <= DAILY_UP_TO:
-        points = [(f"{d['day']:%m-%d}", d["accepted"], d["resolved"],
-                   cases_link(d["day"], d["day"])) for d in days]
+        seen = {r.key: r for r in report.by_day}
+        days = [date.fromordinal(n) for n in range(start.toordinal(), end.toordinal() + 1)]
+        points = [(f"{d:%m-%d}", getattr(seen.get(d.isoformat()), "accepted", 0),
+                   getattr(seen.get(d.isoformat()), "resolved", 0), cases_link(d, d))
+                  for d in days]
         unit = "日"
     else:
         points = [(r.key, r.accepted, r.resolved, cases_link(*_month_bounds(r.key, start, end)))
@@ -95,16 +98,15 @@ def breakdown(rows: list[Row], start: date, end: date, param: str,
         start, end, **{param: r.key})} for r in rows if r.key != stats.NO_HANDLING]
 
 
-def staff_ranking(unit, start: date, end: date, tz: str, grid_ids) -> list[dict]:
-    """Staff by cases 办结 in the period (then 按时办结率), from one GROUP BY query."""
-    rows = stats.case_rows(unit, start, end, tz, grid_ids, by=Case.assignee_id)
+def staff_ranking(unit, report: Report, limit: int = 10) -> list[dict]:
+    """Staff by cases 办结 in the period, then 按时办结率 (the current handler counts)."""
     names = dict(unit.session.execute(select(Staff.id, Staff.public_name)).all())
-    ranked = sorted((r for key, r in rows.items() if key is not None),
-                    key=lambda r: (-r.resolved, -(r.on_time_rate or 0), r.key))
+    ranked = sorted(report.by_staff,
+                    key=lambda r: (-r.resolved, -(r.on_time_rate or 0), int(r.key)))
     return [{"label": names.get(int(r.key), r.key), "accepted": r.accepted,
              "resolved": r.resolved, "closure_rate": r.closure_rate,
              "on_time_rate": r.on_time_rate, "satisfaction": r.satisfaction}
-            for r in ranked[:10]]
+            for r in ranked[:limit]]
 
 
 def grid_map(unit, report: Report, overdue: dict, scope_ids, start: date, end: date) -> dict:

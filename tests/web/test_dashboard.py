@@ -173,3 +173,15 @@ def test_the_hotspot_partial_has_its_place(client, app, history):
     source = (app.state.templates.env.loader.get_source(app.state.templates.env,
                                                         "dashboard.html"))[0]
     assert '{% include "_hotspots.html" ignore missing %}' in source
+
+
+def test_a_cached_report_is_counted_again_after_a_change(client, db, world, history):
+    before = chart_data(page_of(client).text)
+    assert sum(before["trend"]["resolved"]) == 1
+    case_no = open_case(db, "小区门口垃圾堆积", "阳光花园", category="sanitation")
+    with db.uow() as uow:
+        cases.acknowledge(uow, case_no, world.worker2_id)
+        cases.resolve(uow, case_no, world.worker2_id, "已清运", photo_path="var/photos/b.jpg")
+        uow.commit()
+    after = chart_data(page_of(client).text)
+    assert sum(after["trend"]["accepted"]) == 4 and sum(after["trend"]["resolved"]) == 2
