@@ -6,7 +6,9 @@ ratings, bulk-inserted once and cached: SQLite in var/bench-web/, PostgreSQL in 
 ``minsheng_bench_web_<N>`` (``--fresh`` rebuilds both). Migrations run on every start, so a
 new index reaches the cached copies. Each page is then requested ``--runs`` times in-process
 (FastAPI TestClient: routing, database, templates; no network) and median / p95 / max are
-printed in milliseconds. Target: ≤ 300 ms for the dashboard and the case desk.
+printed in milliseconds, with the first (cold) request apart: the dashboard keeps a report
+for 60 s while no case changes (web/report_cache.py), so the later requests show the warm
+path. Target: ≤ 300 ms for the dashboard and the case desk.
 
     .venv/bin/python scripts/bench_web.py [--cases 100000] [--runs 10] [--only sqlite|postgresql]
 """
@@ -175,13 +177,14 @@ def measure(db: Database, url: str, runs: int, label: str, tmp: Path) -> float:
                         response = client.get(page)
                         times.append((time.perf_counter() - started) * 1000)
                         assert response.status_code == 200, (page, response.status_code)
-                    times = sorted(times[1:])  # the first request warms caches
+                    first, times = times[0], sorted(times[1:])  # the first one is cold
                     p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
                     if page.startswith(("/dashboard?", "/dashboard", "/cases")) and \
                             "export" not in page and not page.startswith("/cases/"):
                         worst = max(worst, p95)
-                    print(f"{label:<11}{who:<6}{page[:56]:<57}{statistics.median(times):>8.1f}"
-                          f"{p95:>8.1f}{times[-1]:>8.1f}", flush=True)
+                    print(f"{label:<11}{who:<6}{page[:56]:<57}{first:>8.1f}"
+                          f"{statistics.median(times):>8.1f}{p95:>8.1f}{times[-1]:>8.1f}",
+                          flush=True)
     finally:
         app.state.db.dispose()
     return worst
@@ -230,7 +233,8 @@ def main() -> int:
     args = parser.parse_args()
     tmp = ROOT / "var" / "bench-web"
     tmp.mkdir(parents=True, exist_ok=True)
-    print(f"{'database':<11}{'user':<6}{'page':<57}{'median':>8}{'p95':>8}{'max':>8}")
+    print(f"{'database':<11}{'user':<6}{'page':<57}{'first':>8}{'median':>8}{'p95':>8}"
+          f"{'max':>8}")
     worst = {}
     if args.only in (None, "sqlite"):
         path = tmp / f"cases-{args.cases}.db"
