@@ -117,6 +117,8 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_state_category", "state", "category"),
         Index("ix_cases_accepted_at", "accepted_at"),
+        Index("ix_cases_grid_id_accepted_at", "grid_id", "accepted_at"),  # scoped periods
+        Index("ix_cases_accepted_at_state", "accepted_at", "state"),  # the report's cohort
     )
     id = Column(Integer, primary_key=True)
     case_no = Column(String(20), unique=True, nullable=False)
