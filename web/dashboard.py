@@ -79,10 +79,11 @@ def figures(request: Request, unit: UnitOfWork, scope: Scope, start: date, end: 
     """Everything the page shows for the period, limited to the user's scope."""
     settings = request.app.state.settings
     tz, grid_ids, now = settings.timezone, scope.grid_ids, utcnow()
-    data = report_data(unit, start, end, tz, scope, report_cache.for_app(request.app))
+    cache = report_cache.for_app(request.app)
+    data = report_data(unit, start, end, tz, scope, cache)
     rep = data["report"]
     before = stats.previous_period(start, end)
-    previous = stats.case_rows(unit, *before, tz, grid_ids).get(None) or stats.Row("all", "全部")
+    previous = cache.case_rows(unit, *before, tz, grid_ids).get(None) or stats.Row("all", "全部")
     overdue = stats.overdue_by_grid(unit, now, grid_ids)
     link = figs.cases_link(start, end)
     charts = {

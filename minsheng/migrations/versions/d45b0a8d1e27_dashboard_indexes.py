@@ -1,5 +1,5 @@
 """dashboard and case desk at 100,000 cases: a grid's cases by date; a period's cases with
-their state in the index
+their state in the index; open cases by deadline
 
 Revision ID: d45b0a8d1e27
 Revises: 11ab6516f9b5
@@ -11,6 +11,8 @@ Measured on 100,000 generated cases in SQLite (scripts/bench_web.py's database):
   grid's cases).
 - (accepted_at, state): the report's event query reads the period's cases from the index
   alone, 390 → 235 ms (state is filtered there, no row look-ups).
+- (state, resolve_deadline): counting the overdue cases (超时) reads only the open ones past
+  their deadline, 35 → 8 ms.
 """
 from typing import Sequence, Union
 
@@ -25,8 +27,10 @@ depends_on: Union[str, Sequence[str], None] = None
 def upgrade() -> None:
     op.create_index("ix_cases_grid_id_accepted_at", "cases", ["grid_id", "accepted_at"])
     op.create_index("ix_cases_accepted_at_state", "cases", ["accepted_at", "state"])
+    op.create_index("ix_cases_state_resolve_deadline", "cases", ["state", "resolve_deadline"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_cases_state_resolve_deadline", table_name="cases")
     op.drop_index("ix_cases_accepted_at_state", table_name="cases")
     op.drop_index("ix_cases_grid_id_accepted_at", table_name="cases")
