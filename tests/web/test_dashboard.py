@@ -185,3 +185,17 @@ def test_a_cached_report_is_counted_again_after_a_change(client, db, world, hist
         uow.commit()
     after = chart_data(page_of(client).text)
     assert sum(after["trend"]["accepted"]) == 4 and sum(after["trend"]["resolved"]) == 2
+
+
+def test_echarts_comes_from_the_npm_registry_through_the_lock_and_make_install():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    wanted = json.loads((root / "package.json").read_text())["dependencies"]["echarts"]
+    locked = json.loads((root / "package-lock.json").read_text())["packages"]
+    entry = locked["node_modules/echarts"]
+    assert entry["version"] == wanted
+    assert entry["resolved"].startswith("https://registry.npmjs.org/echarts/")
+    installed = json.loads((root / "node_modules/echarts/package.json").read_text())
+    assert installed["version"] == wanted  # npm ci installed exactly the locked version
+    assert "npm ci" in (root / "scripts/bootstrap.sh").read_text()
