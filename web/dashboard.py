@@ -23,7 +23,7 @@ from minsheng.db import UnitOfWork
 from minsheng.services import stats
 from minsheng.users import UserView
 from web import dashboard_figures as figs
-from web import queries, report_cache
+from web import report_cache
 from web.deps import Scope, current_user, render, uow, user_scope
 from web.report_cache import ReportCache
 
@@ -114,8 +114,7 @@ def dashboard(request: Request, date_from: str | None = Query(None, alias="from"
     except PeriodError as error:  # the form again, the reason next to it
         return render(request, "dashboard.html", status_code=422, error=str(error),
                       start=date_from or "", end=date_to or "")
-    overdue, overdue_total = queries.list_cases(
-        unit.session, scope, queries.CaseFilter(overdue=True), utcnow())
+    overdue, overdue_total = figs.overdue_list(unit, scope, utcnow())
     return render(request, "dashboard.html", start=start, end=end, error=None,
                   overdue=overdue, overdue_total=overdue_total,
                   **figures(request, unit, scope, start, end))

@@ -200,3 +200,23 @@ def test_echarts_comes_from_the_npm_registry_through_the_lock_and_make_install()
     installed = json.loads((root / "node_modules/echarts/package.json").read_text())
     assert installed["version"] == wanted  # npm ci installed exactly the locked version
     assert "npm ci" in (root / "scripts/bootstrap.sh").read_text()
+
+
+def test_the_overdue_list_keeps_to_the_scope_longest_overdue_first(client, db, history):
+    with db.uow() as uow:
+        s = uow.session
+        earlier = s.query(Case).filter_by(case_no=history["earlier"]).one()
+        earlier.resolve_deadline = utcnow() - timedelta(days=3)
+        late = s.query(Case).filter(Case.case_no != history["solved"],
+                                    Case.case_no != history["earlier"]).all()
+        for hours, row in enumerate(late, start=1):
+            row.resolve_deadline = utcnow() - timedelta(hours=hours)
+        uow.commit()
+        grid_of = {c.case_no: c.grid_id for c in s.query(Case).all()}
+    admin = page_of(client).text.split('id="overdue-list"')[1].split("</table>")[0]
+    listed = re.findall(r'href="/cases/(MS-[^"]+)"', admin)
+    assert listed[0] == history["earlier"] and len(listed) == 3  # 3 days late first
+    mine = page_of(client, "grid2").text.split('id="overdue-list"')[1].split("</table>")[0]
+    seen = re.findall(r'href="/cases/(MS-[^"]+)"', mine)
+    assert seen and all(grid_of[n] == grid_of[seen[0]] for n in seen)
+    assert history["earlier"] not in seen  # grid 1's case
