@@ -249,11 +249,16 @@ def _facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
                Case.accepted_at, Case.urgent, Case.resolved_on_time, CaseRating.value,
                Case.assignee_id)
         .outerjoin(CaseRating, CaseRating.id == _latest_rating()).where(*where))
-    facts, first_ack_limit = {}, {}
+    facts, first_ack_limit, offsets = {}, {}, {}
     ack_limit = _ack_limits(session, tz)
     for (case_id, category, channel, grid_id, handling, state, accepted_at, urgent,
          on_time, rating, assignee_id) in rows:
-        local = to_local(accepted_at, tz)
+        # The zone's offset per UTC hour (offsets change on the hour): one zone conversion
+        # per hour of the period instead of one per case.
+        hour = accepted_at.replace(minute=0, second=0, microsecond=0)
+        if hour not in offsets:
+            offsets[hour] = to_local(hour, tz).utcoffset()
+        local = accepted_at + offsets[hour]
         facts[case_id] = CaseFacts(
             case_id, str(category), str(channel), grid_id, str(handling) if handling else None,
             local.strftime("%Y-%m"), CaseState(state) in DONE,
