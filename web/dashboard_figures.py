@@ -54,7 +54,7 @@ def _delta(now, before, is_rate: bool) -> tuple[str, str]:
     shown = f"{abs(diff) * 100:.1f} 个百分点" if is_rate else f"{abs(diff)} 件"
     if round(diff, 4) == 0:
         return "flat", "与上期持平"
-    return ("up", f"▲ {shown}") if diff > 0 else ("down", f"▼ {shown}")
+    return ("up", f"▲ {shown}（较上期）") if diff > 0 else ("down", f"▼ {shown}（较上期）")
 
 
 def kpi_cards(current: Row, previous: Row, targets: dict[str, float], link: str) -> list[dict]:
