@@ -6,9 +6,10 @@ ratings, bulk-inserted once and cached: SQLite in var/bench-web/, PostgreSQL in 
 ``minsheng_bench_web_<N>`` (``--fresh`` rebuilds both). Migrations run on every start, so a
 new index reaches the cached copies. Each page is then requested ``--runs`` times in-process
 (FastAPI TestClient: routing, database, templates; no network) and median / p95 / max are
-printed in milliseconds, with the first (cold) request apart: the dashboard keeps a report
-for 60 s while no case changes (web/report_cache.py), so the later requests show the warm
-path. Target: ≤ 300 ms for the dashboard and the case desk.
+printed in milliseconds, the first request of each page apart (it warms the process). The
+dashboard keeps its report for 60 s while no case changes (web/report_cache.py): its plain
+rows show that warm path, its "(cold)" rows empty the cache before every request.
+Target: ≤ 300 ms for the dashboard and the case desk.
 
     .venv/bin/python scripts/bench_web.py [--cases 100000] [--runs 10] [--only sqlite|postgresql]
 """
@@ -50,6 +51,7 @@ from web.app import create_app
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 TARGET_MS = 300
+COLD = "(cold)"  # the dashboard with its report cache emptied before every request
 BATCH = 5000
 # A case's state by its age, as a district that keeps up: nearly all older cases closed
 # (0.3 % stuck open, hence overdue), the last five days' cases still moving.
@@ -152,19 +154,22 @@ def pages(db: Database, tz: str) -> dict:
     with db.uow() as uow:
         one = uow.session.execute(select(Case.case_no).order_by(Case.id.desc())).scalars().first()
     return {
-        "admin": ["/dashboard", f"/dashboard?{quarter}", "/cases", "/cases?overdue=true",
+        "admin": ["/dashboard", f"/dashboard?{quarter}", f"/dashboard {COLD}",
+                  f"/dashboard?{quarter} {COLD}", "/cases", "/cases?overdue=true",
                   "/cases?category=sanitation&page=2", f"/cases?{quarter}&channel=hotline",
                   f"/cases/{one}", "/api/cases", f"/api/stats?{quarter}",
                   f"/dashboard/export.csv?{quarter}"],
-        "grid": ["/dashboard", "/cases"],
+        "grid": ["/dashboard", f"/dashboard {COLD}", "/cases"],
     }
 
 
-def measure(db: Database, url: str, runs: int, label: str, tmp: Path) -> float:
+def measure(db: Database, url: str, runs: int, label: str, tmp: Path) -> dict:
+    """Prints each page's times; returns the worst p95 of the dashboard and desk pages,
+    {"warm": …, "cold": …} (cold: the dashboard counting its report afresh)."""
     settings = load_settings(database_url=url, photos_dir=tmp / "photos",
                              models_dir=tmp / "models", rasa_url="http://127.0.0.1:9")
     app = create_app(settings)
-    worst = 0.0
+    worst = {"warm": 0.0, "cold": 0.0}
     try:
         for who, urls in pages(db, settings.timezone).items():
             with TestClient(app) as client:
@@ -174,17 +179,21 @@ def measure(db: Database, url: str, runs: int, label: str, tmp: Path) -> float:
                     "csrftoken": client.cookies["csrftoken"]}, follow_redirects=False)
                 assert response.status_code == 303, response.text
                 for page in urls:
+                    path, cold = page.removesuffix(f" {COLD}"), page.endswith(COLD)
                     times = []
                     for _ in range(runs + 1):
+                        if cold:
+                            app.state.report_cache = None
                         started = time.perf_counter()
-                        response = client.get(page)
+                        response = client.get(path)
                         times.append((time.perf_counter() - started) * 1000)
                         assert response.status_code == 200, (page, response.status_code)
-                    first, times = times[0], sorted(times[1:])  # the first one is cold
+                    first, times = times[0], sorted(times[1:])  # the first one warms up
                     p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
-                    if page.startswith(("/dashboard?", "/dashboard", "/cases")) and \
-                            "export" not in page and not page.startswith("/cases/"):
-                        worst = max(worst, p95)
+                    if path.startswith(("/dashboard", "/cases")) and "export" not in path \
+                            and not path.startswith("/cases/"):
+                        kind = "cold" if cold else "warm"
+                        worst[kind] = max(worst[kind], p95)
                     print(f"{label:<11}{who:<6}{page[:56]:<57}{first:>8.1f}"
                           f"{statistics.median(times):>8.1f}{p95:>8.1f}{times[-1]:>8.1f}",
                           flush=True)
@@ -193,7 +202,7 @@ def measure(db: Database, url: str, runs: int, label: str, tmp: Path) -> float:
     return worst
 
 
-def bench(label: str, url: str, total: int, runs: int, tmp: Path) -> float:
+def bench(label: str, url: str, total: int, runs: int, tmp: Path) -> dict:
     db = Database(url)
     try:
         prepare(db)
@@ -248,12 +257,12 @@ def main() -> int:
         url = postgres_url(args.cases, args.fresh)
         if url:
             worst["PostgreSQL"] = bench("PostgreSQL", url, args.cases, args.runs, tmp)
-    for label, ms in worst.items():
-        verdict = "within" if ms <= TARGET_MS else "OVER"
-        print(f"{label}: worst p95 of the dashboard and case desk {ms:.1f} ms "
-              f"({verdict} the {TARGET_MS} ms target)")
-    return 0 if all(ms <= TARGET_MS for ms in worst.values()) else 1
-
+    for label, both in worst.items():
+        for kind, ms in both.items():
+            verdict = "within" if ms <= TARGET_MS else "OVER"
+            print(f"{label} ({kind} report): worst p95 of the dashboard and case desk "
+                  f"{ms:.1f} ms ({verdict} the {TARGET_MS} ms target)")
+    return 0 if all(ms <= TARGET_MS for both in worst.values() for ms in both.values()) else 1
 
 if __name__ == "__main__":
     sys.exit(main())

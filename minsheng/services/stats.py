@@ -265,11 +265,14 @@ def _facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
             bool(on_time), str(rating) if rating else None, day=local.date(),
             assignee_id=assignee_id)
         first_ack_limit[case_id] = ack_limit(Category(category), bool(urgent), accepted_at)
-    # Only 催办 needs the event's data (auto or by hand): the rest skip decoding the JSON.
+    # Each column only where its action needs it (签收: the time; 评价: the new state;
+    # 催办: the data): the rest come back NULL and skip parsing dates and JSON.
+    at = case((CaseEvent.action == "acknowledge", CaseEvent.at), else_=None)
+    to_state = case((CaseEvent.action == "rate", CaseEvent.to_state), else_=None)
     data = case((CaseEvent.action == "urge", CaseEvent.data), else_=None)
     events = session.execute(
-        select(CaseEvent.case_id, CaseEvent.action, CaseEvent.at, CaseEvent.to_state,
-               data).join(Case, Case.id == CaseEvent.case_id)
+        select(CaseEvent.case_id, CaseEvent.action, at, to_state, data)
+        .join(Case, Case.id == CaseEvent.case_id)
         .where(*where, CaseEvent.action.in_(COUNTED_EVENTS)).order_by(CaseEvent.id))
     for case_id, action, at, to_state, data in events:
         _note_event(facts[case_id], action, at, to_state,
