@@ -261,7 +261,7 @@ def _facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
         local = accepted_at + offsets[hour]
         facts[case_id] = CaseFacts(
             case_id, str(category), str(channel), grid_id, str(handling) if handling else None,
-            local.strftime("%Y-%m"), CaseState(state) in DONE,
+            f"{local.year:04d}-{local.month:02d}", CaseState(state) in DONE,
             bool(on_time), str(rating) if rating else None, day=local.date(),
             assignee_id=assignee_id)
         first_ack_limit[case_id] = ack_limit(Category(category), bool(urgent), accepted_at)
