@@ -77,9 +77,10 @@ def desk(request: Request, user: CurrentUser, scope: UserScope, unit: UnitDep,
          date_to: Annotated[str | None, Query(alias="to")] = None):
     flt = queries.CaseFilter(_enum_or_none(CaseState, state), _enum_or_none(Category, category),
                              (grid or "").strip() or None, _enum_or_none(Channel, channel),
-                             overdue, q, max(page, 1), _date_or_none(date_from),
-                             _date_or_none(date_to), _enum_or_none(Handling, handling),
-                             request.app.state.settings.timezone)
+                             overdue, q, max(page, 1), date_from=_date_or_none(date_from),
+                             date_to=_date_or_none(date_to),
+                             handling=_enum_or_none(Handling, handling),
+                             tz=request.app.state.settings.timezone)
     now = utcnow()
     rows, total = queries.list_cases(unit.session, scope, flt, now)
     pages = max(1, -(-total // queries.PAGE_SIZE))

@@ -28,8 +28,9 @@ KPIS = (("m-accepted", "受理", "accepted", False), ("m-resolved", "办结", "r
 
 
 def cases_link(start: date, end: date, **filters) -> str:
-    """The case desk filtered like the figure: the period's accepted cases plus filters."""
-    params = {"from": start.isoformat(), "to": end.isoformat(),
+    """The case desk filtered like the figure: the period's accepted cases plus filters, on
+    the desk's 全部 tab (view=all; a grid login's desk otherwise opens on 我的待办)."""
+    params = {"view": "all", "from": start.isoformat(), "to": end.isoformat(),
               **{k: v for k, v in filters.items() if v is not None}}
     return "/cases?" + urlencode(params)
 
