@@ -34,7 +34,7 @@ bench-nlu: install ## NLU: training and load time, parse latency in-process and 
 bench-bot: install ## Telegram gateway: 20 residents in parallel via a local Bot API server (p50/p95, turns/s, RSS)
 	@$(VENV)/python scripts/bench_bot.py
 
-bench-web: install ## web console page render times (median/p95) with the demo data; target < 300 ms
+bench-web: install ## dashboard and case desk render times (median/p95) with 100k generated cases on SQLite and PostgreSQL; target ≤ 300 ms
 	@$(VENV)/python scripts/bench_web.py
 
 bench-notices: install ## staff action → notice on an open web chat (SSE), p50/p95 over 20 residents; target p95 ≤ 2 s

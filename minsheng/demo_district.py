@@ -1,7 +1,8 @@
 """The demo district for ``minsheng seed demo``: shaped like the published reports.
 
 One street, two communities, six grids each with two micro-grids, a few hundred buildings,
-and fourteen staff on every rung of the ladder (with duty phones, as on the 公示牌).
+and fourteen staff on every rung of the ladder (with duty phones, as on the 公示牌); each
+grid has a rectangular boundary (polygon) around its centre for the dashboard's map.
 Everything is upserted by code or (name, grid), so seeding twice adds nothing.
 """
 from __future__ import annotations
@@ -45,6 +46,17 @@ STAFF = [
 ]
 
 
+# Half the height and width (degrees) of a grid's rectangle around its centre: small enough
+# that no two demo grids overlap, so a shared location inside one routes to it.
+HALF_LAT, HALF_LON = 0.0014, 0.0024
+
+
+def outline(lat: float, lon: float) -> list[list[float]]:
+    """A grid's boundary as [[lat, lon], ...] (the dashboard's map draws it)."""
+    return [[round(lat + a * HALF_LAT, 6), round(lon + b * HALF_LON, 6)]
+            for a, b in ((-1, -1), (-1, 1), (1, 1), (1, -1))]
+
+
 def grid_rows() -> list[dict]:
     """The grid tree as import rows (parents first)."""
     rows = [{"code": DISTRICT[0], "name": DISTRICT[1], "level": GridLevel.district},
@@ -59,7 +71,8 @@ def grid_rows() -> list[dict]:
             buildings = [f"{x}:{n}号楼" for x, count in places for n in range(1, count + 1)]
             rows.append({"code": g_code, "name": f"{c_name}{g_name}", "level": GridLevel.grid,
                          "parent_code": c_code, "xiaoqu": [x for x, _ in places],
-                         "buildings": buildings, "lat": lat, "lon": lon})
+                         "buildings": buildings, "lat": lat, "lon": lon,
+                         "polygon": outline(lat, lon)})
             half = len(buildings) // 2
             for m_index, part in enumerate((buildings[:half], buildings[half:]), start=1):
                 rows.append({"code": f"{g_code}{m_index:02d}",

@@ -121,6 +121,11 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_state_category", "state", "category"),
         Index("ix_cases_accepted_at", "accepted_at"),
+        Index("ix_cases_grid_id_accepted_at", "grid_id", "accepted_at"),  # scoped periods
+        Index("ix_cases_accepted_at_state", "accepted_at", "state"),  # the report's cohort
+        Index("ix_cases_state_resolve_deadline", "state", "resolve_deadline"),  # 超时
+        Index("ix_cases_category_accepted_at", "category", "accepted_at"),  # drill-downs
+        Index("ix_cases_channel_accepted_at", "channel", "accepted_at"),
     )
     id = Column(Integer, primary_key=True)
     case_no = Column(String(20), unique=True, nullable=False)

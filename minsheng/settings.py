@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     rating_reminder_days: int = 3
     resolve_photo_categories: list[Category] = list(DEFAULT_RESOLVE_PHOTO_CATEGORIES)
     rating_close_days: int = 7
+    # The dashboard's targets (rates as fractions; MINSHENG_DASHBOARD_TARGETS as JSON): a KPI
+    # card is green at or above its target, amber within 5 points below, red further down.
+    dashboard_targets: dict[str, float] = {"closure_rate": 0.95, "satisfaction_rate": 0.90,
+                                           "on_time_rate": 0.90, "response_rate": 0.90}
     # Raw inbound payloads (what residents sent, as the channel delivered it) are emptied
     # this many days after they were processed (PIPL: keep no longer than needed).
     inbound_retention_days: int = 30

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -50,7 +51,7 @@ def is_workday(day: date, strict: bool = True) -> bool:
     """Whether ``day`` is a working day. Outside the covered years: CalendarNotCovered,
     or (``strict=False``) Monday to Friday, with a warning in the log."""
     try:
-        return chinese_calendar.is_workday(day)
+        return _calendar_workday(day)
     except NotImplementedError:
         if strict:
             raise _not_covered(day.year) from None
@@ -58,6 +59,13 @@ def is_workday(day: date, strict: bool = True) -> bool:
             _WARNED.add(day.year)
             log.warning("no holiday schedule for %s: counting Monday to Friday", day.year)
         return day.weekday() < 5
+
+
+@lru_cache(maxsize=4096)
+def _calendar_workday(day: date) -> bool:
+    # The schedule is fixed for the process; a report computes thousands of deadlines
+    # over a few hundred days, and chinese-calendar validates each call (~70 µs).
+    return chinese_calendar.is_workday(day)
 
 
 def add_working_minutes(start: datetime, minutes: int, strict: bool = True) -> datetime:

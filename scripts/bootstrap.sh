@@ -30,3 +30,13 @@ fi
 if "$PY" -m uv --version >/dev/null 2>&1; then UV=("$PY" -m uv); else UV=(uv); fi
 
 "${UV[@]}" sync --frozen --python "$PY" --quiet
+
+# The console's browser libraries (ECharts) come from the npm registry through
+# package-lock.json and are served by the app from node_modules (never a CDN).
+if [ -f package-lock.json ] && [ ! -d node_modules ]; then
+  if command -v npm >/dev/null 2>&1; then
+    npm ci --no-audit --no-fund --loglevel=error
+  else
+    echo "npm not found: the dashboard charts will be missing until 'npm ci' is run" >&2
+  fi
+fi

@@ -32,6 +32,8 @@ from web.deps import LoginRequired, render
 from web.uploads import MAX_UPLOAD_BYTES
 
 HERE = Path(__file__).resolve().parent
+# Browser libraries installed by `npm ci` (package-lock.json); served read-only from here.
+VENDOR = {"echarts": HERE.parent / "node_modules" / "echarts" / "dist"}
 STOCK_DETAILS = {"Not Found": "页面不存在", "Method Not Allowed": "不支持这种请求方式",
                  "There was an error parsing the body": "请求内容的格式不对，无法读取"}
 DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
@@ -133,6 +135,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return render(request, "error.html", status_code=exc.status_code,
                       status=exc.status_code, detail=detail)
 
+    for name, directory in VENDOR.items():
+        # check_dir=False: without node_modules the app still starts; the charts 404.
+        app.mount(f"/static/vendor/{name}", StaticFiles(directory=str(directory),
+                                                        check_dir=False), name=f"vendor-{name}")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for module in (auth, intake, cases, sheet, dashboard, hotspots, admin, nlu, api):
         app.include_router(module.router)

@@ -6,16 +6,25 @@ Telegram buttons and the JSON API, plus the console's grid scope.
 """
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 
 from minsheng import staff_actions
 from minsheng.clock import utcnow
 from minsheng.db import UnitOfWork
-from minsheng.enums import CaseState, Category, Channel, FeedbackRoute, Rating
+from minsheng.enums import (
+    HANDLING_LABELS,
+    CaseState,
+    Category,
+    Channel,
+    FeedbackRoute,
+    Handling,
+    Rating,
+)
 from minsheng.errors import DomainError
 from minsheng.services import cases as case_service
 from minsheng.services import contact, methods
@@ -60,18 +69,30 @@ def _default_view(user) -> str:
     return "todo" if user.role == "grid" and user.staff_id is not None else "all"
 
 
+def _date_or_none(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 @router.get("")
 def desk(request: Request, user: CurrentUser, scope: UserScope, unit: UnitDep,
          state: str | None = None, category: str | None = None, grid: str | None = None,
          channel: str | None = None, overdue: bool = False, q: str | None = None,
-         page: int = 1, view: str | None = None):
+         page: int = 1, view: str | None = None, handling: str | None = None,
+         date_from: Annotated[str | None, Query(alias="from")] = None,
+         date_to: Annotated[str | None, Query(alias="to")] = None):
     view = view if view in queries.VIEWS else _default_view(user)
     if view == "todo" and user.staff_id is None:
         view = "open"  # a login without a staff member has nothing of its own to do
     grids = queries.grids_in_scope(unit.session, scope)
     flt = queries.CaseFilter(_enum_or_none(CaseState, state), _enum_or_none(Category, category),
                              queries.grid_code_for(grids, grid), _enum_or_none(Channel, channel),
-                             overdue, q, max(page, 1), view, user.staff_id)
+                             overdue, q, max(page, 1), view, user.staff_id,
+                             date_from=_date_or_none(date_from), date_to=_date_or_none(date_to),
+                             handling=_enum_or_none(Handling, handling),
+                             tz=request.app.state.settings.timezone)
     now = utcnow()
     rows, total = queries.list_cases(unit.session, scope, flt, now)
     pages = max(1, -(-total // queries.PAGE_SIZE))
@@ -82,7 +103,8 @@ def desk(request: Request, user: CurrentUser, scope: UserScope, unit: UnitDep,
                   is_overdue=queries.is_overdue, views=_tabs(user), grids=grids,
                   grid_text=(grid or "").strip(),
                   states=list(CaseState), categories=list(Category), channels=list(Channel),
-                  flashes=_flashes(request))
+                  flashes=_flashes(request),
+                  handling_label=HANDLING_LABELS.get(flt.handling) if flt.handling else None)
 
 
 def _tabs(user) -> dict[str, str]:

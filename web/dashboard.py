@@ -1,7 +1,9 @@
 # ruff: noqa: B008  (FastAPI declares dependencies and form fields as call defaults)
-"""Dashboard: 受理 / 办结 / 办结率 / 满意度 / 按时办结率 for a period, by category, grid and
-channel; the 接诉即办 rates with street/community/grid rankings; a trend chart; the overdue
-list; the 7621 report; CSV and XLSX export.
+"""Dashboard: KPI cards (受理 / 办结 / 办结率 / 满意度 / 按时办结率) against their targets and
+the previous period; ECharts figures (trend, category, channel, handling, the grid map) that
+link to the filtered case desk; the 接诉即办 rates with rankings (units and staff); the
+overdue list; the 7621 report as one table; CSV and XLSX export. A period the form cannot
+show comes back as the form with the reason (422), not an error page.
 
 Every number comes from ``minsheng.services.stats.report`` — the same as ``minsheng report``
 — limited to the user's part of the grid tree (an admin sees all, a street login its
@@ -20,13 +22,17 @@ from minsheng.clock import to_local, utcnow
 from minsheng.db import UnitOfWork
 from minsheng.services import stats
 from minsheng.users import UserView
-from web import queries
+from web import dashboard_figures as figs
+from web import report_cache
 from web.deps import Scope, current_user, render, uow, user_scope
+from web.report_cache import ReportCache
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 DEFAULT_DAYS = 30
-MAX_BUCKETS = 12
 DIMENSIONS = (("by_category", "按类别"), ("by_grid", "按网格"), ("by_channel", "按渠道"))
+# The 7621 report table: (Report attribute, heading, the case desk's filter for a row)
+SECTIONS = (("by_category", "按类别", "category"), ("by_grid", "按网格", "grid"),
+            ("by_channel", "按渠道", "channel"), ("by_handling", "按处理方式（已办结）", "handling"))
 COLUMNS = ("accepted", "resolved", "closure_rate", "satisfaction", "on_time_rate")
 HEADERS = ("受理", "办结", "办结率", "满意度", "按时办结率")
 RATE_COLUMNS = tuple(stats.NEW_RATES)
@@ -41,11 +47,12 @@ def default_period(date_from: date | None, date_to: date | None, tz: str) -> tup
 
 
 def report_data(unit: UnitOfWork, start: date, end: date, tz: str,
-                scope: Scope | None = None) -> dict:
+                scope: Scope | None = None, cache: ReportCache | None = None) -> dict:
     """The report for [start, end] as the CLI has it: object, printed text, JSON dict —
     only the cases of the scope's grid nodes when a scope is given."""
     grid_ids = scope.grid_ids if scope is not None else None
-    report = stats.report(unit, start, end, tz, grid_ids=grid_ids)
+    report = (cache.report(unit, start, end, tz, grid_ids) if cache is not None
+              else stats.report(unit, start, end, tz, grid_ids=grid_ids))
     return {"report": report, "text": stats.format_report(report),
             "json": stats.report_json(report)}
 
@@ -55,68 +62,71 @@ def table_rows(data: dict, dimension: str) -> list[dict]:
     return list(data.get(dimension) or [])
 
 
-def trend(unit: UnitOfWork, start: date, end: date, tz: str,
-          scope: Scope | None = None) -> list[dict]:
-    """受理 and 办结 per bucket (≤ 12 buckets), each bucket one ``stats.report`` call."""
-    days = (end - start).days + 1
-    size = max(1, -(-days // MAX_BUCKETS))
-    buckets, cursor = [], start
-    while cursor <= end:
-        last = min(end, cursor + timedelta(days=size - 1))
-        overall = stats.report(unit, cursor, last, tz,
-                               grid_ids=scope.grid_ids if scope else None).overall
-        buckets.append({"start": cursor, "end": last, "accepted": overall.accepted,
-                        "resolved": overall.resolved})
-        cursor = last + timedelta(days=1)
-    return buckets
-
-
-def chart_svg(buckets: list[dict]) -> dict:
-    """Geometry for the inline SVG bar chart (no script needed)."""
-    width, height, pad = 720, 220, 30
-    top = max([max(b["accepted"], b["resolved"]) for b in buckets] + [1])
-    slot = (width - 2 * pad) / max(len(buckets), 1)
-    bars = []
-    for i, b in enumerate(buckets):
-        x = pad + i * slot
-        for j, key in enumerate(("accepted", "resolved")):
-            h = (height - 2 * pad) * b[key] / top
-            bars.append({"x": round(x + 4 + j * (slot - 8) / 2, 1), "y": round(height - pad - h, 1),
-                         "w": round((slot - 8) / 2 - 2, 1), "h": round(h, 1), "key": key,
-                         "value": b[key]})
-    labels = [{"x": round(pad + i * slot + slot / 2, 1), "text": b["start"].strftime("%m-%d")}
-              for i, b in enumerate(buckets)]
-    return {"width": width, "height": height, "pad": pad, "top": top, "bars": bars,
-            "labels": labels}
+class PeriodError(ValueError):
+    """A period the form cannot show; the message is for the user."""
 
 
 def period(date_from, date_to, tz: str) -> tuple[date, date]:
     start, end = default_period(date_from, date_to, tz)
     if start > end:
-        raise HTTPException(400, "开始日期不能晚于结束日期")
+        raise PeriodError("开始日期不能晚于结束日期，请重新选择")
     if (end - start).days > 3660:
-        raise HTTPException(400, "统计区间不能超过十年")
+        raise PeriodError("统计区间不能超过十年，请缩短区间")
     return start, end
 
 
+def figures(request: Request, unit: UnitOfWork, scope: Scope, start: date, end: date) -> dict:
+    """Everything the page shows for the period, limited to the user's scope."""
+    settings = request.app.state.settings
+    tz, grid_ids, now = settings.timezone, scope.grid_ids, utcnow()
+    cache = report_cache.for_app(request.app)
+    data = report_data(unit, start, end, tz, scope, cache)
+    rep = data["report"]
+    before = stats.previous_period(start, end)
+    previous = cache.case_rows(unit, *before, tz, grid_ids).get(None) or stats.Row("all", "全部")
+    overdue = stats.overdue_by_grid(unit, now, grid_ids)
+    link = figs.cases_link(start, end)
+    charts = {
+        "trend": figs.trend(rep, start, end),
+        "category": figs.breakdown(rep.by_category, start, end, "category"),
+        "channel": figs.breakdown(rep.by_channel, start, end, "channel"),
+        "handling": figs.breakdown(rep.by_handling, start, end, "handling", "resolved"),
+        "map": figs.grid_map(unit, rep, overdue, grid_ids, start, end),
+    }
+    return {"data": data["json"], "report": rep, "charts": charts,
+            "cards": figs.kpi_cards(rep.overall, previous, settings.dashboard_targets, link),
+            "previous": before, "overdue_now": sum(overdue.values()),
+            "sections": [(label, getattr(rep, key), param) for key, label, param in SECTIONS],
+            "rate_columns": RATE_COLUMNS, "rate_headers": RATE_HEADERS,
+            "rankings": [(label, data["json"]["ranking"][key], key)
+                         for key, label in RANK_LEVELS],
+            "staff": figs.staff_ranking(unit, rep)}
+
+
 @router.get("")
-def dashboard(request: Request, date_from: date | None = Query(None, alias="from"),
-              date_to: date | None = Query(None, alias="to"),
+def dashboard(request: Request, date_from: str | None = Query(None, alias="from"),
+              date_to: str | None = Query(None, alias="to"),
               _user: UserView = Depends(current_user), scope: Scope = Depends(user_scope),
               unit: UnitOfWork = Depends(uow)):
     tz = request.app.state.settings.timezone
-    start, end = period(date_from, date_to, tz)
-    data = report_data(unit, start, end, tz, scope)
-    overdue, overdue_total = queries.list_cases(
-        unit.session, scope, queries.CaseFilter(overdue=True), utcnow())
-    buckets = trend(unit, start, end, tz, scope)
-    return render(request, "dashboard.html", start=start, end=end, data=data["json"],
-                  text=data["text"], tables=[(label, table_rows(data["json"], key))
-                                             for key, label in DIMENSIONS],
-                  headers=HEADERS, rate_columns=RATE_COLUMNS, rate_headers=RATE_HEADERS,
-                  rankings=[(label, data["json"]["ranking"][key]) for key, label in RANK_LEVELS],
-                  methods=data["json"]["by_handling_method"], overdue=overdue, overdue_total=overdue_total,
-                  chart=chart_svg(buckets), buckets=buckets)
+    try:
+        start, end = period(_date(date_from, "开始日期"), _date(date_to, "结束日期"), tz)
+    except PeriodError as error:  # the form again, the reason next to it
+        return render(request, "dashboard.html", status_code=422, error=str(error),
+                      start=date_from or "", end=date_to or "")
+    overdue, overdue_total = figs.overdue_list(unit, scope, utcnow())
+    return render(request, "dashboard.html", start=start, end=end, error=None,
+                  overdue=overdue, overdue_total=overdue_total,
+                  **figures(request, unit, scope, start, end))
+
+
+def _date(value: str | None, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PeriodError(f"{name}格式不对，请用 年-月-日，例如 2026-01-31") from None
 
 
 def export_rows(data: dict) -> list[list]:
@@ -143,7 +153,10 @@ def export(request: Request, fmt: str, date_from: date | None = Query(None, alia
            _user: UserView = Depends(current_user), scope: Scope = Depends(user_scope),
            unit: UnitOfWork = Depends(uow)):
     tz = request.app.state.settings.timezone
-    start, end = period(date_from, date_to, tz)
+    try:
+        start, end = period(date_from, date_to, tz)
+    except PeriodError as error:
+        raise HTTPException(400, str(error)) from None
     rows = export_rows(report_data(unit, start, end, tz, scope)["json"])
     name = f"minsheng-report-{start:%Y%m%d}-{end:%Y%m%d}"
     if fmt == "csv":

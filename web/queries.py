@@ -6,12 +6,13 @@ Writes never happen here; every change goes through ``minsheng.services``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from minsheng.enums import OPEN_STATES, CaseState, Category, Channel
+from minsheng.clock import DEFAULT_TIMEZONE, utc_bounds
+from minsheng.enums import OPEN_STATES, CaseState, Category, Channel, Handling
 from minsheng.models import Case, Grid, Staff
 from minsheng.services.queries import is_overdue, overdue_condition, subtree_ids
 from web.deps import Scope
@@ -44,6 +45,11 @@ class CaseFilter:
     page: int = 1
     view: str = "all"  # one of VIEWS
     staff_id: int | None = None  # whose 待办
+    # The dashboard's drill-down: accepted on these local dates, handled this way.
+    date_from: date | None = None
+    date_to: date | None = None
+    handling: Handling | None = None
+    tz: str = DEFAULT_TIMEZONE
 
 
 def _view_conditions(flt: CaseFilter, scope: Scope, now: datetime) -> list:
@@ -82,6 +88,12 @@ def list_cases(session, scope: Scope, flt: CaseFilter, now: datetime) -> tuple[l
         conditions.append(Case.grid_id.in_(subtree_ids(session, flt.grid) or {-1}))
     if flt.overdue:
         conditions.append(overdue_condition(now))
+    if flt.handling:
+        conditions.append(Case.handling == flt.handling)
+    if flt.date_from:
+        conditions.append(Case.accepted_at >= utc_bounds(flt.date_from, flt.date_from, flt.tz)[0])
+    if flt.date_to:
+        conditions.append(Case.accepted_at < utc_bounds(flt.date_to, flt.date_to, flt.tz)[1])
     if flt.q:
         words = flt.q.strip()[:100]
         conditions.append(or_(Case.case_no == words, Case.description.contains(words)))

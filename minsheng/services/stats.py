@@ -9,10 +9,11 @@ divided by which. A rate with nothing to divide is None (shown "—").
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, literal, select
 
 from minsheng.clock import DEFAULT_TIMEZONE, to_local, utc_bounds, utcnow
 from minsheng.enums import (
@@ -29,6 +30,7 @@ from minsheng.enums import (
 from minsheng.models import Case, CaseEvent, CaseRating, Grid
 
 from . import limits
+from .queries import overdue_condition
 
 NOT_ACCEPTED = [CaseState.withdrawn, CaseState.merged]
 DONE = {CaseState.resolved, CaseState.closed}
@@ -80,6 +82,8 @@ class CaseFacts:
     extension_requested: bool = False
     extended: bool = False
     cosigned: bool = False
+    day: date | None = None  # local date accepted (the trend)
+    assignee_id: int | None = None  # the current handler (the staff ranking)
 
 
 @dataclass
@@ -109,12 +113,13 @@ class Row:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def count(self, f: CaseFacts) -> None:
-        good = f.rating in GOOD
-        flags = {"accepted": True, "resolved": f.done, "on_time": f.done and f.on_time,
-                 "rated": f.rating is not None, "satisfied": good, "solved": f.done and good}
-        for name in COUNTS:
-            if flags.get(name, getattr(f, name, False)):
-                setattr(self, name, getattr(self, name) + 1)
+        self.add_mask(mask(f))
+
+    def add_mask(self, bits: int, times: int = 1) -> None:
+        """Add ``times`` cases whose counted facts are the bits of ``bits`` (see ``mask``)."""
+        for index, name in enumerate(COUNTS):
+            if bits >> index & 1:
+                setattr(self, name, getattr(self, name) + times)
 
     def rate(self, name: str) -> float | None:
         _label, numerator, denominator = RATES[name]
@@ -144,6 +149,19 @@ class Row:
 COUNTS = [f.name for f in fields(Row) if f.name not in ("key", "label")]
 
 
+def mask(f: CaseFacts) -> int:
+    """Which counts one case adds to, as bits in the order of COUNTS. Cases with the same
+    bits are tallied together, so a row adds up a few distinct masks, not every case."""
+    good = f.rating in GOOD
+    flags = {"accepted": True, "resolved": f.done, "on_time": f.done and f.on_time,
+             "rated": f.rating is not None, "satisfied": good, "solved": f.done and good}
+    bits = 0
+    for index, name in enumerate(COUNTS):
+        if flags.get(name, getattr(f, name, False)):
+            bits |= 1 << index
+    return bits
+
+
 @dataclass
 class Report:
     date_from: date
@@ -155,6 +173,8 @@ class Report:
     by_handling: list[Row] = field(default_factory=list)
     by_month: list[Row] = field(default_factory=list)
     units: dict[str, list[Row]] = field(default_factory=dict)  # street/community/grid rows
+    by_day: list[Row] = field(default_factory=list)  # key: the local date, ISO
+    by_staff: list[Row] = field(default_factory=list)  # key: the assignee's id
 
 
 def _units(session) -> dict[int | None, dict[str, tuple[str, str]]]:
@@ -183,50 +203,89 @@ def _cohort(date_from: date, date_to: date, tz: str, grid_ids: set[int] | None):
     return where
 
 
+class _AckLimit:
+    """The first 签收 deadline of one case, worked out only when a clock comparison cannot
+    settle it: a working-time deadline is never earlier than start + its minutes, so an
+    answer within that many clock minutes is in time and needs no calendar walk."""
+
+    __slots__ = ("_due", "limit", "start", "tz")
+
+    def __init__(self, limit: limits.Limit, start: datetime, tz: str):
+        self.limit, self.start, self.tz, self._due = limit, start, tz, None
+
+    def due(self) -> datetime:
+        if self._due is None:
+            self._due = self.limit.due(self.start, self.tz)
+        return self._due
+
+    def met_by(self, at: datetime) -> bool:
+        return at - self.start <= timedelta(minutes=self.limit.minutes) or at <= self.due()
+
+    def passed(self, now: datetime) -> bool:
+        return now - self.start > timedelta(minutes=self.limit.minutes) and self.due() < now
+
+
 def _ack_limits(session, tz: str):
     """(category, urgent, accepted_at) → the first 签收 deadline; limits read once per report."""
     known: dict[tuple, limits.Limit] = {}
 
-    def deadline(category: Category, urgent: bool, accepted_at: datetime) -> datetime:
+    def deadline(category: Category, urgent: bool, accepted_at: datetime) -> _AckLimit:
         if (category, urgent) not in known:
             known[category, urgent] = limits.limits_for(session, category, urgent)[0]
-        return known[category, urgent].due(accepted_at, tz)
+        return _AckLimit(known[category, urgent], accepted_at, tz)
     return deadline
 
 
+def _latest_rating():
+    """The case's latest rating id: one index lookup per case (ix_case_ratings_case_id)
+    rather than grouping the whole ratings table for every report."""
+    return (select(func.max(CaseRating.id)).where(CaseRating.case_id == Case.id)
+            .correlate(Case).scalar_subquery())
+
+
 def _facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
-    latest = (select(CaseRating.case_id, func.max(CaseRating.id).label("rating_id"))
-              .group_by(CaseRating.case_id).subquery())
     rows = session.execute(
         select(Case.id, Case.category, Case.channel, Case.grid_id, Case.handling, Case.state,
-               Case.accepted_at, Case.urgent, Case.resolved_on_time, CaseRating.value)
-        .outerjoin(latest, latest.c.case_id == Case.id)
-        .outerjoin(CaseRating, CaseRating.id == latest.c.rating_id).where(*where))
-    facts, first_ack_limit = {}, {}
+               Case.accepted_at, Case.urgent, Case.resolved_on_time, CaseRating.value,
+               Case.assignee_id)
+        .outerjoin(CaseRating, CaseRating.id == _latest_rating()).where(*where))
+    facts, first_ack_limit, offsets = {}, {}, {}
     ack_limit = _ack_limits(session, tz)
     for (case_id, category, channel, grid_id, handling, state, accepted_at, urgent,
-         on_time, rating) in rows:
+         on_time, rating, assignee_id) in rows:
+        # The zone's offset per UTC hour (offsets change on the hour): one zone conversion
+        # per hour of the period instead of one per case.
+        hour = accepted_at.replace(minute=0, second=0, microsecond=0)
+        if hour not in offsets:
+            offsets[hour] = to_local(hour, tz).utcoffset()
+        local = accepted_at + offsets[hour]
         facts[case_id] = CaseFacts(
             case_id, str(category), str(channel), grid_id, str(handling) if handling else None,
-            to_local(accepted_at, tz).strftime("%Y-%m"), CaseState(state) in DONE,
-            bool(on_time), str(rating) if rating else None)
+            f"{local.year:04d}-{local.month:02d}", CaseState(state) in DONE,
+            bool(on_time), str(rating) if rating else None, day=local.date(),
+            assignee_id=assignee_id)
         first_ack_limit[case_id] = ack_limit(Category(category), bool(urgent), accepted_at)
+    # Each column only where its action needs it (签收: the time; 评价: the new state;
+    # 催办: the data): the rest come back NULL and skip parsing dates and JSON.
+    at = case((CaseEvent.action == "acknowledge", CaseEvent.at), else_=None)
+    to_state = case((CaseEvent.action == "rate", CaseEvent.to_state), else_=None)
+    data = case((CaseEvent.action == "urge", CaseEvent.data), else_=None)
     events = session.execute(
-        select(CaseEvent.case_id, CaseEvent.action, CaseEvent.at, CaseEvent.to_state,
-               CaseEvent.data).join(Case, Case.id == CaseEvent.case_id)
+        select(CaseEvent.case_id, CaseEvent.action, at, to_state, data)
+        .join(Case, Case.id == CaseEvent.case_id)
         .where(*where, CaseEvent.action.in_(COUNTED_EVENTS)).order_by(CaseEvent.id))
     for case_id, action, at, to_state, data in events:
         _note_event(facts[case_id], action, at, to_state,
                     data if isinstance(data, dict) else {}, first_ack_limit[case_id])
     for case_id, f in facts.items():
         f.ever_resolved = f.ever_resolved or f.done
-        f.due_for_ack = f.acknowledged or first_ack_limit[case_id] < now
+        f.due_for_ack = f.acknowledged or first_ack_limit[case_id].passed(now)
     return facts
 
 
-def _note_event(f: CaseFacts, action, at, to_state, data: dict, ack_limit: datetime) -> None:
+def _note_event(f: CaseFacts, action, at, to_state, data: dict, ack_limit: _AckLimit) -> None:
     if action == "acknowledge" and not f.acknowledged:
-        f.acknowledged, f.responded = True, at <= ack_limit
+        f.acknowledged, f.responded = True, ack_limit.met_by(at)
     elif action == "resolve":
         f.ever_resolved = True
     elif action == "rate" and to_state == CaseState.reopened:
@@ -258,23 +317,41 @@ def report(uow, date_from: date, date_to: date, tz: str = DEFAULT_TIMEZONE,
     by_channel = {c.value: Row(c.value, CHANNEL_LABELS[c]) for c in Channel}
     by_handling = {h.value: Row(h.value, HANDLING_LABELS[h]) for h in Handling}
     by_month: dict[str, Row] = {}
+    by_day: dict[str, Row] = {}
+    by_staff: dict[str, Row] = {}
     by_unit: dict[str, dict[str, Row]] = {level: {} for level, _ in UNIT_LEVELS}
+    # A row adds up a few distinct masks rather than every case: (id(row), mask) → cases.
+    tally: Counter = Counter()
+    known: dict[int, Row] = {}
+
+    def row_of(table: dict, key, label) -> Row:
+        row = table.get(key)
+        if row is None:
+            row = table[key] = Row(key, label)
+        return row
+
     for f in facts.values():
         rows = [overall, by_category[f.category], by_channel[f.channel],
-                by_month.setdefault(f.month, Row(f.month, f.month))]
+                row_of(by_month, f.month, f.month), row_of(by_day, str(f.day), str(f.day))]
+        if f.assignee_id is not None:
+            rows.append(row_of(by_staff, str(f.assignee_id), str(f.assignee_id)))
         if f.done:
-            rows.append(by_handling.setdefault(f.handling or NO_HANDLING,
-                                               Row(NO_HANDLING, "未填写")))
+            rows.append(row_of(by_handling, f.handling or NO_HANDLING, "未填写"))
         for level, (code, name) in units.get(f.grid_id, units[None]).items():
             if level in by_unit:
-                rows.append(by_unit[level].setdefault(code, Row(code, name)))
+                rows.append(row_of(by_unit[level], code, name))
+        bits = mask(f)
         for row in rows:
-            row.count(f)
+            known[id(row)] = row
+            tally[id(row), bits] += 1
+    for (row_id, bits), times in tally.items():
+        known[row_id].add_mask(bits, times)
     ordered = {level: sorted(rows.values(), key=lambda r: r.key)
                for level, rows in by_unit.items()}
     return Report(date_from, date_to, overall, list(by_category.values()), ordered["grid"],
                   list(by_channel.values()), list(by_handling.values()),
-                  sorted(by_month.values(), key=lambda r: r.key), ordered)
+                  sorted(by_month.values(), key=lambda r: r.key), ordered,
+                  sorted(by_day.values(), key=lambda r: r.key), list(by_staff.values()))
 
 
 def ranked(rows: list[Row]) -> list[tuple[int | None, Row]]:
@@ -381,3 +458,42 @@ def report_json(rep: Report) -> dict:
                                                        else None)}
                 for r in rep.by_handling},
             "ranking": ranking}
+
+
+# --- Figures for the dashboard: counted in SQL, the rates still from ``Row`` / ``RATES`` ---
+
+def previous_period(date_from: date, date_to: date) -> tuple[date, date]:
+    """The period of the same length just before date_from..date_to."""
+    days = (date_to - date_from).days + 1
+    return date_from - timedelta(days=days), date_from - timedelta(days=1)
+
+
+def case_rows(uow, date_from: date, date_to: date, tz: str = DEFAULT_TIMEZONE,
+              grid_ids: set[int] | None = None, by=None) -> dict:
+    """受理 / 办结 / 按时 / 评价 counts of the cohort grouped by one column of ``Case``
+    (``by=None``: one row, key None). One GROUP BY query: no events are read, so only
+    the rates made of these counts (办结率, 满意度, 按时办结率) are meaningful."""
+    done = Case.state.in_(list(DONE))
+    key = by if by is not None else literal(None)
+    query = (select(key.label("key"), func.count(Case.id), func.sum(case((done, 1), else_=0)),
+                    func.sum(case((and_(done, Case.resolved_on_time.is_(True)), 1), else_=0)),
+                    func.count(CaseRating.id),
+                    func.sum(case((CaseRating.value.in_(list(GOOD)), 1), else_=0)))
+             .outerjoin(CaseRating, CaseRating.id == _latest_rating())
+             .where(*_cohort(date_from, date_to, tz, grid_ids)))
+    if by is not None:  # PostgreSQL refuses GROUP BY a constant
+        query = query.group_by(by)
+    rows = {}
+    for value, accepted, resolved, on_time, rated, satisfied in uow.session.execute(query):
+        rows[value] = Row(str(value), str(value), accepted=accepted, resolved=resolved or 0,
+                          on_time=on_time or 0, rated=rated, satisfied=satisfied or 0)
+    return rows
+
+
+def overdue_by_grid(uow, now: datetime, grid_ids: set[int] | None = None) -> dict:
+    """Open cases past a deadline now (the case desk's 超时), counted per grid id. The scope
+    is applied here, not in SQL: with it, planners walk the grid's every case instead of
+    the few open ones (ix_cases_state_resolve_deadline)."""
+    rows = uow.session.execute(select(Case.grid_id).where(overdue_condition(now))).scalars()
+    counts = Counter(rows)
+    return {g: n for g, n in counts.items() if grid_ids is None or g in grid_ids}

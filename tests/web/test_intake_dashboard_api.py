@@ -123,10 +123,11 @@ def test_the_csv_and_xlsx_exports_carry_the_report_rows(client, db, history):
     assert sheet[2][:4] == ("合计", "全部", 3, 2)
 
 
-def test_a_reversed_period_is_refused(client, history):
+def test_a_reversed_period_is_refused_next_to_the_form(client, history):
     login(client, "admin")
     response = client.get("/dashboard", params={"from": "2026-02-01", "to": "2026-01-01"})
-    assert response.status_code == 400 and "开始日期不能晚于结束日期" in response.text
+    assert response.status_code == 422 and 'id="period"' in response.text
+    assert 'role="alert">开始日期不能晚于结束日期' in response.text
 
 
 def test_the_stats_api_equals_the_json_report(client, db, history):
