@@ -131,6 +131,28 @@ def predicted_labels(classifier, messages: list) -> list[str]:
     return [label_of_intent(m.get("intent")["name"]) for m in messages]
 
 
+def threshold_table(classifier, evaluation: dict, target: float) -> None:
+    """``minsheng nlu threshold`` on the dev sets and own_messages, without a Rasa model:
+    the same table from the same ``calibrate_threshold``, for the variant being tried."""
+    from nlu.evaluation import Example, Prediction, calibrate_threshold
+
+    predictions = []
+    for set_name, (messages, labels) in evaluation.items():
+        predicted_labels(classifier, messages)
+        for message, label in zip(messages, labels):
+            top = message.get("intent")
+            predictions.append(Prediction(Example(set_name, label, message.get("text")),
+                                          label_of_intent(top["name"]), top["confidence"],
+                                          top["name"]))
+    thresholds = [round(0.30 + 0.05 * i, 2) for i in range(14)]
+    table, recommended = calibrate_threshold(predictions, thresholds, target)
+    print(f"{'threshold':>9}{'decided':>9}{'asked':>7}{'accuracy':>10}")
+    for row in table:
+        print(f"{row['threshold']:>9.2f}{row['coverage']:>9.1%}{row['asked']:>7}"
+              f"{row['accuracy']:>10.3f}")
+    print(f"recommended threshold {recommended:.2f} (target accuracy {target:.2f})")
+
+
 def cross_validation(config: dict, training: list, folds: int, workdir: Path) -> float:
     import copy
 
@@ -151,7 +173,7 @@ def cross_validation(config: dict, training: list, folds: int, workdir: Path) ->
 
 
 def run(name: str, overrides: dict, folds: int, training: list, evaluation: dict,
-        workdir: Path, show_reports: bool) -> dict:
+        workdir: Path, show_reports: bool, threshold_target: float | None = None) -> dict:
     from nlu.evaluation import format_report
 
     config = {**BASE, **overrides}
@@ -164,6 +186,8 @@ def run(name: str, overrides: dict, folds: int, training: list, evaluation: dict
         row[set_name] = report.macro_f1
         if show_reports:
             print(f"--- {name} on {set_name}\n{format_report(report)}")
+    if threshold_target:
+        threshold_table(classifier, evaluation, threshold_target)
     if folds:
         row["cv"] = cross_validation(config, training, folds, workdir)
     return row
@@ -177,6 +201,8 @@ def main() -> int:
     parser.add_argument("--folds", type=int, default=5, help="0: no cross-validation")
     parser.add_argument("--reports", action="store_true", help="per-class tables of the dev sets")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--threshold", type=float, metavar="TARGET",
+                        help="also the fallback threshold table for this target accuracy")
     args = parser.parse_args()
     if args.list:
         for name, overrides in VARIANTS.items():
@@ -193,7 +219,7 @@ def main() -> int:
     for name in args.variants or list(VARIANTS):
         with tempfile.TemporaryDirectory(prefix="nlu-exp-") as tmp:
             row = run(name, VARIANTS[name], args.folds, training, evaluation, Path(tmp),
-                      args.reports)
+                      args.reports, args.threshold)
         print(f"{name:<24}" + "".join(f"{row.get(c, float('nan')):>12.3f}" for c in columns),
               flush=True)
     return 0
