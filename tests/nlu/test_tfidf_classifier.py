@@ -37,7 +37,7 @@ def test_it_trains_persists_loads_and_ranks_every_intent(tmp_path):
 
     loaded = TfidfIntentClassifier.load(config, storage, resource, _context())
     # column-major weights: a parse must not copy them (see _store_weights_column_major)
-    assert loaded.models["logistic"].coef_.flags.f_contiguous
+    assert loaded.models["linear"].coef_.flags.f_contiguous
     assert loaded.models["naive_bayes"].feature_log_prob_.flags.f_contiguous
     messages = loaded.process(_tokenised(["三号楼垃圾没人清运", "楼道堆满了杂物", "你好啊"]))
     assert [m.get("intent")["name"] for m in messages] == [
@@ -69,7 +69,7 @@ def test_letters_blend_naive_bayes_and_short_lines_use_logistic_regression_alone
 
     short, letter = _tokenised(["垃圾没人清", "尊敬的领导：我们小区的垃圾桶满了好几天没人清运，楼道门口也堆满了纸箱"])
     matrix = loaded.models["features"].transform([loaded._document(m) for m in (short, letter)])
-    logistic = loaded.models["logistic"].predict_proba(matrix)
+    logistic = loaded.models["linear"].predict_proba(matrix)
     naive_bayes = loaded.models["naive_bayes"].predict_proba(matrix)
     mean = logistic[1] ** 0.3 * naive_bayes[1] ** 0.7
     assert not np.allclose(logistic[1], naive_bayes[1])  # else the blend would not show
@@ -88,7 +88,7 @@ def test_a_model_saved_before_the_blend_still_loads_and_ranks(tmp_path):
     classifier = TfidfIntentClassifier.create(config, storage, Resource("old"), _context())
     training = [m for intent, texts in EXAMPLES.items() for m in _tokenised(texts, intent)]
     classifier.train(TrainingData(training))
-    old_format = make_pipeline(classifier.models["features"], classifier.models["logistic"])
+    old_format = make_pipeline(classifier.models["features"], classifier.models["linear"])
     with storage.write_to(Resource("old")) as directory:
         joblib.dump(old_format, directory / "tfidf_intent.joblib")
 
@@ -114,8 +114,70 @@ def test_a_letter_needs_more_evidence_to_be_out_of_scope_and_a_short_line_does_n
     messages = _tokenised(["推荐个电影", "尊敬的领导：想问问今天天气怎么样，附近哪家饭馆好吃，推荐个电影"])
     before, after = without.posteriors(messages), with_penalty.posteriors(messages)
     assert np.allclose(before[0], after[0])  # a short line is untouched
-    column = list(with_penalty.models["logistic"].classes_).index("out_of_scope")
+    column = list(with_penalty.models["linear"].classes_).index("out_of_scope")
     shift = np.log(after[1]) - np.log(before[1])
     others = np.delete(shift, column)
     assert np.allclose(others, others[0])  # every other intent keeps its odds against the rest
     assert np.isclose(shift[column], others[0] - 1.0)
+
+
+def test_a_model_saved_with_the_logistic_key_still_loads_and_ranks(tmp_path):
+    import joblib
+
+    storage = LocalModelStorage(tmp_path)
+    config = {**TfidfIntentClassifier.get_default_config(), "char_min_df": 1}
+    classifier = TfidfIntentClassifier.create(config, storage, Resource("v2"), _context())
+    classifier.train(TrainingData(
+        [m for intent, texts in EXAMPLES.items() for m in _tokenised(texts, intent)]))
+    models = dict(classifier.models)
+    models["logistic"] = models.pop("linear")
+    with storage.write_to(Resource("v2")) as directory:
+        joblib.dump(models, directory / "tfidf_intent.joblib")
+
+    loaded = TfidfIntentClassifier.load(config, storage, Resource("v2"), _context())
+    [message] = loaded.process(_tokenised(["楼道堆满了杂物"]))
+    assert message.get("intent")["name"] == "report_clutter"
+
+
+def test_a_calibrated_svm_ranks_every_intent_with_probabilities_and_column_major_weights(tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    config = {**TfidfIntentClassifier.get_default_config(), "char_min_df": 1,
+              "linear_model": "calibrated_svm", "naive_bayes_weight": 0.5,
+              "naive_bayes_min_chars": 12}
+    classifier = TfidfIntentClassifier.create(config, storage, Resource("svm"), _context())
+    classifier.train(TrainingData(
+        [m for intent, texts in EXAMPLES.items() for m in _tokenised(texts, intent)]))
+
+    loaded = TfidfIntentClassifier.load(config, storage, Resource("svm"), _context())
+    folds = loaded.models["linear"].calibrated_classifiers_
+    assert len(folds) == 3
+    for fold in folds:
+        svm = getattr(fold, "estimator", None) or fold.base_estimator
+        assert svm.coef_.flags.f_contiguous
+    messages = loaded.process(_tokenised(
+        ["三号楼垃圾没人清运", "尊敬的领导：我们楼道里堆满了杂物，门口也堆了好多纸箱", "你好啊"]))
+    assert [m.get("intent")["name"] for m in messages] == [
+        "report_sanitation", "report_clutter", "greet"]
+    for message in messages:
+        ranking = message.get("intent_ranking")
+        assert len(ranking) == 3 and abs(sum(r["confidence"] for r in ranking) - 1.0) < 1e-6
+
+
+def test_character_ngrams_span_word_boundaries_only_when_asked(tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    [corridor] = _tokenised(["楼道堆满杂物"])
+    document = TfidfIntentClassifier._document(corridor)
+    assert " " in document  # jieba cut it into several words
+
+    def char_ngrams(across: bool) -> set:
+        config = {**TfidfIntentClassifier.get_default_config(), "char_min_df": 1,
+                  "char_across_words": across}
+        features = TfidfIntentClassifier(config, storage, Resource("f")).\
+            _new_features().fit([document])
+        return set(features.transformer_list[1][1].get_feature_names_out())
+
+    spanning = {g for g in char_ngrams(True) if " " not in g and g not in
+                {w[i:j] for w in document.split(" ") for i in range(len(w))
+                 for j in range(i + 1, len(w) + 1)}}
+    assert spanning  # e.g. 道堆: the end of one word and the start of the next
+    assert not spanning & char_ngrams(False)

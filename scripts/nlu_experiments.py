@@ -1,0 +1,239 @@
+"""Classifier experiments in seconds, without Rasa training (prints a table; not a test).
+
+    .venv/bin/python scripts/nlu_experiments.py [VARIANT ...] [--folds 5] [--list]
+
+Every variant is a config for ``nlu.components.TfidfIntentClassifier``: the harness tokenises
+data/nlu once (jieba with our dictionary, digits shaped — what the pipeline feeds the
+classifier), then trains the component itself on plain ``TrainingData``, so what is measured
+is what ships. Scores, on the eight labels:
+
+- ``cv``: stratified 5-fold cross-validation on data/nlu, grouped so that near-duplicates
+  (same text once digits, punctuation and the first polite words are dropped) stay in one fold;
+- ``dev_letters``, ``dev_chat``: tests/nlu/dev_*.tsv, written for choosing settings and never
+  trained on;
+- ``own``: tests/nlu/own_messages.tsv.
+
+The shared benchmark is deliberately not read here: settings are chosen on these scores only.
+"""
+from __future__ import annotations
+
+import argparse
+import pickle
+import re
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nlu.decision import label_of_intent  # noqa: E402
+from nlu.evaluation import read_eval_tsv, score  # noqa: E402
+
+CACHE = Path("/tmp") / "minsheng-nlu-experiments.pickle"
+DEV_SETS = {"dev_letters": ROOT / "tests/nlu/dev_letters.tsv",
+            "dev_chat": ROOT / "tests/nlu/dev_chat.tsv",
+            "own": ROOT / "tests/nlu/own_messages.tsv"}
+
+# Variants: overrides of the classifier's settings in config.yml (BASE).
+def _configured() -> dict:
+    import yaml
+
+    pipeline = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))["pipeline"]
+    [step] = [s for s in pipeline if s["name"] == "nlu.components.TfidfIntentClassifier"]
+    return {k: v for k, v in step.items() if k != "name"}
+
+
+BASE = _configured()
+# What config.yml said before issue 14: logistic regression, naive Bayes weight 0.7.
+LOGISTIC = {"linear_model": "logistic", "C": 30.0, "naive_bayes_weight": 0.7}
+SVM = {"linear_model": "calibrated_svm", "svm_C": 1.0, "naive_bayes_weight": 0.7}
+ACROSS = {**SVM, "char_across_words": True}
+VARIANTS: dict[str, dict] = {
+    "config": {},
+    "logistic": LOGISTIC,  # 100 s a fit, ten minutes with cross-validation
+    "svm": SVM,
+    "svm_no_nb": {**SVM, "naive_bayes_weight": 0.0},
+    "svm_C0.5": {**SVM, "svm_C": 0.5},
+    "svm_C2": {**SVM, "svm_C": 2.0},
+    "svm_balanced": {**SVM, "class_weight": "balanced"},
+    "svm_nb0.5": {**SVM, "naive_bayes_weight": 0.5},
+    "svm_C2_nb0.5": {**SVM, "svm_C": 2.0, "naive_bayes_weight": 0.5},
+    "svm_no_penalty": {**SVM, "letter_out_of_scope_penalty": 0.0},
+    "across_1_3": ACROSS,
+    "across_1_4": {**ACROSS, "char_ngram_range": [1, 4]},
+    "across_2_4": {**ACROSS, "char_ngram_range": [2, 4]},
+    "across_1_4_words_1": {**ACROSS, "char_ngram_range": [1, 4], "word_ngram_range": [1, 1]},
+}
+
+
+def _tokenised(texts: list[str], intents: list[str] | None = None) -> list:
+    from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu.components import NumberShapeNormaliser
+
+    messages = [Message(data={"text": t, **({"intent": i} if i else {})})
+                for t, i in zip(texts, intents or [None] * len(texts))]
+    config = {**JiebaTokenizer.get_default_config(), "dictionary_path": str(ROOT / "nlu/dict")}
+    JiebaTokenizer(config, None, None).process(messages)
+    NumberShapeNormaliser().process(messages)
+    return messages
+
+
+def _sources_key() -> str:
+    paths = sorted((ROOT / "data/nlu").rglob("*.yml")) + list(DEV_SETS.values())
+    return "|".join(f"{p}:{p.stat().st_mtime_ns}" for p in paths if p.exists())
+
+
+def load_messages() -> tuple[list, dict[str, tuple[list, list[str]]]]:
+    """Tokenised training messages and evaluation sets (cached in /tmp while files are unchanged)."""
+    if CACHE.exists():
+        cached = pickle.loads(CACHE.read_bytes())
+        if cached["key"] == _sources_key():
+            return cached["training"], cached["eval"]
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(ROOT / "data/nlu"))
+    examples = [m for m in data.intent_examples if m.get("intent") and m.get("text")]
+    training = _tokenised([m.get("text") for m in examples], [m.get("intent") for m in examples])
+    evaluation = {}
+    for name, path in DEV_SETS.items():
+        if path.exists():
+            rows = read_eval_tsv(path)
+            evaluation[name] = (_tokenised([r.text for r in rows]), [r.label for r in rows])
+    CACHE.write_bytes(pickle.dumps({"key": _sources_key(), "training": training,
+                                    "eval": evaluation}))
+    return training, evaluation
+
+
+_NOISE = re.compile(r"[0-9０-９a-zA-Z\W_]+")
+_OPENINGS = re.compile(r"^(尊敬的|您好|你好|领导|市长|书记|关于|反映|我是|我们是|本人)+")
+
+
+def near_duplicate_key(text: str) -> str:
+    """Texts that differ only in numbers, punctuation or the greeting share a key."""
+    core = _OPENINGS.sub("", _NOISE.sub("", text))
+    return core[:14]
+
+
+def train_classifier(config: dict, messages: list, workdir: Path, name: str):
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from nlu.components import TfidfIntentClassifier
+
+    full = {**TfidfIntentClassifier.get_default_config(), **config}
+    storage = LocalModelStorage(workdir)
+    context = ExecutionContext(GraphSchema({}), "experiment")
+    classifier = TfidfIntentClassifier.create(full, storage, Resource(name), context)
+    classifier.train(TrainingData(training_examples=messages))
+    return classifier
+
+
+def predicted_labels(classifier, messages: list) -> list[str]:
+    for message in messages:  # process() sets the intent; clear the gold one first
+        message.data.pop("intent", None)
+        message.data.pop("intent_ranking", None)
+    classifier.process(messages)
+    return [label_of_intent(m.get("intent")["name"]) for m in messages]
+
+
+def threshold_table(classifier, evaluation: dict, target: float) -> None:
+    """``minsheng nlu threshold`` on the dev sets and own_messages, without a Rasa model:
+    the same table from the same ``calibrate_threshold``, for the variant being tried."""
+    from nlu.evaluation import Example, Prediction, calibrate_threshold
+
+    predictions = []
+    for set_name, (messages, labels) in evaluation.items():
+        predicted_labels(classifier, messages)
+        for message, label in zip(messages, labels):
+            top = message.get("intent")
+            predictions.append(Prediction(Example(set_name, label, message.get("text")),
+                                          label_of_intent(top["name"]), top["confidence"],
+                                          top["name"]))
+    thresholds = [round(0.30 + 0.05 * i, 2) for i in range(14)]
+    table, recommended = calibrate_threshold(predictions, thresholds, target)
+    print(f"{'threshold':>9}{'decided':>9}{'asked':>7}{'accuracy':>10}")
+    for row in table:
+        print(f"{row['threshold']:>9.2f}{row['coverage']:>9.1%}{row['asked']:>7}"
+              f"{row['accuracy']:>10.3f}")
+    print(f"recommended threshold {recommended:.2f} (target accuracy {target:.2f})")
+
+
+def cross_validation(config: dict, training: list, folds: int, workdir: Path) -> float:
+    import copy
+
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    intents = [m.get("intent") for m in training]
+    groups = [near_duplicate_key(m.get("text")) for m in training]
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=13)
+    gold, predicted = [], []
+    for fold, (train_idx, test_idx) in enumerate(splitter.split(training, intents, groups)):
+        classifier = train_classifier(config, [training[i] for i in train_idx], workdir, f"f{fold}")
+        held_out = [copy.copy(training[i]) for i in test_idx]
+        for message in held_out:
+            message.data = dict(message.data)
+        gold += [label_of_intent(intents[i]) for i in test_idx]
+        predicted += predicted_labels(classifier, held_out)
+    return score(gold, predicted).macro_f1
+
+
+def run(name: str, overrides: dict, folds: int, training: list, evaluation: dict,
+        workdir: Path, show_reports: bool, threshold_target: float | None = None) -> dict:
+    from nlu.evaluation import format_report
+
+    config = {**BASE, **overrides}
+    row = {"variant": name}
+    started = time.perf_counter()
+    classifier = train_classifier(config, training, workdir, "all")
+    row["train_s"] = time.perf_counter() - started
+    for set_name, (messages, labels) in evaluation.items():
+        report = score(labels, predicted_labels(classifier, messages))
+        row[set_name] = report.macro_f1
+        if show_reports:
+            print(f"--- {name} on {set_name}\n{format_report(report)}")
+    if threshold_target:
+        threshold_table(classifier, evaluation, threshold_target)
+    if folds:
+        row["cv"] = cross_validation(config, training, folds, workdir)
+    return row
+
+
+def main() -> int:
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variants", nargs="*")
+    parser.add_argument("--folds", type=int, default=5, help="0: no cross-validation")
+    parser.add_argument("--reports", action="store_true", help="per-class tables of the dev sets")
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--threshold", type=float, metavar="TARGET",
+                        help="also the fallback threshold table for this target accuracy")
+    args = parser.parse_args()
+    if args.list:
+        for name, overrides in VARIANTS.items():
+            print(f"{name:<24}{overrides}")
+        return 0
+    from nlu.training import quiet_rasa_logging
+
+    quiet_rasa_logging()
+    training, evaluation = load_messages()
+    print(f"{len(training)} training examples; eval sets "
+          + ", ".join(f"{k} {len(v[1])}" for k, v in evaluation.items()), flush=True)
+    columns = ["cv", *evaluation, "train_s"]
+    print(f"{'variant':<24}" + "".join(f"{c:>12}" for c in columns), flush=True)
+    for name in args.variants or list(VARIANTS):
+        with tempfile.TemporaryDirectory(prefix="nlu-exp-") as tmp:
+            row = run(name, VARIANTS[name], args.folds, training, evaluation, Path(tmp),
+                      args.reports, args.threshold)
+        print(f"{name:<24}" + "".join(f"{row.get(c, float('nan')):>12.3f}" for c in columns),
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
