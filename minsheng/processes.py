@@ -99,3 +99,27 @@ def write_conf(progs: list[Program], root: Path, run_dir: Path,
     path = run_dir / "supervisord.conf"
     path.write_text(supervisord_conf(progs, root, run_dir, later), encoding="utf-8")
     return path
+
+
+def ensure_bytecode(python: Path, lock: Path) -> bool:
+    """Compile the virtualenv's packages to bytecode once per lock file; True if it did.
+
+    uv installs without .pyc files, and with PYTHONDONTWRITEBYTECODE set (as on our
+    machines) Python never writes them: every start of Rasa then compiled TensorFlow's and
+    Rasa's sources again — about 40 % of its start (py-spy). Reading .pyc files is not
+    affected by that variable, so compiling once makes every later start skip it.
+    """
+    import hashlib
+    import subprocess
+    import sysconfig
+
+    purelib = Path(sysconfig.get_path("purelib", vars={"base": str(python.parent.parent),
+                                                        "platbase": str(python.parent.parent)}))
+    marker = python.parent.parent / ".minsheng-bytecode"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else "-"
+    if marker.exists() and marker.read_text(encoding="utf-8") == digest:
+        return False
+    subprocess.run([str(python), "-m", "compileall", "-q", "-j", "0", str(purelib)],
+                   check=False, stdout=subprocess.DEVNULL)  # a file that fails stays source
+    marker.write_text(digest, encoding="utf-8")
+    return True

@@ -468,6 +468,8 @@ async def main_async(args) -> dict:
                      "duration_s": args.duration, "cpus": os.cpu_count(),
                      "load_average_at_start": list(os.getloadavg()), "stacks": {}}
     rows: list[dict] = []
+    # both stacks start from compiled bytecode, as `make run` does (minsheng/processes.py)
+    processes.ensure_bytecode(Path(sys.executable), ROOT / "uv.lock")
     if args.only != "ours":
         bare_model = default_bot(args.cache or default_cache())
         (work / "bare").mkdir()
