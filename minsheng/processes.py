@@ -101,13 +101,14 @@ def write_conf(progs: list[Program], root: Path, run_dir: Path,
     return path
 
 
-def ensure_bytecode(python: Path, lock: Path) -> bool:
+def ensure_bytecode(python: Path, lock: Path, on_compile=None) -> bool:
     """Compile the virtualenv's packages to bytecode once per lock file; True if it did.
 
     uv installs without .pyc files, and with PYTHONDONTWRITEBYTECODE set (as on our
     machines) Python never writes them: every start of Rasa then compiled TensorFlow's and
     Rasa's sources again — about 40 % of its start (py-spy). Reading .pyc files is not
     affected by that variable, so compiling once makes every later start skip it.
+    ``on_compile()`` is called before a compile (to tell the user why they wait).
     """
     import hashlib
     import subprocess
@@ -119,6 +120,8 @@ def ensure_bytecode(python: Path, lock: Path) -> bool:
     digest = hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else "-"
     if marker.exists() and marker.read_text(encoding="utf-8") == digest:
         return False
+    if on_compile is not None:
+        on_compile()
     subprocess.run([str(python), "-m", "compileall", "-q", "-j", "0", str(purelib)],
                    check=False, stdout=subprocess.DEVNULL)  # a file that fails stays source
     marker.write_text(digest, encoding="utf-8")

@@ -469,7 +469,8 @@ async def main_async(args) -> dict:
                      "load_average_at_start": list(os.getloadavg()), "stacks": {}}
     rows: list[dict] = []
     # both stacks start from compiled bytecode, as `make run` does (minsheng/processes.py)
-    processes.ensure_bytecode(Path(sys.executable), ROOT / "uv.lock")
+    processes.ensure_bytecode(Path(sys.executable), ROOT / "uv.lock", on_compile=lambda: print(
+        "compiling the virtualenv to bytecode once (about a minute)…", flush=True))
     if args.only != "ours":
         bare_model = default_bot(args.cache or default_cache())
         (work / "bare").mkdir()

@@ -117,8 +117,9 @@ def main() -> int:
     # Rasa's start (imports, model loading: most of the cold start) needs no case database,
     # so with a trained model it starts first and the database is prepared meanwhile; the
     # processes that use the database start once it is ready.
-    print("检查依赖的字节码（首次约需一两分钟，之后跳过）…", flush=True)
-    processes.ensure_bytecode(Path(sys.executable), ROOT / "uv.lock")
+    processes.ensure_bytecode(Path(sys.executable), ROOT / "uv.lock", on_compile=lambda: print(
+        "首次启动（或依赖更新后）：先把依赖预编译成字节码，约需一两分钟，以后启动会更快…",
+        flush=True))
     early = current_model_path(settings.models_dir) is not None
     if not early:
         _prepare(settings)
