@@ -174,9 +174,13 @@ def rss_summary(procs: list[Proc]) -> dict:
     for proc in procs:
         if proc.rss_mb:
             first, last, top = proc.rss_mb[0], proc.rss_mb[-1], max(proc.rss_mb)
-            out[proc.name] = {"start_mb": round(first), "end_mb": round(last),
-                              "max_mb": round(top),
-                              "growth_pct": round((last - first) / first * 100, 1)}
+            mid = proc.rss_mb[len(proc.rss_mb) // 2]
+            out[proc.name] = {"start_mb": round(first), "mid_mb": round(mid),
+                              "end_mb": round(last), "max_mb": round(top),
+                              "growth_pct": round((last - first) / first * 100, 1),
+                              # warming up (caches, pools) vs. still growing: the second half
+                              "second_half_growth_pct": round((last - mid) / mid * 100, 1),
+                              "every_30_s_mb": [round(v) for v in proc.rss_mb[::30]]}
     return out
 
 
@@ -498,8 +502,9 @@ async def main_async(args) -> dict:
                  if "first_web_answer_s" in extra else ""))
         for key in ("rss", "soak_rss"):
             for proc, rss in extra.get(key, {}).items():
-                print(f"  {key} {proc}: start {rss['start_mb']} MB, end {rss['end_mb']} MB, "
-                      f"max {rss['max_mb']} MB ({rss['growth_pct']:+} %)")
+                print(f"  {key} {proc}: start {rss['start_mb']} MB, middle {rss['mid_mb']} MB, "
+                      f"end {rss['end_mb']} MB, max {rss['max_mb']} MB "
+                      f"({rss['growth_pct']:+} %; second half {rss['second_half_growth_pct']:+} %)")
     print(f"\nresults: {path.relative_to(ROOT)}; process logs: {work}")
     return results
 
