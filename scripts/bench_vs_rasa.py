@@ -416,6 +416,29 @@ async def bench_ours(args, model: Path, work: Path) -> tuple[list[Point], dict]:
             proc.stop()
 
 
+async def make_run_cold_start(work: Path) -> dict:
+    """`make run` (scripts/run.py) from its start to the first answer over Rasa's REST
+    channel and in the web chat, on its own ports (5005, 8000): they must be free."""
+    ports = processes.Ports()
+    for port in (ports.rasa, ports.web, ports.actions):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                raise SystemExit(f"port {port} is in use: stop the running service first")
+    started = time.monotonic()
+    run = spawn("make-run", [sys.executable, str(ROOT / "scripts" / "run.py")],
+                child_env({}), ROOT, work)
+    try:
+        rest = await first_answer(rest_answers(f"http://127.0.0.1:{ports.rasa}", "你好"), run,
+                                  started)
+        web = await first_answer(web_answers(f"http://127.0.0.1:{ports.web}"), run, started)
+    finally:
+        if run.popen.poll() is None:
+            os.killpg(run.popen.pid, signal.SIGINT)  # run.py stops supervisord and its children
+            run.popen.wait(60)
+    print(f"make run: first answer after {rest:.1f} s (REST), {web:.1f} s (web chat)")
+    return {"rest_s": round(rest, 1), "web_s": round(web, 1)}
+
+
 def show(point: Point) -> None:
     row = point.row()
     print(f"  {row['stack']:9} {row['load']:26} {row['clients']:3} clients"
@@ -453,6 +476,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--soak", type=float, default=0,
                         help="then N s of web chat journeys at 20 clients, RSS over it")
     parser.add_argument("--only", choices=("bare", "ours"), help="one stack only")
+    parser.add_argument("--cold-start", action="store_true",
+                        help="only time `make run` to its first answer (ports 5005/8000)")
     parser.add_argument("--cache", type=Path, default=None,
                         help="where the rasa init bot is built (default ~/.cache/minsheng)")
     args = parser.parse_args(argv)
@@ -510,7 +535,11 @@ async def main_async(args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    asyncio.run(main_async(parse_args(argv)))
+    args = parse_args(argv)
+    if args.cold_start:
+        asyncio.run(make_run_cold_start(Path(tempfile.mkdtemp(prefix="bench-cold-"))))
+        return
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":
