@@ -34,8 +34,10 @@ class Program:
 
 
 def programs(bin_dir: Path, rasa_token: str, model: Path | None, ports: Ports = Ports(),
-             gateway: bool = False, only: tuple[str, ...] | None = None) -> list[Program]:
-    """Every process of DESIGN.md's runtime table, listening on 127.0.0.1."""
+             gateway: bool = False, only: tuple[str, ...] | None = None,
+             endpoints: str = "endpoints.yml") -> list[Program]:
+    """Every process of DESIGN.md's runtime table, listening on 127.0.0.1 (``endpoints``:
+    Rasa's endpoints file, another one for a stack on other ports, e.g. the benchmark's)."""
     found = [
         Program("actions", [str(bin_dir / "python"), "-m", "actions.server",
                             "--port", str(ports.actions)],
@@ -49,7 +51,7 @@ def programs(bin_dir: Path, rasa_token: str, model: Path | None, ports: Ports = 
         found.append(Program(
             "rasa", [str(bin_dir / "rasa"), "run", "--enable-api", "-i", "127.0.0.1",
                      "-p", str(ports.rasa), "--auth-token", rasa_token,
-                     "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                     "--endpoints", endpoints, "--credentials", "credentials.yml",
                      "-m", str(model)],
             f"http://127.0.0.1:{ports.rasa}/"))
     if gateway:
@@ -57,9 +59,13 @@ def programs(bin_dir: Path, rasa_token: str, model: Path | None, ports: Ports = 
     return [p for p in found if only is None or p.name in only]
 
 
-def supervisord_conf(progs: list[Program], root: Path, run_dir: Path) -> str:
+def supervisord_conf(progs: list[Program], root: Path, run_dir: Path,
+                     later: tuple[str, ...] = ()) -> str:
     """supervisord.conf: children log to run_dir/log/<name>.log; supervisord prints its
-    own log (spawned, exited, restarted) and keeps it in run_dir/log/supervisord.log."""
+    own log (spawned, exited, restarted) and keeps it in run_dir/log/supervisord.log.
+
+    Programs named in ``later`` are not started with supervisord but by ``supervisorctl
+    start`` (scripts/run.py: Rasa loads its model while the database is prepared)."""
     log_dir = run_dir / "log"
     lines = [
         # In the foreground supervisord also prints its log: the file keeps it afterwards.
@@ -76,7 +82,8 @@ def supervisord_conf(progs: list[Program], root: Path, run_dir: Path) -> str:
             f"[program:{prog.name}]",
             # supervisord expands %(...)s in its own values: escape a literal percent sign.
             "command=" + " ".join(shlex.quote(a) for a in prog.argv).replace("%", "%%"),
-            f"directory={root}", "autostart=true", "autorestart=true",
+            f"directory={root}", f"autostart={str(prog.name not in later).lower()}",
+            "autorestart=true",
             f"startsecs={START_SECONDS}", f"startretries={START_RETRIES}",
             f"stopwaitsecs={STOP_SECONDS}", "stopasgroup=true", "killasgroup=true",
             "redirect_stderr=true", f"stdout_logfile={log_dir / (prog.name + '.log')}",
@@ -86,8 +93,36 @@ def supervisord_conf(progs: list[Program], root: Path, run_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def write_conf(progs: list[Program], root: Path, run_dir: Path) -> Path:
+def write_conf(progs: list[Program], root: Path, run_dir: Path,
+               later: tuple[str, ...] = ()) -> Path:
     (run_dir / "log").mkdir(parents=True, exist_ok=True)
     path = run_dir / "supervisord.conf"
-    path.write_text(supervisord_conf(progs, root, run_dir), encoding="utf-8")
+    path.write_text(supervisord_conf(progs, root, run_dir, later), encoding="utf-8")
     return path
+
+
+def ensure_bytecode(python: Path, lock: Path, on_compile=None) -> bool:
+    """Compile the virtualenv's packages to bytecode once per lock file; True if it did.
+
+    uv installs without .pyc files, and with PYTHONDONTWRITEBYTECODE set (as on our
+    machines) Python never writes them: every start of Rasa then compiled TensorFlow's and
+    Rasa's sources again — about 40 % of its start (py-spy). Reading .pyc files is not
+    affected by that variable, so compiling once makes every later start skip it.
+    ``on_compile()`` is called before a compile (to tell the user why they wait).
+    """
+    import hashlib
+    import subprocess
+    import sysconfig
+
+    purelib = Path(sysconfig.get_path("purelib", vars={"base": str(python.parent.parent),
+                                                        "platbase": str(python.parent.parent)}))
+    marker = python.parent.parent / ".minsheng-bytecode"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else "-"
+    if marker.exists() and marker.read_text(encoding="utf-8") == digest:
+        return False
+    if on_compile is not None:
+        on_compile()
+    subprocess.run([str(python), "-m", "compileall", "-q", "-j", "0", str(purelib)],
+                   check=False, stdout=subprocess.DEVNULL)  # a file that fails stays source
+    marker.write_text(digest, encoding="utf-8")
+    return True

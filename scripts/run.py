@@ -1,10 +1,12 @@
 """Start the whole service on the embedded default: `make run`.
 
-Prepares the SQLite database (migrations; demo district on first start), makes sure a
-trained model exists, then runs the processes of DESIGN.md under supervisord
+Makes sure a trained model exists, then runs the processes of DESIGN.md under supervisord
 (minsheng/processes.py): action server :5055, Rasa :5005 (REST channel, token-protected
 API), the scheduler, the web console :8000 and — when a Telegram token is configured — the
-gateway. A process that crashes is restarted; the others keep serving. Ctrl-C stops all.
+gateway. Rasa starts first: while it loads its model (most of the cold start), the SQLite
+database is prepared (migrations; demo district on first start), then the processes that
+use it start. A process that crashes is restarted; the others keep serving. Ctrl-C stops
+all.
 """
 from __future__ import annotations
 
@@ -79,12 +81,48 @@ def _first_admin(settings) -> None:
     print(f"已创建控制台管理员：admin / {password}（也记在 var/first-admin.txt）", flush=True)
 
 
-def main() -> int:
-    settings = load_settings()  # makes the secrets in var/secrets on first run
-    os.chdir(ROOT)
+def _prepare(settings) -> None:
     _minsheng("db", "upgrade")
     _minsheng("seed", "demo")  # idempotent: a second run adds nothing
     _first_admin(settings)
+
+
+def _start_later(run_dir: Path, names: tuple[str, ...], supervisor: subprocess.Popen) -> None:
+    """Start the programs held back, all at once: over supervisord's XML-RPC socket without
+    waiting (``supervisorctl start`` waits startsecs for each in turn). The socket may
+    still be coming up, so a refused call is tried again for a few seconds."""
+    import xmlrpc.client
+
+    from supervisor.xmlrpc import SupervisorTransport
+
+    transport = SupervisorTransport(None, None, f"unix://{run_dir / 'supervisor.sock'}")
+    rpc = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+    deadline = time.monotonic() + 30
+    for name in names:
+        while True:
+            try:
+                rpc.supervisor.startProcess(name, False)
+                break
+            except (OSError, xmlrpc.client.Fault) as error:
+                if supervisor.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"could not start {name}: {error}") from None
+                time.sleep(0.3)
+
+
+def main() -> int:
+    settings = load_settings()  # makes the secrets in var/secrets on first run
+    os.chdir(ROOT)
+    from nlu.registry import current_model_path
+
+    # Rasa's start (imports, model loading: most of the cold start) needs no case database,
+    # so with a trained model it starts first and the database is prepared meanwhile; the
+    # processes that use the database start once it is ready.
+    processes.ensure_bytecode(Path(sys.executable), ROOT / "uv.lock", on_compile=lambda: print(
+        "首次启动（或依赖更新后）：先把依赖预编译成字节码，约需一两分钟，以后启动会更快…",
+        flush=True))
+    early = current_model_path(settings.models_dir) is not None
+    if not early:
+        _prepare(settings)
     model = _current_model()
 
     # Rasa fills endpoints.yml's action-server header from the environment; the other
@@ -93,7 +131,8 @@ def main() -> int:
                RASA_TELEMETRY_ENABLED="false", MINSHENG_ACTION_TOKEN=settings.action_token)
     progs = processes.programs(BIN, settings.rasa_token, model,
                                gateway=bool(settings.telegram_bot_token))
-    conf = processes.write_conf(progs, ROOT, ROOT / "var")
+    later = tuple(p.name for p in progs if p.name != "rasa") if early else ()
+    conf = processes.write_conf(progs, ROOT, ROOT / "var", later)
     supervisor = subprocess.Popen([str(BIN / "supervisord"), "-c", str(conf)], cwd=ROOT,
                                   env=env, start_new_session=True)
 
@@ -107,6 +146,9 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
     try:
+        if later:
+            _prepare(settings)
+            _start_later(ROOT / "var", later, supervisor)
         for prog in progs:
             if prog.ready_url:
                 _wait_http(prog.ready_url, prog.name, supervisor,

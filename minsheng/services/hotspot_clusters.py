@@ -21,9 +21,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.spatial.distance import squareform
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from minsheng.places import normalize_building, normalize_xiaoqu
 
@@ -186,6 +183,9 @@ def place_matrix(members: list[Report], distance_m: float) -> np.ndarray:
 
 def _split(reports: list[Report], block: list[int], vectors, threshold: float,
            distance_m: float) -> list[list[int]]:
+    from scipy.cluster.hierarchy import fcluster, linkage  # here: keeps the web app's start quick
+    from scipy.spatial.distance import squareform
+
     shift = place_matrix([reports[i] for i in block], distance_m)
     sims = (vectors @ vectors.T).toarray() + shift  # rows are L2-normalised: dot = cosine
     sims = np.clip(np.nan_to_num(sims, nan=0.0), 0.0, 1.0)
@@ -208,6 +208,9 @@ def cluster(reports: list[Report], threshold: float = DEFAULT_THRESHOLD,
         (found if len(block) == 1 else pending).append(block)
     if not pending:
         return found
+    # imported here, not at the top: scikit-learn would add seconds to every web app start
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     # IDF from the reports being compared: words every report uses weigh little
     order = [i for block in pending for i in block]
     vectors = TfidfVectorizer(analyzer="char", ngram_range=NGRAMS, sublinear_tf=True) \

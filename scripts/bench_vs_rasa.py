@@ -1,0 +1,546 @@
+"""Our stack against bare Rasa, in one run, with one load client: ``make bench-vs-rasa``.
+
+The anchor is the ``rasa init`` default bot (DIET + TED, in-memory trackers, no action
+server), built and trained once into a cache directory (offline: ``rasa init`` ships its
+project files). Then, one stack at a time so they do not share the cores:
+
+* bare Rasa over its REST channel, each client a distinct sender cycling through the
+  default bot's greetings and moods;
+* our stack — Rasa, the action server and the web app on the embedded default (SQLite,
+  a temporary directory, the processes of minsheng/processes.py on free ports) — over
+  Rasa's REST channel (greetings) and over the web chat: whole report journeys as the page
+  makes them (GET /chat for the cookies, POST /chat/send with the CSRF header, pressing
+  the offered buttons until 确认提交 gives a case number).
+
+Every point runs N clients sending without pause for a fixed time; a think-time point has
+20 residents waiting ~3 s between messages. Printed and written to var/bench/: turns/s,
+p50/p95/p99, errors, ours ÷ bare Rasa per row, the RSS of every process (start, end, max),
+and the seconds from process start to the first answer of each stack.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from minsheng import processes
+from nlu.registry import current_model_path
+
+CASE_NO = re.compile(r"MS-\d{8}-\d{4,6}")
+BARE_TEXTS = ["hello", "I am feeling great", "hi there", "I am sad", "yes", "goodbye"]
+OUR_GREETINGS = ["你好", "您好", "在吗", "你好呀"]
+REPORTS = ["幸福里小区3号楼楼道里堆满了杂物和纸箱", "和平家园2号楼门口的路灯坏了，晚上很黑",
+           "幸福里小区5号楼下水道堵了，污水冒到路面上", "和平家园小区门口有辆僵尸车停了半年"]
+# The button a resident presses at each question of the report form, in this order.
+CHOICES = ("确认提交", "跳过", "完成", "安全隐患")
+TOKENS = {"rasa": "bench-rasa-token-4711-abcd", "action": "bench-action-token-4711-abcd",
+          "web": "bench-web-secret-key-4711-abcd"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rasa_version() -> str:
+    from importlib.metadata import version
+
+    return version("rasa")
+
+
+def default_cache() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "minsheng" / f"rasa-init-{rasa_version()}"
+
+
+def default_bot(cache: Path) -> Path:
+    """The trained model of the ``rasa init`` bot, built once into ``cache``."""
+    models = sorted((cache / "models").glob("*.tar.gz"))
+    if models:
+        return models[-1]
+    print(f"building the rasa init default bot once in {cache} (a few minutes)…", flush=True)
+    building = cache.with_name(cache.name + ".tmp")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    subprocess.run([str(BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(building)],
+                   check=True, env=child_env({}), stdout=subprocess.DEVNULL)
+    if not list((building / "models").glob("*.tar.gz")):
+        raise SystemExit(f"rasa init trained no model in {building}")
+    shutil.rmtree(cache, ignore_errors=True)
+    building.rename(cache)  # only a finished build is ever taken from the cache
+    return default_bot(cache)
+
+
+def child_env(values: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINSHENG_")}
+    env.update(PYTHONUNBUFFERED="1", SQLALCHEMY_SILENCE_UBER_WARNING="1",
+               RASA_TELEMETRY_ENABLED="false", PYTHONPATH=str(ROOT), **values)
+    return env
+
+
+# -- processes and their memory --------------------------------------------------------------
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    rss_mb: list[float] = field(default_factory=list)
+
+    def sample(self) -> None:
+        rss = tree_rss_kb(self.popen.pid)
+        if rss:
+            self.rss_mb.append(rss / 1024)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(5)
+
+
+def tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and its children (from /proc; no psutil needed)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (OSError, AttributeError):
+            continue
+        todo += [int(c) for c in children]
+    return total
+
+
+class Sampler:
+    """Samples the RSS of every process once a second in a thread."""
+
+    def __init__(self, procs: list[Proc]) -> None:
+        self.procs, self._stop = procs, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            for proc in self.procs:
+                proc.sample()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        for proc in self.procs:
+            proc.sample()
+
+
+def spawn(name: str, argv: list[str], env: dict[str, str], cwd: Path, logs: Path) -> Proc:
+    log = open(logs / f"{name}.log", "w", encoding="utf-8")  # noqa: SIM115 - the child owns it
+    popen = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+    log.close()
+    return Proc(name, popen)
+
+
+def rss_summary(procs: list[Proc]) -> dict:
+    out = {}
+    for proc in procs:
+        if proc.rss_mb:
+            first, last, top = proc.rss_mb[0], proc.rss_mb[-1], max(proc.rss_mb)
+            mid = proc.rss_mb[len(proc.rss_mb) // 2]
+            out[proc.name] = {"start_mb": round(first), "mid_mb": round(mid),
+                              "end_mb": round(last), "max_mb": round(top),
+                              "growth_pct": round((last - first) / first * 100, 1),
+                              # warming up (caches, pools) vs. still growing: the second half
+                              "second_half_growth_pct": round((last - mid) / mid * 100, 1),
+                              "every_30_s_mb": [round(v) for v in proc.rss_mb[::30]]}
+    return out
+
+
+# -- the load ---------------------------------------------------------------------------------
+@dataclass
+class Point:
+    stack: str
+    load: str
+    clients: int
+    think_s: float
+    seconds: float = 0.0
+    turns: int = 0
+    errors: int = 0
+    latencies: list[float] = field(default_factory=list, repr=False)
+
+    def row(self) -> dict:
+        ordered = sorted(self.latencies)
+
+        def pct(q: float) -> float | None:
+            if not ordered:
+                return None
+            return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000, 1)
+
+        return {"stack": self.stack, "load": self.load, "clients": self.clients,
+                "think_s": self.think_s, "seconds": round(self.seconds, 1),
+                "turns": self.turns, "errors": self.errors,
+                "turns_per_s": round(self.turns / self.seconds, 2) if self.seconds else 0,
+                "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99)}
+
+
+async def timed(point: Point, call) -> httpx.Response | None:
+    """One turn: its latency when it answered 200, an error otherwise."""
+    started = time.monotonic()
+    try:
+        response = await call()
+    except httpx.HTTPError:
+        point.errors += 1
+        return None
+    if response.status_code != 200:
+        point.errors += 1
+        return None
+    point.latencies.append(time.monotonic() - started)
+    point.turns += 1
+    return response
+
+
+async def rest_client(point: Point, url: str, texts: list[str], deadline: float,
+                      think: float) -> None:
+    """A distinct sender sending its texts in turn over Rasa's REST channel."""
+    sender = f"bench-{uuid.uuid4().hex[:12]}"
+    async with httpx.AsyncClient(timeout=60) as http:
+        for text in itertools.cycle(texts):
+            if time.monotonic() >= deadline:
+                return
+            body = {"sender": sender, "message": text}
+            await timed(point, lambda b=body: http.post(f"{url}/webhooks/rest/webhook", json=b))
+            await pause(think)
+
+
+async def pause(think: float) -> None:
+    if think:
+        await asyncio.sleep(random.uniform(0.5 * think, 1.5 * think))
+
+
+async def web_client(point: Point, base: str, deadline: float, think: float) -> None:
+    """Residents one after another, each a whole report journey through the web chat."""
+    while time.monotonic() < deadline:
+        await web_journey(point, base, deadline, think)
+
+
+async def web_journey(point: Point, base: str, deadline: float, think: float) -> None:
+    # Each journey is a new browser: its own cookies and its own address (X-Forwarded-For,
+    # which uvicorn trusts from 127.0.0.1), as many residents are — the per-resident and
+    # per-address rate limits of web/chat.py are not what is measured here.
+    address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+    async with httpx.AsyncClient(base_url=base, timeout=60,
+                                 headers={"X-Forwarded-For": address}) as http:
+        try:
+            (await http.get("/chat")).raise_for_status()
+        except httpx.HTTPError:
+            point.errors += 1
+            return
+        headers = {"X-CSRFToken": http.cookies.get("csrftoken", "")}
+        body: dict = {"text": random.choice(REPORTS)}
+        for _ in range(10):
+            response = await timed(point, lambda b=body: http.post("/chat/send", json=b,
+                                                                   headers=headers))
+            if response is None:
+                return
+            messages = response.json()["messages"]
+            offered = [b for m in messages for b in m["buttons"]]
+            if any(CASE_NO.search(m["text"]) for m in messages) and not offered:
+                return  # the case is open: this journey is done
+            choice = next((b for title in CHOICES for b in offered if b["title"] == title),
+                          None)
+            if choice is None or time.monotonic() >= deadline:
+                if choice is None:
+                    point.errors += 1  # a question the journey does not know how to answer
+                return
+            await pause(think)
+            body = {"payload": choice["payload"]}
+        point.errors += 1  # no case number after 10 turns
+
+
+async def run_point(point: Point, make_client, duration: float) -> Point:
+    started = time.monotonic()
+    deadline = started + duration
+    await asyncio.gather(*(make_client(deadline) for _ in range(point.clients)))
+    point.seconds = time.monotonic() - started
+    return point
+
+
+async def first_answer(call, proc: Proc, started: float, timeout: float = 600) -> float:
+    """Seconds from ``started`` (the spawn) to the first non-empty answer of ``call``."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        while time.monotonic() - started < timeout:
+            if proc.popen.poll() is not None:
+                raise SystemExit(f"{proc.name} exited while starting; see its log")
+            try:
+                if await call(http):
+                    return time.monotonic() - started
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit(f"no answer within {timeout:.0f} s")
+
+
+def rest_answers(url: str, text: str):
+    async def call(http: httpx.AsyncClient) -> bool:
+        response = await http.post(f"{url}/webhooks/rest/webhook",
+                                   json={"sender": f"first-{uuid.uuid4().hex[:8]}",
+                                         "message": text})
+        return response.status_code == 200 and bool(response.json())
+    return call
+
+
+def web_answers(base: str):
+    async def call(http: httpx.AsyncClient) -> bool:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as page:
+            (await page.get("/chat")).raise_for_status()
+            response = await page.post("/chat/send", json={"text": "你好"}, headers={
+                "X-CSRFToken": page.cookies.get("csrftoken", "")})
+            return response.status_code == 200 and bool(response.json()["messages"])
+    return call
+
+
+# -- the two stacks ---------------------------------------------------------------------------
+async def bench_bare(args, model: Path, work: Path) -> tuple[list[Point], dict]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    project = model.parent.parent
+    started = time.monotonic()
+    rasa = spawn("bare-rasa", [str(BIN / "rasa"), "run", "-m", str(model), "-i", "127.0.0.1",
+                               "-p", str(port), "--endpoints", str(project / "endpoints.yml"),
+                               "--credentials", str(project / "credentials.yml")],
+                 child_env({}), project, work)
+    points: list[Point] = []
+    try:
+        ready = await first_answer(rest_answers(url, "hello"), rasa, started)
+        print(f"bare Rasa: first answer {ready:.1f} s after start", flush=True)
+        with Sampler([rasa]):
+            for clients, think in args.plan:
+                point = Point("bare Rasa", "REST greetings/moods", clients, think)
+                await run_point(point, lambda d, t=think, p=point: rest_client(
+                    p, url, BARE_TEXTS, d, t), args.duration)
+                points.append(point)
+                show(point)
+        return points, {"first_answer_s": round(ready, 1), "rss": rss_summary([rasa])}
+    finally:
+        rasa.stop()
+
+
+async def bench_ours(args, model: Path, work: Path) -> tuple[list[Point], dict]:
+    ports = processes.Ports(actions=free_port(), rasa=free_port(), web=free_port())
+    env = child_env({
+        "MINSHENG_DATABASE_URL": f"sqlite:///{work / 'minsheng.db'}",
+        "MINSHENG_RASA_URL": f"http://127.0.0.1:{ports.rasa}",
+        "MINSHENG_RASA_TOKEN": TOKENS["rasa"], "MINSHENG_ACTION_TOKEN": TOKENS["action"],
+        "MINSHENG_WEB_SECRET_KEY": TOKENS["web"], "MINSHENG_SECRETS_DIR": str(work / "secrets"),
+        "MINSHENG_ACTION_SERVER_URL": f"http://127.0.0.1:{ports.actions}/webhook",
+        "MINSHENG_PHOTOS_DIR": str(work / "photos"),
+        # a journey a minute per resident is far below it, but 50 clients open many cases
+        "MINSHENG_DAILY_CASE_QUOTA": "100000"})
+    for step in (["db", "upgrade"], ["seed", "demo"]):
+        subprocess.run([str(BIN / "minsheng"), *step], cwd=ROOT, env=env,  # noqa: ASYNC221
+                       check=True, stdout=subprocess.DEVNULL)  # before any load
+    endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
+    endpoints["tracker_store"]["db"] = str(work / "rasa_trackers.db")
+    (work / "endpoints.yml").write_text(yaml.safe_dump(endpoints), encoding="utf-8")
+    progs = processes.programs(BIN, TOKENS["rasa"], model, ports,
+                               only=("actions", "web", "rasa"),
+                               endpoints=str(work / "endpoints.yml"))
+    started = time.monotonic()
+    procs = [spawn(p.name, p.argv, env, ROOT, work) for p in progs]
+    rasa = next(p for p in procs if p.name == "rasa")
+    web = next(p for p in procs if p.name == "web")
+    rasa_url, base = f"http://127.0.0.1:{ports.rasa}", f"http://127.0.0.1:{ports.web}"
+    points: list[Point] = []
+    try:
+        ready_rest = await first_answer(rest_answers(rasa_url, "你好"), rasa, started)
+        ready_web = await first_answer(web_answers(base), web, started)
+        print(f"our stack: first answer {ready_rest:.1f} s after start (REST), "
+              f"{ready_web:.1f} s (web chat)", flush=True)
+        with Sampler(procs):
+            for clients, think in args.plan:
+                point = Point("ours", "REST greetings", clients, think)
+                await run_point(point, lambda d, t=think, p=point: rest_client(
+                    p, rasa_url, OUR_GREETINGS, d, t), args.duration)
+                points.append(point)
+                show(point)
+            for clients, think in args.plan:
+                point = Point("ours", "web chat report journeys", clients, think)
+                await run_point(point, lambda d, t=think, p=point: web_client(p, base, d, t),
+                                args.duration)
+                points.append(point)
+                show(point)
+        extra = {"first_answer_s": round(ready_rest, 1),
+                 "first_web_answer_s": round(ready_web, 1), "rss": rss_summary(procs)}
+        if args.soak:
+            for proc in procs:
+                proc.rss_mb.clear()
+            with Sampler(procs):
+                point = Point("ours", f"soak: web chat journeys, {args.soak:.0f} s", 20, 0.0)
+                await run_point(point, lambda d, p=point: web_client(p, base, d, 0.0),
+                                args.soak)
+                show(point)
+            points.append(point)
+            extra["soak_rss"] = rss_summary(procs)
+        return points, extra
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+
+
+async def make_run_cold_start(work: Path) -> dict:
+    """`make run` (scripts/run.py) from its start to the first answer over Rasa's REST
+    channel and in the web chat, on its own ports (5005, 8000): they must be free."""
+    ports = processes.Ports()
+    for port in (ports.rasa, ports.web, ports.actions):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                raise SystemExit(f"port {port} is in use: stop the running service first")
+    started = time.monotonic()
+    run = spawn("make-run", [sys.executable, str(ROOT / "scripts" / "run.py")],
+                child_env({}), ROOT, work)
+    try:
+        rest = await first_answer(rest_answers(f"http://127.0.0.1:{ports.rasa}", "你好"), run,
+                                  started)
+        web = await first_answer(web_answers(f"http://127.0.0.1:{ports.web}"), run, started)
+    finally:
+        if run.popen.poll() is None:
+            os.killpg(run.popen.pid, signal.SIGINT)  # run.py stops supervisord and its children
+            run.popen.wait(60)
+    print(f"make run: first answer after {rest:.1f} s (REST), {web:.1f} s (web chat)")
+    return {"rest_s": round(rest, 1), "web_s": round(web, 1)}
+
+
+def show(point: Point) -> None:
+    row = point.row()
+    print(f"  {row['stack']:9} {row['load']:26} {row['clients']:3} clients"
+          f"{' think ' + str(row['think_s']) + ' s' if row['think_s'] else ''}: "
+          f"{row['turns_per_s']:7.2f} turns/s  p50 {row['p50_ms']} ms  p95 {row['p95_ms']} ms"
+          f"  p99 {row['p99_ms']} ms  errors {row['errors']}", flush=True)
+
+
+def table(rows: list[dict]) -> str:
+    bare = {(r["clients"], r["think_s"]): r for r in rows if r["stack"] == "bare Rasa"}
+    lines = [("| stack | load | clients | think | turns/s | p50 ms | p95 ms | p99 ms | errors "
+              "| turns/s ÷ bare | p95 ÷ bare |"), "|" + "---|" * 11]
+    for r in rows:
+        anchor = bare.get((r["clients"], r["think_s"]))
+        ratio = p95_ratio = "—"
+        if anchor and r["stack"] != "bare Rasa" and anchor["turns_per_s"]:
+            ratio = f"{r['turns_per_s'] / anchor['turns_per_s']:.2f}×"
+            if anchor["p95_ms"] and r["p95_ms"]:
+                p95_ratio = f"{r['p95_ms'] / anchor['p95_ms']:.2f}×"
+        think = f"~{r['think_s']:g} s" if r["think_s"] else "none"
+        lines.append(f"| {r['stack']} | {r['load']} | {r['clients']} | {think} | "
+                     f"{r['turns_per_s']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | "
+                     f"{r['errors']} | {ratio} | {p95_ratio} |")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=30, help="seconds per point")
+    parser.add_argument("--clients", default="1,20,50", help="clients without pause")
+    parser.add_argument("--think", type=float, default=3.0,
+                        help="think time of the think-time point (0: no such point)")
+    parser.add_argument("--think-clients", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="10 s per point")
+    parser.add_argument("--soak", type=float, default=0,
+                        help="then N s of web chat journeys at 20 clients, RSS over it")
+    parser.add_argument("--only", choices=("bare", "ours"), help="one stack only")
+    parser.add_argument("--cold-start", action="store_true",
+                        help="only time `make run` to its first answer (ports 5005/8000)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="where the rasa init bot is built (default ~/.cache/minsheng)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration = 10.0
+    args.plan = [(int(n), 0.0) for n in args.clients.split(",") if n.strip()]
+    if args.think:
+        args.plan.append((args.think_clients, args.think))
+    return args
+
+
+async def main_async(args) -> dict:
+    out_dir = ROOT / "var" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-vs-rasa-"))
+    results: dict = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "duration_s": args.duration, "cpus": os.cpu_count(),
+                     "load_average_at_start": list(os.getloadavg()), "stacks": {}}
+    rows: list[dict] = []
+    # both stacks start from compiled bytecode, as `make run` does (minsheng/processes.py)
+    processes.ensure_bytecode(Path(sys.executable), ROOT / "uv.lock", on_compile=lambda: print(
+        "compiling the virtualenv to bytecode once (about a minute)…", flush=True))
+    if args.only != "ours":
+        bare_model = default_bot(args.cache or default_cache())
+        (work / "bare").mkdir()
+        points, extra = await bench_bare(args, bare_model, work / "bare")
+        rows += [p.row() for p in points]
+        results["stacks"]["bare Rasa"] = extra
+    if args.only != "bare":
+        model = current_model_path(ROOT / "models") or current_model_path(
+            ROOT / "tests" / "artefacts" / "nlu-models")
+        if model is None:
+            raise SystemExit("no trained model: run `minsheng nlu train` (or make run) first")
+        results["model"] = model.name
+        (work / "ours").mkdir()
+        points, extra = await bench_ours(args, model.resolve(), work / "ours")
+        rows += [p.row() for p in points]
+        results["stacks"]["ours"] = extra
+    results["rows"] = rows
+    results["logs"] = str(work)
+    path = out_dir / f"vs-rasa-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+    print("\n" + table(rows))
+    for name, extra in results["stacks"].items():
+        print(f"\n{name}: first answer after {extra['first_answer_s']} s"
+              + (f" (web chat {extra['first_web_answer_s']} s)"
+                 if "first_web_answer_s" in extra else ""))
+        for key in ("rss", "soak_rss"):
+            for proc, rss in extra.get(key, {}).items():
+                print(f"  {key} {proc}: start {rss['start_mb']} MB, middle {rss['mid_mb']} MB, "
+                      f"end {rss['end_mb']} MB, max {rss['max_mb']} MB "
+                      f"({rss['growth_pct']:+} %; second half {rss['second_half_growth_pct']:+} %)")
+    print(f"\nresults: {path.relative_to(ROOT)}; process logs: {work}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.cold_start:
+        asyncio.run(make_run_cold_start(Path(tempfile.mkdtemp(prefix="bench-cold-"))))
+        return
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
