@@ -59,7 +59,7 @@ def grid(database):
 
 
 # The trained model of the NLU suite (one training per session, cached by fingerprint).
-from tests.nlu.conftest import parser, trained_model_path  # noqa: F401
+from tests.nlu.conftest import parser, served_lexicon_path, trained_model_path  # noqa: F401
 
 RASA_TOKEN = "split-test-token-0123456789"
 
