@@ -40,6 +40,9 @@ return [x - node.clientWidth / 2, y - node.clientHeight / 2];
 def show_at(browser, width: int) -> None:
     browser.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
         "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 800})
+    # No growing bars: a click aimed at a bar's final place hits it even on a slow machine.
+    browser.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+        "features": [{"name": "prefers-reduced-motion", "value": "reduce"}]})
 
 
 def open_dashboard(browser) -> None:
