@@ -291,3 +291,31 @@ async def test_a_notice_waits_while_an_older_one_to_the_same_resident_backs_off(
             if c.body["touser"] == OPENID]
     assert mine == ["第一条", "第一条", "第二条"]  # refused once, then in order
     assert row_state(db, elsewhere)["sent"]
+
+
+async def test_a_notice_of_several_pieces_whose_second_piece_failed_sends_only_the_rest(
+        db, wechat, build):
+    resident = wechat_resident(db)
+    long = "\n".join(f"第{n}条进展：" + "网格员已到现场核实处理" * 30 for n in range(1, 6))
+    row = queue(db, f"resident:{resident}", long)
+    wechat.fail_call("/cgi-bin/message/custom/send", nth=2)  # "system busy", once
+    sender = build()
+
+    assert await sender.send_due() == 0
+    state = row_state(db, row)
+    assert not state["sent"] and state["error"].startswith("WeChatError: -1")
+    first = [m["text"]["content"] for m in wechat.delivered_messages]
+    assert len(first) == 1
+
+    with db.uow() as uow:  # the back-off over: due again
+        uow.session.get(OutboxMessage, row).next_attempt_at = utcnow()
+        uow.commit()
+    assert await sender.send_due() == 1
+
+    texts = [m["text"]["content"] for m in wechat.delivered_messages]
+    assert len(texts) >= 3 and texts[0] == first[0]
+    assert len(set(texts)) == len(texts)  # no piece twice
+    assert "".join(texts).replace("\n", "") == long.replace("\n", "")
+    assert len(wechat.custom_sends) == len(texts) + 1  # the one refused call, not repeated
+    assert row_state(db, row)["sent"]
+
