@@ -133,6 +133,36 @@ async def test_the_template_field_names_come_from_the_settings_and_unnamed_ones_
                                      "time3": {"value": "2026-12-06 18:30"}}
 
 
+async def test_each_template_value_is_cut_to_what_its_field_takes_by_type_or_by_the_mapping(
+        db, wechat, build):
+    resident = wechat_resident(db)
+    wechat.window_closed.add(OPENID)
+    queue(db, f"resident:{resident}", ACKNOWLEDGED, kind="notice_acknowledged", at=QUEUED_AT)
+    fields = {"case_no": "character_string1", "state": "phrase2", "remark": "thing4",
+              "first": "first:6"}
+
+    assert await build(template_id=TEMPLATE_ID, wechat_template_fields=fields).send_due() == 1
+
+    [template] = wechat.template_sends
+    values = {name: field["value"] for name, field in template.body["data"].items()}
+    assert values == {"character_string1": "MS-20261206-0001", "phrase2": "已签收",
+                      "thing4": ACKNOWLEDGED[:19] + "…", "first": "民生说事 …"}
+    assert len(values["thing4"]) == 20 < len(ACKNOWLEDGED)
+
+
+def test_a_template_field_with_a_cut_that_is_no_number_is_refused(tmp_path):
+    from pydantic import ValidationError
+
+    from minsheng.settings import Settings
+
+    ok = Settings(_env_file=None, secrets_dir=tmp_path,
+                  wechat_template_fields={"remark": "thing4:15"})
+    assert ok.wechat_template_fields == {"remark": "thing4:15"}
+    for bad in ("thing4:", "thing4:0", "thing4:twenty", "thing 4"):
+        with pytest.raises(ValidationError, match="optional :N"):
+            Settings(_env_file=None, secrets_dir=tmp_path,
+                     wechat_template_fields={"remark": bad})
+
 async def test_a_rating_prompt_with_photos_sends_its_text_then_the_photos_in_order(
         db, wechat, build, settings):
     from tests.wechat.conftest import png_bytes
