@@ -40,7 +40,7 @@ from bot.webchat.channel import WebChat
 from bot.webchat.store import PHOTOS_URL, ChatMessage
 from minsheng.throttle import Counter
 from web.deps import render
-from web.lifespan import around
+from web.lifespan import around, background
 from web.uploads import MAX_UPLOAD_BYTES, UploadError, resolve_photo, save_image
 
 router = APIRouter(prefix="/chat", include_in_schema=False)
@@ -167,14 +167,11 @@ async def _running(app: FastAPI):
     previous, chat.rasa = chat.rasa, rasa  # (a test may serve the same app twice at once)
     app.state.webchat_sender = sender = OutboxSender(app.state.db, [chat], batch=20,
                                                      interval=SENDER_INTERVAL)
-    tasks = [asyncio.create_task(chat.sweep_forever(), name="webchat-sweep"),
-             asyncio.create_task(sender.run_forever(), name="webchat-outbox")]
     try:
-        yield
+        async with background(**{"webchat-sweep": chat.sweep_forever(),
+                                 "webchat-outbox": sender.run_forever()}):
+            yield
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await rasa.close()
         chat.rasa = previous
 
