@@ -24,7 +24,7 @@ from actions.common import (
     latest_intent,
     latest_text,
 )
-from minsheng.enums import RATING_LABELS, Channel, Rating
+from minsheng.enums import RATING_LABELS, Rating
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,6 @@ RATING_WORDS = [("不满意", Rating.dissatisfied), ("基本满意", Rating.basi
                 ("满意", Rating.satisfied)]
 # A rating word this near the start answers the question even in a report-like message.
 RATING_WORD_REACH = 4
-# Channels whose adapter sends a stored photo as an image (WeChat uploads it as media); the
-# web chat would show a path it cannot serve, so it gets the count in the text only.
-PHOTOS_SHOWN_ON = {Channel.telegram, Channel.wechat}
 NEW_REPORT_INTENTS = {"send_photo"}  # besides report_*: a photo starts a report (随手拍)
 FIRST_ASK_INTENTS = {"start_rating"}
 # A new rating question (another case resolved) while one is open: start over for it.
@@ -165,9 +162,10 @@ class ActionAskRating(Action):
         lines, photos = (resolution(tracker, case_no) if first else ([], []))
         lines.append(f"对工单 {case_no} 的处理结果满意吗？")
         dispatcher.utter_message(text="\n".join(lines), buttons=rating_buttons(case_no))
-        if common.split_sender(tracker.sender_id)[0] in PHOTOS_SHOWN_ON:
-            for path in photos:
-                dispatcher.utter_message(image=path)
+        # Every channel shows a stored photo: Telegram sends it, WeChat uploads it as
+        # media, the web chat serves it to this resident only (/chat/photos/).
+        for path in photos:
+            dispatcher.utter_message(image=path)
         return []
 
 

@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape
 from minsheng.clock import DEFAULT_TIMEZONE, format_local, utcnow
 from minsheng.enums import CHANNEL_LABELS, Channel
 from minsheng.errors import DomainError
+from minsheng.images import resolve_photo
 from minsheng.services.contract import CaseView
 
 FONT_NAME = "MinshengCJK"
@@ -60,14 +61,6 @@ def _register_font(path: Path) -> None:
     if FONT_NAME not in pdfmetrics.getRegisteredFontNames():
         options = {"subfontIndex": 0} if path.suffix.lower() == ".ttc" else {}
         pdfmetrics.registerFont(TTFont(FONT_NAME, str(path), **options))
-
-
-def photo_inside(photos_dir: Path, stored: str) -> Path | None:
-    """The file of a stored photo path, only if it lies inside ``photos_dir``."""
-    root = Path(photos_dir).resolve()
-    candidate = Path(stored)
-    candidate = (candidate if candidate.is_absolute() else Path.cwd() / candidate).resolve()
-    return candidate if root in candidate.parents and candidate.is_file() else None
 
 
 def mask_name(name: str | None) -> str:
@@ -169,7 +162,7 @@ def render_sheet(view: CaseView, resident_name: str | None = None,
                  ["评价时间", s.when(rating.at) if rating else "—"]], wide),
     ]
     files = [] if photos_dir is None else [
-        f for f in (photo_inside(photos_dir, p.path) for p in view.photos[:MAX_PHOTOS]) if f]
+        f for f in (resolve_photo(photos_dir, p.path) for p in view.photos[:MAX_PHOTOS]) if f]
     if files:
         story.append(s.p(f"照片（{len(files)} 张）", s.head))
         for path in files:

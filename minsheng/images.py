@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
@@ -42,3 +43,12 @@ def check_image(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> str:
     if width * height > MAX_PIXELS:
         raise UploadError("图片尺寸太大，请压缩后再发")
     return FORMATS[kind]
+
+
+def resolve_photo(photos_dir: Path, stored: str) -> Path | None:
+    """The file of a stored photo path, only if it lies inside ``photos_dir`` (a path from
+    the database never reaches a file elsewhere)."""
+    root = Path(photos_dir).resolve()
+    candidate = Path(stored)
+    candidate = (candidate if candidate.is_absolute() else Path.cwd() / candidate).resolve()
+    return candidate if root in candidate.parents and candidate.is_file() else None

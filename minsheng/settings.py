@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from pathlib import Path
 
 from pydantic import BaseSettings, Field, validator
@@ -29,6 +30,9 @@ DEFAULT_RESOLVE_PHOTO_CATEGORIES = (Category.illegal_construction, Category.clut
 WECHAT_TEMPLATE_MEANINGS = ("first", "case_no", "state", "time", "remark")
 DEFAULT_WECHAT_TEMPLATE_FIELDS = {"first": "first", "case_no": "keyword1", "state": "keyword2",
                                   "time": "keyword3", "remark": "remark"}
+# A field as the mapping names it: ``thing4``, or ``thing4:20`` to cut its value at 20
+# characters (bot/wechat/template.py reads the cut, and knows WeChat's own per type).
+WECHAT_TEMPLATE_FIELD = re.compile(r"[A-Za-z0-9_]+(:[1-9][0-9]{0,3})?")
 WECHAT_AES_KEY_LENGTH = 43
 
 
@@ -94,7 +98,8 @@ class Settings(BaseSettings):
     wechat_template_id: str | None = None
     # The template's field names (as registered with it), by what each carries; a meaning
     # left out is not sent (newer templates have no first/remark), e.g.
-    # {"case_no": "character_string1", "state": "phrase2", "time": "time3"}.
+    # {"case_no": "character_string1", "state": "phrase2", "time": "time3"}. A name may
+    # end in ``:N``, the most characters its value carries (e.g. "remark": "thing4:20").
     wechat_template_fields: dict[str, str] = dict(DEFAULT_WECHAT_TEMPLATE_FIELDS)
     # Safe mode (安全模式): the account's EncodingAESKey (43 characters). Set, every POST must
     # come encrypted (encrypt_type=aes, msg_signature) and passive replies go back encrypted.
@@ -155,9 +160,9 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown meanings {sorted(unknown)}; known: "
                              f"{', '.join(WECHAT_TEMPLATE_MEANINGS)}")
-        if not all(name.replace("_", "").isascii() and name.replace("_", "").isalnum()
-                   for name in value.values() if name):
-            raise ValueError("field names are letters, digits and _ (as in the template)")
+        if not all(WECHAT_TEMPLATE_FIELD.fullmatch(spec) for spec in value.values() if spec):
+            raise ValueError("field names are letters, digits and _ (as in the template), "
+                             "each with an optional :N, the most characters it may carry")
         return {meaning: name for meaning, name in value.items() if name}
 
     @validator("wechat_encoding_aes_key")

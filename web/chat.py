@@ -30,18 +30,18 @@ from fastapi import (
     Response,
     UploadFile,
 )
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from itsdangerous import BadSignature, Signer
 from pydantic import BaseModel, confloat, constr
 
 from bot.core.outbox import OutboxSender
 from bot.core.rasa import RasaClient, clean, intent_message, neutralise
 from bot.webchat.channel import WebChat
-from bot.webchat.store import ChatMessage
+from bot.webchat.store import PHOTOS_URL, ChatMessage
 from minsheng.throttle import Counter
 from web.deps import render
-from web.lifespan import around
-from web.uploads import MAX_UPLOAD_BYTES, UploadError, save_image
+from web.lifespan import around, background
+from web.uploads import MAX_UPLOAD_BYTES, UploadError, resolve_photo, save_image
 
 router = APIRouter(prefix="/chat", include_in_schema=False)
 MAX_TEXT = 1000
@@ -167,14 +167,11 @@ async def _running(app: FastAPI):
     previous, chat.rasa = chat.rasa, rasa  # (a test may serve the same app twice at once)
     app.state.webchat_sender = sender = OutboxSender(app.state.db, [chat], batch=20,
                                                      interval=SENDER_INTERVAL)
-    tasks = [asyncio.create_task(chat.sweep_forever(), name="webchat-sweep"),
-             asyncio.create_task(sender.run_forever(), name="webchat-outbox")]
     try:
-        yield
+        async with background(**{"webchat-sweep": chat.sweep_forever(),
+                                 "webchat-outbox": sender.run_forever()}):
+            yield
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await rasa.close()
         chat.rasa = previous
 
@@ -278,6 +275,20 @@ async def chat_photo(request: Request, chat: Chat, resident: WebResident,
     message = "/send_photo" + json.dumps({"photo": str(path)}, ensure_ascii=False)
     return _out(await chat.send(resident, message, "［照片］", keep_offers=True,
                                 extra={"photo": str(path)}))
+
+
+@router.get(PHOTOS_URL.removeprefix(router.prefix) + "{name}")
+async def chat_case_photo(request: Request, chat: Chat, resident: WebResident, name: str):
+    """A photo of a case this browser's resident reported or follows (the 办结 photos the
+    rating question shows, ``bot.webchat.store.page_image``); anyone else gets 404, as if
+    there were no such photo."""
+    resident_id = await asyncio.to_thread(chat.store.resident_id, resident)
+    stored = (await asyncio.to_thread(chat.store.own_photo, resident_id, name)
+              if resident_id is not None else None)
+    path = resolve_photo(request.app.state.settings.photos_dir, stored) if stored else None
+    if path is None:
+        raise HTTPException(404, "照片不存在")
+    return FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.post("/location")

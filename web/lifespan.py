@@ -2,8 +2,9 @@
 lifespan (each channel's ``install`` adds its part; web/channels.py lists them)."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
@@ -20,3 +21,16 @@ def around(app: FastAPI, running: Callable[[FastAPI], AbstractAsyncContextManage
             yield state
 
     app.router.lifespan_context = lifespan
+
+
+@contextlib.asynccontextmanager
+async def background(**loops: Coroutine) -> AsyncIterator[None]:
+    """Run each loop (``name=coroutine``) as a task while the block runs; cancel them all,
+    and wait for them, when it ends."""
+    tasks = [asyncio.create_task(loop, name=name) for name, loop in loops.items()]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -5,7 +5,7 @@ import uuid
 from pathlib import Path
 
 from minsheng.clock import utcnow
-from minsheng.images import MAX_UPLOAD_BYTES, UploadError, check_image
+from minsheng.images import MAX_UPLOAD_BYTES, UploadError, check_image, resolve_photo
 
 __all__ = ["MAX_UPLOAD_BYTES", "UploadError", "check_image", "resolve_photo", "save_image"]
 
@@ -18,13 +18,3 @@ def save_image(photos_dir: Path, data: bytes, origin: str) -> Path:
     path = folder / f"{uuid.uuid4().hex}{suffix}"
     path.write_bytes(data)
     return path
-
-
-def resolve_photo(photos_dir: Path, stored: str) -> Path | None:
-    """The file for a stored photo path, only if it lies inside ``photos_dir``."""
-    root = Path(photos_dir).resolve()
-    candidate = Path(stored)
-    candidate = (candidate if candidate.is_absolute() else Path.cwd() / candidate).resolve()
-    if root not in candidate.parents or not candidate.is_file():
-        return None
-    return candidate

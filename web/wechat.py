@@ -7,7 +7,6 @@ stored. Off (404) while ``MINSHENG_WECHAT_TOKEN`` is unset. ``install(app)`` is 
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 
@@ -22,7 +21,7 @@ from bot.wechat.api import WeChatApi
 from bot.wechat.channel import WeChatChannel
 from bot.wechat.envelope import Refused
 from bot.wechat.protocol import MAX_BODY_BYTES, BadMessage
-from web.lifespan import around
+from web.lifespan import around, background
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/wechat", include_in_schema=False)
@@ -107,15 +106,12 @@ async def _running(app: FastAPI):
     sender = OutboxSender(app.state.db, [channel], batch=20, interval=2.0, parallel=4)
     app.state.wechat_envelope = envelope.for_settings(settings)
     app.state.wechat, app.state.wechat_sender = channel, sender
-    tasks = [asyncio.create_task(sender.run_forever(), name="wechat-outbox"),
-             asyncio.create_task(channel.retry_forever(), name="wechat-retry")]
     log.info("WeChat channel on at /wechat; its outbox rows sent from this process")
     try:
-        yield
+        async with background(**{"wechat-outbox": sender.run_forever(),
+                                 "wechat-retry": channel.retry_forever()}):
+            yield
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await channel.close()
         await channel.api.close()
         await channel.rasa.close()

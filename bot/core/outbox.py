@@ -53,6 +53,7 @@ class Outcome:
     give_up: bool = False  # never retry this row
     stop_chat: bool = False  # do not send this recipient's later rows now (keep their order)
     blocked: bool = False  # the recipient cannot be reached on this channel any more
+    pieces_sent: int = 0  # of a row sent as several messages: how many went in all
 
 
 SENT = Outcome()
@@ -68,6 +69,11 @@ class Due:
     payload: dict = field(default_factory=dict)
     recipient: str = ""
     address: Hashable | None = None  # chat id, openid …; None: not reachable there
+
+    @property
+    def pieces_sent(self) -> int:
+        """How many of this row's messages went in earlier attempts (skip them now)."""
+        return int(self.payload.get(outbox.PIECES_SENT) or 0)
 
     @property
     def message(self) -> dict:
@@ -139,7 +145,8 @@ def _record(db: Database, results: list[tuple[int, Outcome]], unsent: list[int],
             if outcome.error is None:
                 outbox.mark_sent(uow, row_id, now)
             else:
-                outbox.mark_failed(uow, row_id, outcome.error, now, give_up=outcome.give_up)
+                outbox.mark_failed(uow, row_id, outcome.error, now, give_up=outcome.give_up,
+                                   pieces_sent=outcome.pieces_sent)
         for row_id in unsent:
             if blocked:
                 outbox.mark_failed(uow, row_id, "the recipient cannot be reached", now,

@@ -8,14 +8,23 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from bot.core.outbox import RATING_REQUEST
 from minsheng.clock import utcnow
 from minsheng.db import Database
 from minsheng.enums import Channel
-from minsheng.models import Case, InboundMessage, OfferedButton, OutboxMessage, ResidentIdentity
+from minsheng.models import (
+    Case,
+    CaseFollower,
+    CasePhoto,
+    InboundMessage,
+    OfferedButton,
+    OutboxMessage,
+    ResidentIdentity,
+)
 from minsheng.services import outbox
 from minsheng.services.common import ensure_resident
 from minsheng.services.contract import ResidentRef
@@ -23,6 +32,7 @@ from minsheng.services.contract import ResidentRef
 WEB = Channel.web
 MAX_BUTTONS = 20
 HISTORY_LIMIT = 300  # messages redrawn when the page opens
+PHOTOS_URL = "/chat/photos/"  # web/chat.py serves a case's photo there, to its resident only
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,16 @@ def _shown(row: OutboxMessage) -> dict:
 def _message(row: OutboxMessage) -> ChatMessage:
     shown = _shown(row)
     return ChatMessage(row.id, row.text or "", clean_buttons(shown.get("buttons")),
-                       str(shown.get("image") or ""), at=row.created_at)
+                       page_image(str(shown.get("image") or "")), at=row.created_at)
+
+
+def page_image(image: str) -> str:
+    """A message's image as the page loads it: a web address as it is; a stored photo (a
+    path under photos_dir: the 办结 photos with the rating question) by its file name under
+    ``PHOTOS_URL``, never the server's path."""
+    if not image or image.startswith(("https://", "http://")):
+        return image
+    return PHOTOS_URL + Path(image).name
 
 
 def _visible(rows: list[OutboxMessage]) -> list[OutboxMessage]:
@@ -126,6 +145,16 @@ class WebChatStore:
                                              external_id=external_id))
             uow.commit()
             return external_id
+
+    def own_photo(self, resident_id: int, name: str) -> str | None:
+        """The stored path of the photo called ``name`` on a case this resident reported or
+        follows (a duplicate merged into it); None for any other photo."""
+        theirs = or_(Case.resident_id == resident_id, Case.id.in_(
+            select(CaseFollower.case_id).where(CaseFollower.resident_id == resident_id)))
+        with self._db.uow() as uow:
+            paths = uow.session.execute(select(CasePhoto.path).join(
+                Case, Case.id == CasePhoto.case_id).where(theirs)).scalars()
+            return next((p for p in paths if Path(p).name == name), None)
 
     # -- bot messages ---------------------------------------------------------------------
     def answer(self, resident_id: int, replies: list[dict], keep_offers: bool = False,

@@ -27,6 +27,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -307,32 +308,37 @@ class WeChatChannel:
         mark_unreachable(uow, openid, now)
 
     async def deliver(self, due: Due) -> Outcome:
-        """Customer-service messages; outside the 48-hour window a template message."""
+        """Customer-service messages; outside the 48-hour window a template message. A row
+        of several pieces whose later piece failed is retried from that piece
+        (``Outcome.pieces_sent``): the resident never gets its first pieces twice."""
         openid = str(due.address)
         pieces = ([due.message] if due.payload.get("rendered")
-                  else self.reply_pieces(openid, [due.message]))
+                  else self.reply_pieces(openid, [due.message]))[due.pieces_sent:]
+        sent = 0
         try:
             try:
-                await self.deliver_pieces(openid, pieces)
+                for piece in pieces:
+                    await self.send_piece(openid, piece)
+                    sent += 1
             except WeChatError as error:
                 if error.errcode != WINDOW_CLOSED:
                     raise
-                return await self._deliver_template(openid, due, pieces)
+                outcome = await self._deliver_template(openid, due, pieces[sent:])
+                return replace(outcome, pieces_sent=due.pieces_sent + sent)
         except ImageRefused as error:
             return Outcome(f"ImageRefused: {error}", give_up=True)
         except WeChatError as error:
             unfollowed = error.errcode == NOT_FOLLOWING
             return Outcome(f"WeChatError: {error}", give_up=unfollowed, stop_chat=True,
-                           blocked=unfollowed)
+                           blocked=unfollowed, pieces_sent=due.pieces_sent + sent)
         return core.SENT
 
-    async def deliver_pieces(self, openid: str, pieces: list[dict]) -> None:
-        """Customer-service messages, in order; WeChatError (e.g. 45015) is raised."""
-        for piece in pieces:
-            if "image" in piece:
-                await self.api.send_image(openid, await self.images.media_id(piece["image"]))
-            else:
-                await self.api.send_text(openid, piece["text"])
+    async def send_piece(self, openid: str, piece: dict) -> None:
+        """One customer-service message; WeChatError (e.g. 45015) is raised."""
+        if "image" in piece:
+            await self.api.send_image(openid, await self.images.media_id(piece["image"]))
+        else:
+            await self.api.send_text(openid, piece["text"])
 
     async def _deliver_template(self, openid: str, due: Due, pieces: list[dict]) -> Outcome:
         """The notice as the account's template message (WeChatError is raised)."""

@@ -25,6 +25,9 @@ CLAIM_LEASE_SECONDS = 120
 # A unit of work whose session.info has this key set queues nothing: the demo seed runs the
 # real services for made-up residents and staff, whom no real channel may ever message.
 SILENT = "outbox_silent"
+# Payload key: of a row a channel sends as several messages (WeChat's pieces), how many
+# went before a failure; its retry sends only the rest.
+PIECES_SENT = "pieces_sent"
 
 
 def _session(uow) -> Session:
@@ -109,14 +112,18 @@ def backoff(attempts: int) -> timedelta:
 
 
 def mark_failed(uow, message_id: int, error: str, now: datetime | None = None,
-                max_attempts: int = MAX_ATTEMPTS, give_up: bool = False) -> None:
+                max_attempts: int = MAX_ATTEMPTS, give_up: bool = False,
+                pieces_sent: int = 0) -> None:
     """Record the error; retry later, or give up after ``max_attempts`` or at once when
-    retrying cannot help (``give_up``: refused, recipient blocked us). The row stays."""
+    retrying cannot help (``give_up``: refused, recipient blocked us). The row stays.
+    ``pieces_sent``: how many of the row's messages went all the same (``PIECES_SENT``)."""
     row = _session(uow).get(OutboxMessage, message_id)
     if row is None or row.sent_at is not None:
         return
     now = now or utcnow()
     row.last_error = str(error)[:2000]
+    if pieces_sent:  # a new dict: the JSON column does not track changes inside one
+        row.payload = {**(row.payload or {}), PIECES_SENT: pieces_sent}
     if give_up or (row.attempts or 0) >= max_attempts:
         row.failed_at = now
     else:

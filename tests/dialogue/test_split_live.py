@@ -5,19 +5,17 @@ another is being filled in is asked about and becomes a second case."""
 from __future__ import annotations
 
 import pytest
-import yaml
 
 from tests.e2e.harness import (
     CASE_NO,
-    ROOT,
-    Service,
-    action_server,
-    base_env,
+    add_grid_worker,
     free_port,
     minsheng_cli,
-    rasa_budget,
-    rasa_server,
+    rasa_with_actions,
     rest_turn,
+    seed_grids,
+    serving,
+    stack_env,
 )
 
 pytestmark = pytest.mark.slow
@@ -38,33 +36,13 @@ GRIDS = """\
 def stack(tmp_path_factory, trained_model_path):
     tmp = tmp_path_factory.mktemp("split")
     actions_port, rasa_port = free_port(), free_port()
-    env = base_env(MINSHENG_DATABASE_URL=f"sqlite:///{tmp / 'minsheng.db'}",
-                   MINSHENG_RASA_URL=f"http://127.0.0.1:{rasa_port}",
-                   MINSHENG_RASA_TOKEN=RASA_TOKEN, MINSHENG_SECRETS_DIR=str(tmp / "secrets"),
-                   MINSHENG_PHOTOS_DIR=str(tmp / "photos"))
-    services: list[Service] = []
-    try:
-        minsheng_cli(env, "db", "upgrade")
-        (tmp / "grids.yaml").write_text(GRIDS, encoding="utf-8")
-        minsheng_cli(env, "grid", "import", str(tmp / "grids.yaml"))
-        for name, grid in (("南网格员", "D1-S1-C1-G1"), ("北网格员", "D1-S1-C1-G2")):
-            minsheng_cli(env, "staff", "add", "--name", name, "--public-name", name,
-                         "--role", "grid_worker", "--grid", grid, "--phone", "0311-86010001")
-        shipped = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-        shipped["action_endpoint"]["url"] = f"http://127.0.0.1:{actions_port}/webhook"
-        shipped["tracker_store"]["db"] = str(tmp / "rasa_trackers.db")
-        (tmp / "endpoints.yml").write_text(yaml.safe_dump(shipped), encoding="utf-8")
-        services += [action_server(env, actions_port, tmp),
-                     rasa_server(env, rasa_port, RASA_TOKEN, trained_model_path,
-                                 tmp / "endpoints.yml", tmp)]
-        for service in services:
-            service.start()
-        services[0].wait_ready(60)
-        services[1].wait_ready(rasa_budget())
+    env = stack_env(tmp, rasa_port, RASA_TOKEN)
+    seed_grids(env, tmp, GRIDS)
+    add_grid_worker(env, "南网格员", "南网格员", "D1-S1-C1-G1")
+    add_grid_worker(env, "北网格员", "北网格员", "D1-S1-C1-G2")
+    with serving(rasa_with_actions(env, tmp, trained_model_path, rasa_port,
+                                   actions_port)) as services:
         yield {"rasa": f"http://127.0.0.1:{rasa_port}", "env": env, "services": services}
-    finally:
-        for service in reversed(services):
-            service.stop()
 
 
 def say(stack, sender: str, text: str) -> str:

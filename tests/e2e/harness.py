@@ -17,10 +17,12 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from tests.botapi import updates
@@ -57,9 +59,11 @@ class Service:
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path,
                  ready_url: str | None = None,
-                 ready_check: Callable[[bytes], bool] | None = None) -> None:
+                 ready_check: Callable[[bytes], bool] | None = None,
+                 ready_timeout: float = 60) -> None:
         self.name, self.argv, self.env = name, argv, env
         self.ready_url, self.ready_check = ready_url, ready_check
+        self.ready_timeout = ready_timeout
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen | None = None
         self.started_at = 0.0
@@ -80,9 +84,10 @@ class Service:
         self.started_at = time.monotonic()
         return self
 
-    def wait_ready(self, timeout: float) -> float:
-        """Wait for the ready URL; returns the seconds since start."""
+    def wait_ready(self, timeout: float | None = None) -> float:
+        """Wait for the ready URL (``ready_timeout`` unless told); the seconds since start."""
         assert self.ready_url is not None
+        timeout = self.ready_timeout if timeout is None else timeout
 
         def ready() -> bool:
             if self.proc is None or self.proc.poll() is not None:
@@ -142,12 +147,22 @@ def seed_district(env: dict[str, str], run_dir: Path, staff_telegram_id: int | N
                   ) -> None:
     """The database migrated, the district's grids imported and one grid worker (王网格员,
     staff id 1, with a Telegram id when given) added, by the admin CLI."""
+    seed_grids(env, run_dir, GRIDS_YAML)
+    add_grid_worker(env, "王芳", "王网格员", GRID_CODE, staff_telegram_id)
+
+
+def seed_grids(env: dict[str, str], run_dir: Path, grids_yaml: str) -> None:
+    """The database migrated and ``grids_yaml`` imported, by the admin CLI."""
     minsheng_cli(env, "db", "upgrade")
-    (run_dir / "grids.yaml").write_text(GRIDS_YAML, encoding="utf-8")
+    (run_dir / "grids.yaml").write_text(grids_yaml, encoding="utf-8")
     minsheng_cli(env, "grid", "import", str(run_dir / "grids.yaml"))
-    telegram = ["--telegram-id", str(staff_telegram_id)] if staff_telegram_id else []
-    minsheng_cli(env, "staff", "add", "--name", "王芳", "--public-name", "王网格员",
-                 "--role", "grid_worker", "--grid", GRID_CODE, *telegram,
+
+
+def add_grid_worker(env: dict[str, str], name: str, public_name: str, grid_code: str,
+                    telegram_id: int | None = None) -> None:
+    telegram = ["--telegram-id", str(telegram_id)] if telegram_id else []
+    minsheng_cli(env, "staff", "add", "--name", name, "--public-name", public_name,
+                 "--role", "grid_worker", "--grid", grid_code, *telegram,
                  "--phone", "0311-86010001")
 
 
@@ -190,6 +205,16 @@ def base_env(**values: str) -> dict[str, str]:
     return env
 
 
+def stack_env(run_dir: Path, rasa_port: int, rasa_token: str, **values: str) -> dict[str, str]:
+    """``base_env`` for a stack in ``run_dir``: its SQLite database, photos and secrets
+    there, Rasa on ``rasa_port``; ``values`` add to or replace these."""
+    return base_env(**{"MINSHENG_DATABASE_URL": f"sqlite:///{run_dir / 'minsheng.db'}",
+                       "MINSHENG_RASA_URL": f"http://127.0.0.1:{rasa_port}",
+                       "MINSHENG_RASA_TOKEN": rasa_token,
+                       "MINSHENG_PHOTOS_DIR": str(run_dir / "photos"),
+                       "MINSHENG_SECRETS_DIR": str(run_dir / "secrets"), **values})
+
+
 def action_server(env: dict[str, str], port: int, log_dir: Path) -> Service:
     return Service("actions", [str(BIN / "python"), "-m", "actions.server", "-p", str(port)],
                    env, log_dir,
@@ -206,7 +231,37 @@ def rasa_server(env: dict[str, str], port: int, token: str, model: Path, endpoin
                             "--endpoints", str(endpoints), "--credentials",
                             str(ROOT / "credentials.yml")], env, log_dir,
                    ready_url=f"http://127.0.0.1:{port}/status?token={token}",
-                   ready_check=model_loaded)
+                   ready_check=model_loaded, ready_timeout=rasa_budget())
+
+
+def web_server(env: dict[str, str], port: int, log_dir: Path) -> Service:
+    return Service("web", [str(BIN / "uvicorn"), "web.app:create_app", "--factory",
+                           "--ws", "none", "--port", str(port)], env, log_dir,
+                   ready_url=f"http://127.0.0.1:{port}/login")
+
+
+def rasa_with_actions(env: dict[str, str], run_dir: Path, model: Path, rasa_port: int,
+                      actions_port: int) -> list[Service]:
+    """The action server and Rasa serving ``model`` (token from ``env``), with the shipped
+    endpoints on this action server port (``write_endpoints``)."""
+    endpoints = write_endpoints(run_dir, actions_port)
+    return [action_server(env, actions_port, run_dir),
+            rasa_server(env, rasa_port, env["MINSHENG_RASA_TOKEN"], model, endpoints, run_dir)]
+
+
+@contextmanager
+def serving(services: list[Service]) -> Iterator[list[Service]]:
+    """Every service started at once, then waited for (each its ``ready_timeout``); all
+    stopped, last first, when the block ends — also when starting failed."""
+    try:
+        for service in services:
+            service.start()
+        for service in services:
+            service.wait_ready()
+        yield services
+    finally:
+        for service in reversed(services):
+            service.stop()
 
 
 def rasa_budget() -> float:
@@ -223,6 +278,44 @@ def rest_turn(rasa_url: str, sender: str, text: str, metadata: dict | None = Non
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
+
+
+class WebChatResident:
+    """A resident's page on the web chat: sends, presses offered buttons, polls for news;
+    every text it was shown is kept in ``seen``."""
+
+    def __init__(self, base: str, timeout: float = 60) -> None:
+        self.http = httpx.Client(base_url=base, timeout=timeout)
+        self.http.get("/chat").raise_for_status()
+        self.last = 0
+        self.seen: list[str] = []
+
+    def _took(self, messages: list[dict]) -> list[dict]:
+        self.last = max([self.last, *(m["id"] for m in messages)])
+        self.seen += [m["text"] for m in messages]
+        return messages
+
+    def send(self, body: dict) -> list[dict]:
+        response = self.http.post("/chat/send", json=body,
+                                  headers={"X-CSRFToken": self.http.cookies["csrftoken"]})
+        assert response.status_code == 200, response.text
+        return self._took(response.json()["messages"])
+
+    def say(self, text: str) -> list[dict]:
+        return self.send({"text": text})
+
+    def press(self, messages: list[dict], title: str) -> list[dict]:
+        [button] = [b for m in messages for b in m["buttons"] if b["title"] == title]
+        return self.send({"payload": button["payload"]})
+
+    def news(self) -> list[dict]:
+        """What arrived since the last look (nothing while the web process is down)."""
+        response = self.http.get("/chat/messages", params={"after": self.last})
+        return self._took(response.json()["messages"]) if response.status_code == 200 else []
+
+
+def button_titles(messages: list[dict]) -> list[str]:
+    return [b["title"] for m in messages for b in m["buttons"]]
 
 
 class ThreadedBotApi:

@@ -13,18 +13,17 @@ import pytest
 from tests.e2e.harness import (
     CASE_NO,
     GRID_CODE,
-    ROOT,
-    Service,
-    action_server,
-    base_env,
+    WebChatResident,
+    button_titles,
     free_port,
     minsheng_cli,
-    rasa_budget,
-    rasa_server,
+    rasa_with_actions,
     report_json,
     seed_district,
+    serving,
+    stack_env,
     wait_until,
-    write_endpoints,
+    web_server,
 )
 from tests.wechat.conftest import message_xml, signed_query
 from tests.wechat.fake_wechat import FakeWeChat
@@ -43,36 +42,22 @@ def loop_stack(tmp_path_factory, served_model):
     tmp = tmp_path_factory.mktemp("loops")
     wechat = FakeWeChat().start()
     actions_port, rasa_port, web_port = free_port(), free_port(), free_port()
-    env = base_env(
-        MINSHENG_DATABASE_URL=f"sqlite:///{tmp / 'minsheng.db'}",
-        MINSHENG_RASA_URL=f"http://127.0.0.1:{rasa_port}", MINSHENG_RASA_TOKEN=RASA_TOKEN,
-        MINSHENG_PHOTOS_DIR=str(tmp / "photos"), MINSHENG_SECRETS_DIR=str(tmp / "secrets"),
+    env = stack_env(
+        tmp, rasa_port, RASA_TOKEN,
         MINSHENG_WECHAT_TOKEN=WECHAT_TOKEN, MINSHENG_WECHAT_APP_ID=wechat.app_id,
         MINSHENG_WECHAT_APP_SECRET=wechat.app_secret, MINSHENG_WECHAT_API_BASE=wechat.url,
         MINSHENG_NEW_PASSWORD="loop-worker-password-1")
-    services: list[Service] = []
     try:
         seed_district(env, tmp)
         minsheng_cli(env, "user", "add", "--username", "w1", "--role", "grid",
                      "--grid", GRID_CODE, "--staff-id", "1")
         token = minsheng_cli(env, "token", "create", "--username", "w1").strip()
-        endpoints = write_endpoints(tmp, actions_port)
-        web = Service("web", [str(ROOT / ".venv/bin/uvicorn"), "web.app:create_app", "--factory",
-                             "--ws", "none", "--port", str(web_port)], env, tmp,
-                      ready_url=f"http://127.0.0.1:{web_port}/login")
-        services += [action_server(env, actions_port, tmp),
-                     rasa_server(env, rasa_port, RASA_TOKEN, served_model,
-                                 endpoints, tmp), web]
-        for service in services:
-            service.start()
-        services[0].wait_ready(60)
-        web.wait_ready(60)
-        services[1].wait_ready(rasa_budget())
-        yield {"base": f"http://127.0.0.1:{web_port}", "env": env, "token": token,
-               "wechat": wechat, "services": services}
+        services = [*rasa_with_actions(env, tmp, served_model, rasa_port, actions_port),
+                    web_server(env, web_port, tmp)]
+        with serving(services):
+            yield {"base": f"http://127.0.0.1:{web_port}", "env": env, "token": token,
+                   "wechat": wechat, "services": services}
     finally:
-        for service in reversed(services):
-            service.stop()
         wechat.stop()
 
 
@@ -99,39 +84,12 @@ def closed(stack, case_no: str) -> bool:
 
 
 # -- the web chat -------------------------------------------------------------------------
-class WebResident:
-    def __init__(self, base: str) -> None:
-        self.http = httpx.Client(base_url=base, timeout=TURN)
-        self.http.get("/chat")
-        self.last = 0
-
-    def _send(self, body: dict) -> list[dict]:
-        response = self.http.post("/chat/send", json=body,
-                                  headers={"X-CSRFToken": self.http.cookies["csrftoken"]})
-        assert response.status_code == 200, response.text
-        messages = response.json()["messages"]
-        self.last = max([self.last, *(m["id"] for m in messages)])
-        return messages
-
-    def say(self, text: str) -> list[dict]:
-        return self._send({"text": text})
-
-    def press(self, messages: list[dict], title: str) -> list[dict]:
-        [button] = [b for m in messages for b in m["buttons"] if b["title"] == title]
-        return self._send({"payload": button["payload"]})
-
-    def news(self) -> list[dict]:
-        messages = self.http.get("/chat/messages", params={"after": self.last}).json()["messages"]
-        self.last = max([self.last, *(m["id"] for m in messages)])
-        return messages
-
-
 def test_the_loop_closes_on_the_web_chat(loop_stack):
-    resident = WebResident(loop_stack["base"])
+    resident = WebChatResident(loop_stack["base"], TURN)
     replies = resident.say("幸福里小区3号楼楼道里有人飞线充电，电线就挂在楼梯扶手上")
     for _ in range(8):
         text = " ".join(m["text"] for m in replies)
-        titles = [b["title"] for m in replies for b in m["buttons"]]
+        titles = button_titles(replies)
         if CASE_NO.search(text) and not titles:
             break
         replies = resident.press(replies, next(c for c in CHOICES if c in titles))

@@ -23,6 +23,8 @@ import threading
 import time
 import urllib.request
 import xmlrpc.client
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from tests.e2e.harness import (
     ThreadedBotApi,
     base_env,
     free_port,
+    rasa_budget,
     seed_district,
     wait_until,
     write_endpoints,
@@ -266,3 +269,15 @@ def stop_stack(stack: Stack) -> None:
             stack.redis.stop()
         if stack.postgres is not None:
             stack.postgres.remove()
+
+
+@contextmanager
+def running_stack(run_dir: Path, model: Path, servers: bool = False) -> Iterator[Stack]:
+    """``start_stack`` with every program ready (Rasa its load time and a minute more);
+    ``stop_stack`` when the block ends."""
+    built = start_stack(run_dir, model, servers)
+    try:
+        built.wait_all_ready(rasa_budget() + 60)
+        yield built
+    finally:
+        stop_stack(built)

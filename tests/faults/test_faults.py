@@ -34,7 +34,7 @@ import pytest
 
 from tests.e2e.harness import rasa_budget
 from tests.faults.journeys import Journey, count, first_answer_after, now, settle
-from tests.faults.stack import STAFF_TG, start_stack, stop_stack
+from tests.faults.stack import STAFF_TG, running_stack
 from tests.faults.webprobe import WebChatProbe
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -78,12 +78,8 @@ def format_table(rows: list[Row]) -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, served_model):
-    built = start_stack(tmp_path_factory.mktemp("faults"), served_model)
-    try:
-        built.wait_all_ready(rasa_budget() + 60)
+    with running_stack(tmp_path_factory.mktemp("faults"), served_model) as built:
         yield built
-    finally:
-        stop_stack(built)
 
 
 class Injector:

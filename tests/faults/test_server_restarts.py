@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.harness import rasa_budget
 from tests.faults import servers
-from tests.faults.stack import start_stack, stop_stack
+from tests.faults.stack import running_stack
 from tests.faults.test_faults import SERVERS, run_case
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -23,12 +22,9 @@ def stack(tmp_path_factory, served_model):
     missing = servers.available()
     if missing:
         pytest.skip(missing)
-    built = start_stack(tmp_path_factory.mktemp("faults-servers"), served_model, servers=True)
-    try:
-        built.wait_all_ready(rasa_budget() + 60)
+    with running_stack(tmp_path_factory.mktemp("faults-servers"), served_model,
+                       servers=True) as built:
         yield built
-    finally:
-        stop_stack(built)
 
 
 CASES = [(server, step, True) for server in SERVERS for step in ("middle", "ack")]

@@ -9,13 +9,12 @@ page polls again it reads Rasa's tracker, puts the form back to its confirmation
 """
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from bot.core.texts import BUSY, NO_REPLY
-from tests.e2e.harness import CASE_NO, rasa_budget, wait_until
+from tests.e2e.harness import CASE_NO, WebChatResident, button_titles, wait_until
 from tests.faults.journeys import CHOICES, REPORT_TEXT
-from tests.faults.stack import start_stack, stop_stack
+from tests.faults.stack import running_stack
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -24,56 +23,19 @@ TURN = 120.0
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, served_model):
-    built = start_stack(tmp_path_factory.mktemp("faults-web"), served_model)
-    try:
-        built.wait_all_ready(rasa_budget() + 60)
+    with running_stack(tmp_path_factory.mktemp("faults-web"), served_model) as built:
         yield built
-    finally:
-        stop_stack(built)
-
-
-class Page:
-    """The resident's page: sends, presses offered buttons, polls for news."""
-
-    def __init__(self, base: str) -> None:
-        self.http = httpx.Client(base_url=base, timeout=TURN)
-        self.http.get("/chat").raise_for_status()
-        self.last = 0
-        self.seen: list[str] = []
-
-    def _took(self, messages: list[dict]) -> list[dict]:
-        self.last = max([self.last, *(m["id"] for m in messages)])
-        self.seen += [m["text"] for m in messages]
-        return messages
-
-    def send(self, body: dict) -> list[dict]:
-        response = self.http.post("/chat/send", json=body,
-                                  headers={"X-CSRFToken": self.http.cookies["csrftoken"]})
-        assert response.status_code == 200, response.text
-        return self._took(response.json()["messages"])
-
-    def press(self, messages: list[dict], title: str) -> list[dict]:
-        [button] = [b for m in messages for b in m["buttons"] if b["title"] == title]
-        return self.send({"payload": button["payload"]})
-
-    def news(self) -> list[dict]:
-        response = self.http.get("/chat/messages", params={"after": self.last})
-        return self._took(response.json()["messages"]) if response.status_code == 200 else []
-
-
-def titles(messages: list[dict]) -> list[str]:
-    return [b["title"] for m in messages for b in m["buttons"]]
 
 
 def test_a_confirmation_pressed_while_the_action_server_is_killed_opens_one_case(
         stack, logs_on_failure):
-    page = Page(f"http://127.0.0.1:{stack.ports.web}")
-    replies = page.send({"text": REPORT_TEXT})
+    page = WebChatResident(f"http://127.0.0.1:{stack.ports.web}", TURN)
+    replies = page.say(REPORT_TEXT)
     for _ in range(8):  # the form, up to its confirmation
-        if "确认提交" in titles(replies):
+        if "确认提交" in button_titles(replies):
             break
-        replies = page.press(replies, next(c for c in CHOICES if c in titles(replies)))
-    assert "确认提交" in titles(replies), [m["text"] for m in replies]
+        replies = page.press(replies, next(c for c in CHOICES if c in button_titles(replies)))
+    assert "确认提交" in button_titles(replies), [m["text"] for m in replies]
 
     old = stack.kill("actions")
     answered = page.press(replies, "确认提交")

@@ -52,6 +52,7 @@ class FakeWeChat:
     files: dict[str, bytes] = field(default_factory=dict)  # /files/<name>
     delivered: list[ApiCall] = field(default_factory=list)
     delay_next: dict[str, float] = field(default_factory=dict)  # path → seconds, once
+    _failing: dict[str, list[int]] = field(default_factory=dict)  # path → [calls left, errcode]
     _issued: int = 0
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -123,6 +124,11 @@ class FakeWeChat:
         """What reached residents, in the order it was handled: each message's body."""
         return [c.body for c in self.delivered if c.path == "/cgi-bin/message/custom/send"]
 
+    def fail_call(self, path: str, nth: int = 1, errcode: int = -1) -> None:
+        """The ``nth`` call to ``path`` from now is answered with ``errcode`` (-1: WeChat's
+        "system busy"), once."""
+        self._failing[path] = [nth, errcode]
+
     def upload_of(self, media_id: str) -> bytes:
         return self.uploads[media_id]
 
@@ -134,7 +140,7 @@ class FakeWeChat:
             delay = self.delay_next.pop(path, 0.0)
         time.sleep(delay)  # outside the lock: other calls go on meanwhile
         with self._lock:
-            answer = self._serve(path, params, body)
+            answer = self._failed(path) or self._serve(path, params, body)
             if path.startswith("/cgi-bin/message/") and json.loads(answer[2])["errcode"] == 0:
                 self.delivered.append(call)
             return answer
@@ -167,6 +173,16 @@ class FakeWeChat:
         if path == "/cgi-bin/message/template/send":
             return self._json({"errcode": 0, "errmsg": "ok", "msgid": len(self.calls)})
         return 404, "text/plain", b"not found"
+
+    def _failed(self, path: str) -> tuple[int, str, bytes] | None:
+        failing = self._failing.get(path)
+        if failing is None:
+            return None
+        failing[0] -= 1
+        if failing[0] > 0:
+            return None
+        del self._failing[path]
+        return self._json({"errcode": failing[1], "errmsg": "system busy (the test's fault)"})
 
     def _upload(self, params: dict, form: dict) -> dict:
         if params.get("type") != "image":

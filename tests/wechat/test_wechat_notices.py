@@ -133,6 +133,36 @@ async def test_the_template_field_names_come_from_the_settings_and_unnamed_ones_
                                      "time3": {"value": "2026-12-06 18:30"}}
 
 
+async def test_each_template_value_is_cut_to_what_its_field_takes_by_type_or_by_the_mapping(
+        db, wechat, build):
+    resident = wechat_resident(db)
+    wechat.window_closed.add(OPENID)
+    queue(db, f"resident:{resident}", ACKNOWLEDGED, kind="notice_acknowledged", at=QUEUED_AT)
+    fields = {"case_no": "character_string1", "state": "phrase2", "remark": "thing4",
+              "first": "first:6"}
+
+    assert await build(template_id=TEMPLATE_ID, wechat_template_fields=fields).send_due() == 1
+
+    [template] = wechat.template_sends
+    values = {name: field["value"] for name, field in template.body["data"].items()}
+    assert values == {"character_string1": "MS-20261206-0001", "phrase2": "已签收",
+                      "thing4": ACKNOWLEDGED[:19] + "…", "first": "民生说事 …"}
+    assert len(values["thing4"]) == 20 < len(ACKNOWLEDGED)
+
+
+def test_a_template_field_with_a_cut_that_is_no_number_is_refused(tmp_path):
+    from pydantic import ValidationError
+
+    from minsheng.settings import Settings
+
+    ok = Settings(_env_file=None, secrets_dir=tmp_path,
+                  wechat_template_fields={"remark": "thing4:15"})
+    assert ok.wechat_template_fields == {"remark": "thing4:15"}
+    for bad in ("thing4:", "thing4:0", "thing4:twenty", "thing 4"):
+        with pytest.raises(ValidationError, match="optional :N"):
+            Settings(_env_file=None, secrets_dir=tmp_path,
+                     wechat_template_fields={"remark": bad})
+
 async def test_a_rating_prompt_with_photos_sends_its_text_then_the_photos_in_order(
         db, wechat, build, settings):
     from tests.wechat.conftest import png_bytes
@@ -291,3 +321,31 @@ async def test_a_notice_waits_while_an_older_one_to_the_same_resident_backs_off(
             if c.body["touser"] == OPENID]
     assert mine == ["第一条", "第一条", "第二条"]  # refused once, then in order
     assert row_state(db, elsewhere)["sent"]
+
+
+async def test_a_notice_of_several_pieces_whose_second_piece_failed_sends_only_the_rest(
+        db, wechat, build):
+    resident = wechat_resident(db)
+    long = "\n".join(f"第{n}条进展：" + "网格员已到现场核实处理" * 30 for n in range(1, 6))
+    row = queue(db, f"resident:{resident}", long)
+    wechat.fail_call("/cgi-bin/message/custom/send", nth=2)  # "system busy", once
+    sender = build()
+
+    assert await sender.send_due() == 0
+    state = row_state(db, row)
+    assert not state["sent"] and state["error"].startswith("WeChatError: -1")
+    first = [m["text"]["content"] for m in wechat.delivered_messages]
+    assert len(first) == 1
+
+    with db.uow() as uow:  # the back-off over: due again
+        uow.session.get(OutboxMessage, row).next_attempt_at = utcnow()
+        uow.commit()
+    assert await sender.send_due() == 1
+
+    texts = [m["text"]["content"] for m in wechat.delivered_messages]
+    assert len(texts) >= 3 and texts[0] == first[0]
+    assert len(set(texts)) == len(texts)  # no piece twice
+    assert "".join(texts).replace("\n", "") == long.replace("\n", "")
+    assert len(wechat.custom_sends) == len(texts) + 1  # the one refused call, not repeated
+    assert row_state(db, row)["sent"]
+

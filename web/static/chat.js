@@ -24,6 +24,21 @@
     return p;
   }
 
+  // An image of a bot message (e.g. the 办结 photos with the rating question, served by
+  // /chat/photos/ to this resident only): shown in the chat, a tap opens it full size.
+  function drawImage(url) {
+    var p = document.createElement("p");
+    p.className = "msg bot photo";
+    var a = document.createElement("a");
+    a.href = url; a.rel = "noopener"; a.target = "_blank";
+    var img = document.createElement("img");
+    img.src = url; img.alt = "照片（点开看大图）";
+    img.addEventListener("load", function () { box.scrollTop = box.scrollHeight; });
+    a.appendChild(img);
+    p.appendChild(a);
+    box.appendChild(p);
+  }
+
   function showError(text) {
     errorLine.textContent = text;
     errorLine.hidden = false;
@@ -46,11 +61,7 @@
       if (m.id > lastId) lastId = m.id;
     }
     if (m.text) bubble("bot", m.text);
-    if (m.image) {
-      var a = document.createElement("a");
-      a.href = m.image; a.textContent = "查看图片"; a.rel = "noopener"; a.target = "_blank";
-      box.appendChild(a);
-    }
+    if (m.image) drawImage(m.image);
     if (m.buttons && m.buttons.length) {
       var row = document.createElement("div");
       row.className = "choices";
