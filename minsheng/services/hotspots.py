@@ -71,6 +71,9 @@ class Hotspot:
     first_at: datetime
     last_at: datetime
     case_nos: list[str]  # newest first
+    # per case, in case_nos' order: (grid id, the times it was reported in the window) — what
+    # a snapshot needs to show a login only its part of the tree (hotspot_snapshots.py)
+    members: list[tuple[int | None, list[datetime]]] = field(default_factory=list, repr=False)
 
     @property
     def key(self) -> str:
@@ -205,7 +208,8 @@ def _hotspot(members: list[_Item], grids, previous: _Previous, end: datetime,
         grid_code=grid.code if grid else None, grid_name=grid.name if grid else None,
         reports=len(times), previous=previous.count([m.report for m in members], building),
         weekly=_weekly(times, end, days), first_at=times[0], last_at=times[-1],
-        case_nos=[m.case_no for m in newest])
+        case_nos=[m.case_no for m in newest],
+        members=[(m.report.grid_id, sorted(m.times)) for m in newest])
 
 
 def find(uow, now: datetime, params: Params = Params(),
