@@ -470,7 +470,9 @@ class CaseFact(Base):
     denominator as of 签收; ``ack_due`` (unacknowledged cases) adds it once passed."""
 
     __tablename__ = "case_facts"
-    __table_args__ = (Index("ix_case_facts_day_grid", "day", "grid_id"),)
+    # every column: a period's GROUP BY reads the index alone (services/stats_rollup.py)
+    __table_args__ = (Index("ix_case_facts_covering", "day", "grid_id", "assignee_id",
+                            "category", "channel", "handling", "mask", "ack_due"),)
     case_id = Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
     day = Column(Date, nullable=False)  # the local date accepted (the timezone of the state)
     grid_id = Column(Integer)

@@ -43,9 +43,9 @@ class ReportCache:
         """The period's 受理 / 办结 / 按时 / 评价 counts (the KPI cards' previous period):
         from the stored facts, else one GROUP BY query (no events read)."""
         def compute() -> stats.Row:
-            stored = stats_rollup.report(unit, start, end, tz, grid_ids)
+            stored = stats_rollup.overall(unit, start, end, tz, grid_ids)
             if stored is not None:
-                return stored.overall
+                return stored
             rows = stats.case_rows(unit, start, end, tz, grid_ids)
             return rows.get(None) or stats.Row("all", "全部")
         return self.get(unit, ("overall", start, end, tz, _ids(grid_ids)), compute)

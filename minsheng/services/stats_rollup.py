@@ -39,6 +39,9 @@ DUE_BIT = 1 << stats.COUNTS.index("due_for_ack")
 _COLUMNS = {"category": CaseFact.category, "channel": CaseFact.channel, "day": CaseFact.day,
             "grid": CaseFact.grid_id, "staff": CaseFact.assignee_id,
             "handling": CaseFact.handling}
+# breakdowns queried together: (7 categories × channels × methods) and (grid, its staff)
+# have few combinations; days alone
+_GROUPS = (("category", "channel", "handling"), ("grid", "staff"), ("day",))
 
 
 def limits_stamp(session) -> str:
@@ -91,13 +94,21 @@ def _store(session, ids: list[int], tz: str, now: datetime) -> None:
             session.execute(insert(CaseFact), rows)
 
 
-def _rebuild(session, tz: str, stamp: str, now: datetime) -> CaseFactsState:
+def _rebuild(uow, tz: str, stamp: str, now: datetime) -> CaseFactsState:
+    """Every case again, CHUNK cases a transaction: a district's year takes many seconds and
+    must not hold SQLite's write lock all that time. Until the state row below is written,
+    readers go on with the old state (the rows rewritten so far are as true as the old
+    ones) or, after a timezone or limits change, count live."""
+    session = uow.session
     newest = _newest_ids(session)
-    session.execute(delete(CaseFact))
-    for start in range(0, newest[0], CHUNK):
+    top = session.execute(select(func.max(CaseFact.case_id))).scalar() or 0
+    for start in range(0, max(newest[0], top), CHUNK):
+        in_chunk = [CaseFact.case_id > start, CaseFact.case_id <= start + CHUNK]
+        session.execute(delete(CaseFact).where(*in_chunk))
         rows = _fact_rows(session, [Case.id > start, Case.id <= start + CHUNK], tz, now)
         if rows:
             session.execute(insert(CaseFact), rows)
+        uow.commit()
     state = session.get(CaseFactsState, STATE_ID) or CaseFactsState(id=STATE_ID)
     state.tz, state.limits_stamp, state.built_at, state.refreshed_at = tz, stamp, now, now
     state.case_id, state.event_id, state.rating_id = newest
@@ -107,15 +118,15 @@ def _rebuild(session, tz: str, stamp: str, now: datetime) -> CaseFactsState:
 
 
 def refresh(uow, tz: str, now: datetime | None = None) -> int:
-    """Bring the stored facts up to date (the caller commits); how many cases were
-    recomputed. Everything again when the timezone or the time limits changed, or the last
-    full build is REBUILD_HOURS old."""
+    """Bring the stored facts up to date (the caller commits; a full rebuild commits each
+    chunk); how many cases were recomputed. Everything again when the timezone or the time
+    limits changed, or the last full build is REBUILD_HOURS old."""
     session, now = uow.session, now or utcnow()
     stamp = limits_stamp(session)
     state = session.get(CaseFactsState, STATE_ID)
     if (state is None or state.tz != tz or state.limits_stamp != stamp
             or now - state.built_at > timedelta(hours=REBUILD_HOURS)):
-        _rebuild(session, tz, stamp, now)
+        _rebuild(uow, tz, stamp, now)
         return session.execute(select(func.count()).select_from(CaseFact)).scalar()
     newest = _newest_ids(session)
     changed = sorted(_changed_since(session, state.case_id, state.event_id, state.rating_id))
@@ -134,29 +145,33 @@ def refreshed_at(uow) -> datetime | None:
 
 
 def _stored_counts(session, day_from: date, day_to: date, grid_ids, pending: set[int],
-                   now: datetime) -> dict[str, Counter]:
+                   now: datetime, groups=_GROUPS) -> dict[str, Counter]:
+    """The tallies of ``stats.tally`` in three GROUP BY queries over the period's facts
+    (one index range, ix_case_facts_covering): the breakdowns that share few distinct
+    values are grouped together and split here, so no query returns one row per case."""
     where = [CaseFact.day >= day_from, CaseFact.day <= day_to]
     if grid_ids is not None:
         where.append(CaseFact.grid_id.in_(sorted(grid_ids) or [-1]))
     if pending:
         where.append(CaseFact.case_id.notin_(sorted(pending)))
     due = case((and_(CaseFact.ack_due.is_not(None), CaseFact.ack_due < now), 1), else_=0)
-    counts: dict[str, Counter] = {}
-    for name, column in _COLUMNS.items():
-        tally: Counter = Counter()
-        for key, bits, passed, times in session.execute(
-                select(column, CaseFact.mask, due, func.count()).where(*where)
-                .group_by(column, CaseFact.mask, due)):
-            tally[key, bits | DUE_BIT if passed else bits] += times
-        counts[name] = tally
+    counts: dict[str, Counter] = {name: Counter() for names in groups for name in names}
+    for names in groups:
+        columns = [_COLUMNS[name] for name in names]
+        for *keys, bits, passed, times in session.execute(
+                select(*columns, CaseFact.mask, due, func.count()).where(*where)
+                .group_by(*columns, CaseFact.mask, due)):
+            bits = bits | DUE_BIT if passed else bits
+            for name, key in zip(names, keys):
+                counts[name][key, bits] += times
     return counts
 
 
-def report(uow, date_from: date, date_to: date, tz: str, grid_ids: set[int] | None = None,
-           now: datetime | None = None) -> stats.Report | None:
-    """``stats.report`` from the stored facts, the same figures; None when they cannot be
-    trusted (then count live)."""
-    session, now = uow.session, now or utcnow()
+def _counts(uow, date_from: date, date_to: date, tz: str, grid_ids, now: datetime,
+            groups) -> dict[str, Counter] | None:
+    """The tallies of these breakdowns: stored, the pending cases counted live; None when
+    the stored facts cannot be trusted."""
+    session = uow.session
     state = session.get(CaseFactsState, STATE_ID)
     if state is None or state.tz != tz or state.limits_stamp != limits_stamp(session):
         return None
@@ -164,10 +179,31 @@ def report(uow, date_from: date, date_to: date, tz: str, grid_ids: set[int] | No
                              limit=MAX_PENDING)
     if len(pending) > MAX_PENDING:
         return None
-    counts = _stored_counts(session, date_from, date_to, grid_ids, pending, now)
+    counts = _stored_counts(session, date_from, date_to, grid_ids, pending, now, groups)
     if pending:
         cohort = stats._cohort(date_from, date_to, tz, grid_ids)
         live = stats._facts(session, [*cohort, Case.id.in_(sorted(pending))], tz, now)
         for name, tally in stats.tally(live.values()).items():
-            counts[name].update(tally)
-    return stats.assemble(session, date_from, date_to, counts)
+            if name in counts:
+                counts[name].update(tally)
+    return counts
+
+
+def report(uow, date_from: date, date_to: date, tz: str, grid_ids: set[int] | None = None,
+           now: datetime | None = None) -> stats.Report | None:
+    """``stats.report`` from the stored facts, the same figures; None when they cannot be
+    trusted (then count live)."""
+    counts = _counts(uow, date_from, date_to, tz, grid_ids, now or utcnow(), _GROUPS)
+    return None if counts is None else stats.assemble(uow.session, date_from, date_to, counts)
+
+
+def overall(uow, date_from: date, date_to: date, tz: str, grid_ids: set[int] | None = None,
+            now: datetime | None = None) -> stats.Row | None:
+    """The report's ``overall`` row alone (one GROUP BY: the KPI cards' previous period)."""
+    counts = _counts(uow, date_from, date_to, tz, grid_ids, now or utcnow(), (("category",),))
+    if counts is None:
+        return None
+    row = stats.Row("all", "全部")
+    for (_category, bits), times in counts["category"].items():
+        row.add_mask(bits, times)
+    return row

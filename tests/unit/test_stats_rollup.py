@@ -77,6 +77,8 @@ def _assert_same(db, now, scopes) -> None:
             stored, live = _both(db, start, end, now, grid_ids)
             assert stored is not None, "the stored facts were refused"
             assert stored == live, (start, end, grid_ids)
+            with db.uow() as uow:
+                assert stats_rollup.overall(uow, start, end, TZ, grid_ids, now) == live.overall
 
 
 def test_the_stored_report_equals_the_live_one_while_cases_move(db):

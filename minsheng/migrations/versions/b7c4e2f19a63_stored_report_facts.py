@@ -34,7 +34,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("case_id"),
     )
-    op.create_index("ix_case_facts_day_grid", "case_facts", ["day", "grid_id"])
+    op.create_index("ix_case_facts_covering", "case_facts", [
+        "day", "grid_id", "assignee_id", "category", "channel", "handling", "mask", "ack_due"])
     op.create_table(
         "case_facts_state",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -64,5 +65,5 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_hotspot_snapshots_computed_at"), table_name="hotspot_snapshots")
     op.drop_table("hotspot_snapshots")
     op.drop_table("case_facts_state")
-    op.drop_index("ix_case_facts_day_grid", table_name="case_facts")
+    op.drop_index("ix_case_facts_covering", table_name="case_facts")
     op.drop_table("case_facts")
