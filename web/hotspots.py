@@ -33,12 +33,15 @@ def current(app, unit, scope, days: int | None) -> tuple[list[hotspots.Hotspot],
     """(hot spots the login may see, when they were found)."""
     settings, now = app.state.settings, utcnow()
     wanted = params(settings, days)
-    snap = hotspot_snapshots.latest(
-        unit, wanted, now, timedelta(minutes=STALE_SCANS * settings.hotspot_scan_minutes))
-    if snap is not None:
-        return snap.visible(unit.session, scope.grid_ids), snap.computed_at
+    cache = report_cache.for_app(app)
     ids = None if scope.grid_ids is None else frozenset(scope.grid_ids)
-    return report_cache.for_app(app).get(unit, ("hotspots", wanted, ids), lambda: (
+    snap = hotspot_snapshots.newest(
+        unit, wanted, now, timedelta(minutes=STALE_SCANS * settings.hotspot_scan_minutes))
+    if snap is not None:  # read and cut once per snapshot and scope
+        snap_id, taken = snap
+        return cache.get(unit, ("hotspot-snapshot", snap_id, ids), lambda: hotspot_snapshots.load(
+            unit, snap_id, wanted).visible(unit.session, scope.grid_ids)), taken
+    return cache.get(unit, ("hotspots", wanted, ids), lambda: (
         hotspots.find(unit, now, wanted, grid_ids=scope.grid_ids), now))
 
 

@@ -91,13 +91,20 @@ def _named(spot: hotspots.Hotspot, grids: dict[int, Grid]) -> hotspots.Hotspot:
                    grid_name=grid.name if grid else None)
 
 
-def latest(uow, params: hotspots.Params, now: datetime,
-           max_age: timedelta) -> Snapshot | None:
-    """The newest snapshot taken with these parameters no longer than max_age ago."""
+def newest(uow, params: hotspots.Params, now: datetime,
+           max_age: timedelta) -> tuple[int, datetime] | None:
+    """(id, time) of the newest snapshot taken with these parameters no longer than max_age
+    ago; its hot spots are read with ``load`` (the caller may keep them by id)."""
     row = uow.session.execute(
-        select(HotspotSnapshot).where(HotspotSnapshot.computed_at >= now - max_age)
+        select(HotspotSnapshot.id, HotspotSnapshot.computed_at, HotspotSnapshot.params)
+        .where(HotspotSnapshot.computed_at >= now - max_age)
         .order_by(HotspotSnapshot.computed_at.desc(), HotspotSnapshot.id.desc()).limit(1)
-    ).scalar_one_or_none()
+    ).first()
     if row is None or row.params != asdict(params):
         return None
+    return row.id, row.computed_at
+
+
+def load(uow, snapshot_id: int, params: hotspots.Params) -> Snapshot:
+    row = uow.session.get(HotspotSnapshot, snapshot_id)
     return Snapshot(row.computed_at, params, [_decode(item) for item in row.items])
