@@ -82,7 +82,7 @@ def _cut(spot: hotspots.Hotspot, grid_ids: set[int],
     return replace(spot, grid_id=grid_id, reports=len(times), first_at=times[0],
                    last_at=times[-1], case_nos=[no for no, _g, _ts in mine],
                    members=[(g, ts) for _no, g, ts in mine],
-                   weekly=hotspots._weekly(times, snap.computed_at, snap.params.window_days))
+                   weekly=hotspots.weekly_counts(times, snap.computed_at, snap.params.window_days))
 
 
 def _named(spot: hotspots.Hotspot, grids: dict[int, Grid]) -> hotspots.Hotspot:

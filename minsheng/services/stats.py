@@ -196,7 +196,8 @@ def _units(session) -> dict[int | None, dict[str, tuple[str, str]]]:
     return units
 
 
-def _cohort(date_from: date, date_to: date, tz: str, grid_ids: set[int] | None):
+def cohort(date_from: date, date_to: date, tz: str, grid_ids: set[int] | None):
+    """The WHERE clauses of the cases a report counts (accepted in the period, in scope)."""
     start, end = utc_bounds(date_from, date_to, tz)
     where = [Case.accepted_at >= start, Case.accepted_at < end,
              Case.state.notin_(NOT_ACCEPTED)]
@@ -245,7 +246,9 @@ def _latest_rating():
             .correlate(Case).scalar_subquery())
 
 
-def _facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
+def read_facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
+    """Each case matching ``where`` read once into CaseFacts (its row, latest rating and the
+    events that matter); the live report and the stored facts (stats_rollup) both use it."""
     rows = session.execute(
         select(Case.id, Case.category, Case.channel, Case.grid_id, Case.handling, Case.state,
                Case.accepted_at, Case.urgent, Case.resolved_on_time, CaseRating.value,
@@ -330,7 +333,7 @@ def report(uow, date_from: date, date_to: date, tz: str = DEFAULT_TIMEZONE,
            grid_ids: set[int] | None = None, now: datetime | None = None) -> Report:
     """Cases accepted on the local dates date_from..date_to (inclusive); ``grid_ids``
     limits them to those grid nodes (a user's part of the tree; None = everything)."""
-    facts = _facts(uow.session, _cohort(date_from, date_to, tz, grid_ids), tz, now or utcnow())
+    facts = read_facts(uow.session, cohort(date_from, date_to, tz, grid_ids), tz, now or utcnow())
     return assemble(uow.session, date_from, date_to, tally(facts.values()))
 
 
@@ -506,7 +509,7 @@ def case_rows(uow, date_from: date, date_to: date, tz: str = DEFAULT_TIMEZONE,
                     func.count(CaseRating.id),
                     func.sum(case((CaseRating.value.in_(list(GOOD)), 1), else_=0)))
              .outerjoin(CaseRating, CaseRating.id == _latest_rating())
-             .where(*_cohort(date_from, date_to, tz, grid_ids)))
+             .where(*cohort(date_from, date_to, tz, grid_ids)))
     if by is not None:  # PostgreSQL refuses GROUP BY a constant
         query = query.group_by(by)
     rows = {}

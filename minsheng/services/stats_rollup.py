@@ -4,7 +4,7 @@ instead of reading every case of the period and its events (seconds at 100,000 c
 ``refresh`` (the scheduler, every tick) stores for each accepted case what ``stats`` counts
 of it — its mask of counts (``stats.mask``), the keys of every breakdown, and, while it is
 not acknowledged, its first 签收 deadline (响应率's denominator moves with the clock). It
-recomputes with ``stats._facts`` itself the cases changed since the last refresh: every
+recomputes with ``stats.read_facts`` itself the cases changed since the last refresh: every
 change to a case writes a ``CaseEvent`` and every rating a ``CaseRating``, so the cases
 with newer case, event or rating ids are the changed ones.
 
@@ -72,9 +72,9 @@ def _changed_since(session, case_id: int, event_id: int, rating_id: int,
 
 
 def _fact_rows(session, where: list, tz: str, now: datetime) -> list[dict]:
-    """Stored rows for the accepted cases matching ``where``, computed by ``stats._facts``."""
+    """Stored rows for the accepted cases matching ``where``, computed by ``stats.read_facts``."""
     rows = []
-    facts = stats._facts(session, [*where, Case.state.notin_(stats.NOT_ACCEPTED)], tz, now)
+    facts = stats.read_facts(session, [*where, Case.state.notin_(stats.NOT_ACCEPTED)], tz, now)
     for f in facts.values():
         f.due_for_ack = f.acknowledged  # the clock's part is added when read (ack_due)
         rows.append({"case_id": f.case_id, "day": f.day, "grid_id": f.grid_id,
@@ -181,8 +181,8 @@ def _counts(uow, date_from: date, date_to: date, tz: str, grid_ids, now: datetim
         return None
     counts = _stored_counts(session, date_from, date_to, grid_ids, pending, now, groups)
     if pending:
-        cohort = stats._cohort(date_from, date_to, tz, grid_ids)
-        live = stats._facts(session, [*cohort, Case.id.in_(sorted(pending))], tz, now)
+        cohort = stats.cohort(date_from, date_to, tz, grid_ids)
+        live = stats.read_facts(session, [*cohort, Case.id.in_(sorted(pending))], tz, now)
         for name, tally in stats.tally(live.values()).items():
             if name in counts:
                 counts[name].update(tally)
