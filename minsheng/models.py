@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -460,3 +461,54 @@ class HotspotAlert(Base):
     case_nos = Column(JSON, nullable=False, default=list)
     staff_ids = Column(JSON, nullable=False, default=list)  # who was told
     alerted_at = Column(DateTime, nullable=False, index=True)
+
+
+class CaseFact(Base):
+    """What the 7621 report counts of one accepted case, kept by services/stats_rollup.py so
+    that a period's figures are a few GROUP BY queries instead of reading every case and
+    its events. ``mask`` holds the counts the case adds to (stats.mask) with 响应率's
+    denominator as of 签收; ``ack_due`` (unacknowledged cases) adds it once passed."""
+
+    __tablename__ = "case_facts"
+    # every column: a period's GROUP BY reads the index alone (services/stats_rollup.py)
+    __table_args__ = (Index("ix_case_facts_covering", "day", "grid_id", "assignee_id",
+                            "category", "channel", "handling", "mask", "ack_due"),)
+    case_id = Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    day = Column(Date, nullable=False)  # the local date accepted (the timezone of the state)
+    grid_id = Column(Integer)
+    category = Column(String(32), nullable=False)
+    channel = Column(String(32), nullable=False)
+    handling = Column(String(32), nullable=False)
+    assignee_id = Column(Integer)
+    mask = Column(Integer, nullable=False)
+    ack_due = Column(DateTime)
+
+
+class CaseFactsState(Base):
+    """One row: what the stored facts were computed with (timezone, time limits) and up to
+    which case, event and rating ids they are complete (services/stats_rollup.py)."""
+
+    __tablename__ = "case_facts_state"
+    id = Column(Integer, primary_key=True)
+    tz = Column(String(64), nullable=False)
+    limits_stamp = Column(String(64), nullable=False)
+    case_id = Column(BigInteger, nullable=False, default=0)  # complete up to these ids
+    event_id = Column(BigInteger, nullable=False, default=0)
+    rating_id = Column(BigInteger, nullable=False, default=0)
+    seen_case_id = Column(BigInteger, nullable=False, default=0)  # the last refresh saw
+    seen_event_id = Column(BigInteger, nullable=False, default=0)
+    seen_rating_id = Column(BigInteger, nullable=False, default=0)
+    built_at = Column(DateTime, nullable=False)
+    refreshed_at = Column(DateTime, nullable=False)
+
+
+class HotspotSnapshot(Base):
+    """The hot spots of the whole grid tree as the scheduler last found them
+    (services/hotspot_snapshots.py): pages and /api/hotspots read the newest one."""
+
+    __tablename__ = "hotspot_snapshots"
+    id = Column(Integer, primary_key=True)
+    computed_at = Column(DateTime, nullable=False, index=True)
+    window_days = Column(Integer, nullable=False)
+    params = Column(JSON, nullable=False)
+    items = Column(JSON, nullable=False)

@@ -18,8 +18,8 @@ from minsheng.db import Database
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 60.0
-# When this process last looked for hot spots, per database: grouping reads a whole window
-# of cases, so it runs every settings.hotspot_scan_minutes, not every tick.
+# When this process last took a hot-spot snapshot, per database: grouping reads a whole
+# window of cases, so it runs every settings.hotspot_scan_minutes, not every tick.
 _hotspots_scanned: dict[str, datetime] = {}
 
 
@@ -30,7 +30,7 @@ def backoff_seconds(interval: float, failures: int) -> float:
 
 def tick(database: Database, settings, now: datetime) -> str:
     """One pass of every scan; returns the line the log prints."""
-    from minsheng.services import scheduler
+    from minsheng.services import scheduler, stats_rollup
 
     with database.uow() as uow:
         overdue = scheduler.scan_overdue(uow, now)
@@ -41,22 +41,30 @@ def tick(database: Database, settings, now: datetime) -> str:
     with database.uow() as uow:
         purged = privacy.purge_inbound(uow, now, settings.inbound_retention_days)
         uow.commit()
+    with database.uow() as uow:  # the dashboard's stored report facts (services/stats_rollup.py)
+        refreshed = stats_rollup.refresh(uow, settings.timezone, now)
+        uow.commit()
     alerts = scan_hotspots(database, settings, now)
     return (f"超时督办 {len(overdue.escalated)} 件，自动催办 {len(urged)} 件，"
             f"评价提醒 {len(ratings.reminded)} 件，"
             f"自动关闭 {len(ratings.closed)} 件，清除过期原始消息 {purged} 条"
+            + (f"，统计数据更新 {refreshed} 件" if refreshed else "")
             + (f"，热点问题提醒 {alerts} 个" if alerts else ""))
 
 
 def scan_hotspots(database: Database, settings, now: datetime) -> int:
-    """New hot-spot alerts, when the last scan is hotspot_scan_minutes old; how many."""
-    from minsheng.services import hotspot_alerts
+    """When the last scan is hotspot_scan_minutes old: a new hot-spot snapshot (what pages
+    and /api/hotspots show) and the alerts it calls for; how many alerts."""
+    from minsheng.services import hotspot_alerts, hotspot_snapshots, hotspots
 
     last = _hotspots_scanned.get(database.url)
     if last is not None and now - last < timedelta(minutes=settings.hotspot_scan_minutes):
         return 0
     with database.uow() as uow:
-        made = hotspot_alerts.scan(uow, now, settings)
+        spots = hotspot_snapshots.take(uow, now, hotspots.Params.from_settings(settings))
+        uow.commit()
+    with database.uow() as uow:
+        made = hotspot_alerts.scan(uow, now, settings, spots)
     _hotspots_scanned[database.url] = now
     return len(made)
 

@@ -84,8 +84,9 @@ class Settings(BaseSettings):
     hotspot_alert_reports: int = Field(3, ge=2)
     hotspot_similarity: float = Field(0.08, ge=0.0, le=1.0)
     hotspot_distance_m: float = Field(150.0, gt=0)
-    # The scheduler looks for new hot spots this often (grouping reads a whole window).
-    hotspot_scan_minutes: int = Field(30, ge=1)
+    # The scheduler takes a hot-spot snapshot (what pages and /api/hotspots show, and what
+    # alerts are raised from) this often: grouping a district's window takes seconds.
+    hotspot_scan_minutes: int = Field(5, ge=1)
     # WeChat Official Account (微信公众号): off (GET|POST /wechat answer 404) while the token
     # is unset. The token is the one typed into the account's server configuration (3–32
     # letters and digits); app id and secret fetch the access token for the

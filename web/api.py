@@ -14,14 +14,15 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, validator
 
 from minsheng import staff_actions
-from minsheng.clock import utcnow
+from minsheng.clock import format_local, utcnow
 from minsheng.enums import CaseState, Category, Channel
 from minsheng.errors import DomainError, IllegalTransition, InvalidInput, NotAllowed, NotFound
 from minsheng.services import cases, hotspots, methods
-from web import acting, queries
+from web import acting, queries, report_cache
 from web import hotspots as hotspot_page
 from web.dashboard import period, report_data
 from web.deps import CurrentUser, UnitDep, UserScope
@@ -132,11 +133,12 @@ def api_case(case_no: str, _user: CurrentUser, scope: UserScope, unit: UnitDep):
 @router.get("/stats", summary="7621 统计（与 minsheng report --json 相同）")
 def api_stats(request: Request, _user: CurrentUser, scope: UserScope, unit: UnitDep,
               date_from: Annotated[date | None, Query(alias="from")] = None,
-              date_to: Annotated[date | None, Query(alias="to")] = None) -> dict:
+              date_to: Annotated[date | None, Query(alias="to")] = None) -> JSONResponse:
     """Limited to the caller's part of the grid tree (docs/metrics.md)."""
     tz = request.app.state.settings.timezone
     start, end = period(date_from, date_to, tz)
-    return report_data(unit, start, end, tz, scope)["json"]
+    data = report_data(unit, start, end, tz, scope, report_cache.for_app(request.app))["json"]
+    return JSONResponse(data)  # plain JSON already; FastAPI's encoder would walk it again
 
 
 @router.get("/hotspots", summary="热点问题：同一地点、同类、相近问题的多次反映（按账号网格范围）")
@@ -144,16 +146,18 @@ def api_hotspots(request: Request, _user: CurrentUser, scope: UserScope, unit: U
                  days: Annotated[int | None, Query(
                      ge=1, le=hotspot_page.MAX_DAYS,
                      description="统计最近几天（默认 MINSHENG_HOTSPOT_WINDOW_DAYS）")] = None
-                 ) -> dict:
+                 ) -> JSONResponse:
     """Most reports first; each with its trend against the window before and links to the
-    case desk (docs/hotspots.md). The list may be up to two minutes old."""
+    case desk (docs/hotspots.md). As the scheduler's last snapshot found them (its time in
+    ``computed_at``); another window, or no recent snapshot, is grouped here and cached."""
     settings = request.app.state.settings
-    params = hotspots.Params.from_settings(settings, days)
-    key = (params, None if scope.grid_ids is None else frozenset(scope.grid_ids))
-    found = hotspot_page.recent(request.app, key, lambda: hotspots.find(
-        unit, utcnow(), params, grid_ids=scope.grid_ids))
-    return {"days": params.window_days, "alert_reports": settings.hotspot_alert_reports,
-            "items": [_hotspot_json(spot, settings.timezone) for spot in found]}
+    found, at = hotspot_page.current(request.app, unit, scope, days)
+    return JSONResponse({  # plain JSON already (a district's list: FastAPI's encoder is slow)
+        "days": hotspot_page.params(settings, days).window_days,
+        "alert_reports": settings.hotspot_alert_reports,
+        "computed_at": at.isoformat() + "Z",
+        "computed_at_local": format_local(at, settings.timezone, "full"),
+        "items": [_hotspot_json(spot, settings.timezone) for spot in found]})
 
 
 def _hotspot_json(spot: hotspots.Hotspot, tz: str) -> dict[str, Any]:

@@ -6,7 +6,8 @@ overdue list; the 7621 report as one table; CSV and XLSX export. A period the fo
 show comes back as the form with the reason (422), not an error page.
 
 Every number comes from ``minsheng.services.stats.report`` — the same as ``minsheng report``
-— limited to the user's part of the grid tree (an admin sees all, a street login its
+(read from the stored facts of services/stats_rollup.py when they are up to date, through
+the one cache of web/report_cache.py) — limited to the user's part of the grid tree (an admin sees all, a street login its
 street, a grid login its grid): the page, the exports and /api/stats alike.
 """
 from __future__ import annotations
@@ -49,10 +50,11 @@ def default_period(date_from: date | None, date_to: date | None, tz: str) -> tup
 def report_data(unit: UnitOfWork, start: date, end: date, tz: str,
                 scope: Scope | None = None, cache: ReportCache | None = None) -> dict:
     """The report for [start, end] as the CLI has it: object, printed text, JSON dict —
-    only the cases of the scope's grid nodes when a scope is given."""
+    only the cases of the scope's grid nodes when a scope is given (web/report_cache.py:
+    from the stored facts when they can be trusted, else counted live)."""
     grid_ids = scope.grid_ids if scope is not None else None
     report = (cache.report(unit, start, end, tz, grid_ids) if cache is not None
-              else stats.report(unit, start, end, tz, grid_ids=grid_ids))
+              else report_cache.count_report(unit, start, end, tz, grid_ids))
     return {"report": report, "text": stats.format_report(report),
             "json": stats.report_json(report)}
 
@@ -83,7 +85,7 @@ def figures(request: Request, unit: UnitOfWork, scope: Scope, start: date, end: 
     data = report_data(unit, start, end, tz, scope, cache)
     rep = data["report"]
     before = stats.previous_period(start, end)
-    previous = cache.case_rows(unit, *before, tz, grid_ids).get(None) or stats.Row("all", "全部")
+    previous = cache.overall(unit, *before, tz, grid_ids)
     overdue = stats.overdue_by_grid(unit, now, grid_ids)
     link = figs.cases_link(start, end)
     charts = {
@@ -157,7 +159,8 @@ def export(request: Request, fmt: str, date_from: date | None = Query(None, alia
         start, end = period(date_from, date_to, tz)
     except PeriodError as error:
         raise HTTPException(400, str(error)) from None
-    rows = export_rows(report_data(unit, start, end, tz, scope)["json"])
+    cache = report_cache.for_app(request.app)
+    rows = export_rows(report_data(unit, start, end, tz, scope, cache)["json"])
     name = f"minsheng-report-{start:%Y%m%d}-{end:%Y%m%d}"
     if fmt == "csv":
         buffer = io.StringIO()

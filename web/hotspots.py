@@ -1,40 +1,48 @@
 """The 热点问题 page: the hot-spot list on a page of its own (the dashboard includes the
 same partial, web/templates/_hotspots.html); the data comes from GET /api/hotspots.
 
-``recent`` keeps each scope's list for CACHE_SECONDS: grouping a district's month of
-cases takes seconds (docs/hotspots.md), and a wall dashboard reloads far more often than
-hot spots change.
+``current`` is what both show: the scheduler's newest snapshot (services/hotspot_snapshots.py)
+cut to the login's part of the tree, or — for another window, or when the scheduler has
+not taken one lately — the hot spots grouped here, kept in the console's one cache
+(web/report_cache.py).
 """
 from __future__ import annotations
 
-import time
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from minsheng.clock import utcnow
+from minsheng.services import hotspot_snapshots, hotspots
+from web import report_cache
 from web.deps import CurrentUser, render
 
 router = APIRouter(include_in_schema=False)
-CACHE_SECONDS = 120.0
 # A longer window is no longer a hot spot, and each one costs seconds to group.
 MAX_DAYS = 90
-CACHE_ENTRIES = 64
+# A snapshot older than this many scan intervals means the scheduler is not running.
+STALE_SCANS = 3
 
 
-def recent(app, key: tuple, compute):
-    """``compute()``, or its result for the same key from the last CACHE_SECONDS."""
-    cache: dict | None = getattr(app.state, "hotspot_cache", None)
-    if cache is None:
-        cache = app.state.hotspot_cache = {}
-    hit = cache.get(key)
-    now = time.monotonic()
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    value = compute()
-    if len(cache) >= CACHE_ENTRIES:
-        cache.clear()
-    cache[key] = (now + CACHE_SECONDS, value)
-    return value
+def params(settings, days: int | None) -> hotspots.Params:
+    return hotspots.Params.from_settings(settings, days)
+
+
+def current(app, unit, scope, days: int | None) -> tuple[list[hotspots.Hotspot], datetime]:
+    """(hot spots the login may see, when they were found)."""
+    settings, now = app.state.settings, utcnow()
+    wanted = params(settings, days)
+    cache = report_cache.for_app(app)
+    ids = None if scope.grid_ids is None else frozenset(scope.grid_ids)
+    snap = hotspot_snapshots.newest(
+        unit, wanted, now, timedelta(minutes=STALE_SCANS * settings.hotspot_scan_minutes))
+    if snap is not None:  # read and cut once per snapshot and scope
+        snap_id, taken = snap
+        return cache.get(unit, ("hotspot-snapshot", snap_id, ids), lambda: hotspot_snapshots.load(
+            unit, snap_id, wanted).visible(unit.session, scope.grid_ids)), taken
+    return cache.get(unit, ("hotspots", wanted, ids), lambda: (
+        hotspots.find(unit, now, wanted, grid_ids=scope.grid_ids), now))
 
 
 @router.get("/hotspots")

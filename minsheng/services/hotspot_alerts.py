@@ -1,6 +1,7 @@
 """A hot spot that reaches ``hotspot_alert_reports`` reports is told to its community, once.
 
-Run by the scheduler (minsheng/scheduler_loop.py) every ``hotspot_scan_minutes``. Whom to
+Run by the scheduler (minsheng/scheduler_loop.py) every ``hotspot_scan_minutes``, on the
+hot spots of the snapshot it has just taken (services/hotspot_snapshots.py). Whom to
 tell: the community staff (role ``community``, 社区) of the community node above the hot
 spot's grid; when that node has none, the street staff above it. Each alert is a
 ``HotspotAlert`` row and an audit entry; the message goes through the outbox (Telegram),
@@ -73,13 +74,15 @@ def _alert(uow, spot: hotspots.Hotspot, now: datetime, days: int) -> HotspotAler
     return row
 
 
-def scan(uow, now: datetime, settings=None) -> list[HotspotAlert]:
-    """Alert every hot spot of the whole tree at or over the threshold, not told before."""
+def scan(uow, now: datetime, settings=None,
+         spots: list[hotspots.Hotspot] | None = None) -> list[HotspotAlert]:
+    """Alert every hot spot of the whole tree at or over the threshold, not told before;
+    ``spots``: the hot spots the scheduler's snapshot just found (else found here)."""
     params = hotspots.Params.from_settings(settings)
     threshold = settings.hotspot_alert_reports if settings is not None else 3
     since = now - timedelta(days=2 * params.window_days)
     made = []
-    for spot in hotspots.find(uow, now, params):
+    for spot in spots if spots is not None else hotspots.find(uow, now, params):
         if spot.reports < threshold or _told_before(uow.session, spot, since):
             continue
         row = _alert(uow, spot, now, params.window_days)

@@ -71,6 +71,9 @@ class Hotspot:
     first_at: datetime
     last_at: datetime
     case_nos: list[str]  # newest first
+    # per case, in case_nos' order: (grid id, the times it was reported in the window) — what
+    # a snapshot needs to show a login only its part of the tree (hotspot_snapshots.py)
+    members: list[tuple[int | None, list[datetime]]] = field(default_factory=list, repr=False)
 
     @property
     def key(self) -> str:
@@ -181,7 +184,7 @@ def _place(members: list[_Item], grids: dict[int, Grid]) -> tuple[str, str, str 
     return f"{grid.name if grid else '未分配网格'}（未写明小区）", f"grid:{seed.grid_id}", None
 
 
-def _weekly(times: list[datetime], end: datetime, days: int) -> list[int]:
+def weekly_counts(times: list[datetime], end: datetime, days: int) -> list[int]:
     weeks = max(1, -(-days // 7))
     counts = [0] * weeks
     for t in times:
@@ -204,8 +207,9 @@ def _hotspot(members: list[_Item], grids, previous: _Previous, end: datetime,
         latest_case_id=newest[0].report.key, grid_id=grid_id,
         grid_code=grid.code if grid else None, grid_name=grid.name if grid else None,
         reports=len(times), previous=previous.count([m.report for m in members], building),
-        weekly=_weekly(times, end, days), first_at=times[0], last_at=times[-1],
-        case_nos=[m.case_no for m in newest])
+        weekly=weekly_counts(times, end, days), first_at=times[0], last_at=times[-1],
+        case_nos=[m.case_no for m in newest],
+        members=[(m.report.grid_id, sorted(m.times)) for m in newest])
 
 
 def find(uow, now: datetime, params: Params = Params(),

@@ -84,6 +84,8 @@ class CaseFacts:
     cosigned: bool = False
     day: date | None = None  # local date accepted (the trend)
     assignee_id: int | None = None  # the current handler (the staff ranking)
+    # the first 签收 deadline (_AckLimit); stats_rollup stores it for unacknowledged cases
+    ack_limit: object = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -194,7 +196,8 @@ def _units(session) -> dict[int | None, dict[str, tuple[str, str]]]:
     return units
 
 
-def _cohort(date_from: date, date_to: date, tz: str, grid_ids: set[int] | None):
+def cohort(date_from: date, date_to: date, tz: str, grid_ids: set[int] | None):
+    """The WHERE clauses of the cases a report counts (accepted in the period, in scope)."""
     start, end = utc_bounds(date_from, date_to, tz)
     where = [Case.accepted_at >= start, Case.accepted_at < end,
              Case.state.notin_(NOT_ACCEPTED)]
@@ -243,13 +246,15 @@ def _latest_rating():
             .correlate(Case).scalar_subquery())
 
 
-def _facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
+def read_facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
+    """Each case matching ``where`` read once into CaseFacts (its row, latest rating and the
+    events that matter); the live report and the stored facts (stats_rollup) both use it."""
     rows = session.execute(
         select(Case.id, Case.category, Case.channel, Case.grid_id, Case.handling, Case.state,
                Case.accepted_at, Case.urgent, Case.resolved_on_time, CaseRating.value,
                Case.assignee_id)
         .outerjoin(CaseRating, CaseRating.id == _latest_rating()).where(*where))
-    facts, first_ack_limit, offsets = {}, {}, {}
+    facts, offsets = {}, {}
     ack_limit = _ack_limits(session, tz)
     for (case_id, category, channel, grid_id, handling, state, accepted_at, urgent,
          on_time, rating, assignee_id) in rows:
@@ -264,7 +269,7 @@ def _facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
             f"{local.year:04d}-{local.month:02d}", CaseState(state) in DONE,
             bool(on_time), str(rating) if rating else None, day=local.date(),
             assignee_id=assignee_id)
-        first_ack_limit[case_id] = ack_limit(Category(category), bool(urgent), accepted_at)
+        facts[case_id].ack_limit = ack_limit(Category(category), bool(urgent), accepted_at)
     # Each column only where its action needs it (签收: the time; 评价: the new state;
     # 催办: the data): the rest come back NULL and skip parsing dates and JSON.
     at = case((CaseEvent.action == "acknowledge", CaseEvent.at), else_=None)
@@ -276,10 +281,10 @@ def _facts(session, where, tz: str, now: datetime) -> dict[int, CaseFacts]:
         .where(*where, CaseEvent.action.in_(COUNTED_EVENTS)).order_by(CaseEvent.id))
     for case_id, action, at, to_state, data in events:
         _note_event(facts[case_id], action, at, to_state,
-                    data if isinstance(data, dict) else {}, first_ack_limit[case_id])
-    for case_id, f in facts.items():
+                    data if isinstance(data, dict) else {}, facts[case_id].ack_limit)
+    for f in facts.values():
         f.ever_resolved = f.ever_resolved or f.done
-        f.due_for_ack = f.acknowledged or first_ack_limit[case_id].passed(now)
+        f.due_for_ack = f.acknowledged or f.ack_limit.passed(now)
     return facts
 
 
@@ -305,12 +310,43 @@ def _note_event(f: CaseFacts, action, at, to_state, data: dict, ack_limit: _AckL
         f.cosigned = True
 
 
+# The breakdowns a report is built from: dimension → (key, bits) → cases. A case counts once
+# in each; "staff" skips unassigned cases and "handling" the unfinished ones (assemble).
+DIMENSIONS = ("category", "channel", "day", "grid", "staff", "handling")
+RESOLVED_BIT = 1 << COUNTS.index("resolved")
+
+
+def tally(facts) -> dict[str, Counter]:
+    """Count the cases' masks along every dimension (the live path; services/stats_rollup.py
+    counts the same from stored facts in SQL)."""
+    counts: dict[str, Counter] = {name: Counter() for name in DIMENSIONS}
+    for f in facts:
+        bits = mask(f)
+        for name, key in (("category", f.category), ("channel", f.channel), ("day", f.day),
+                          ("grid", f.grid_id), ("staff", f.assignee_id),
+                          ("handling", f.handling or NO_HANDLING)):
+            counts[name][key, bits] += 1
+    return counts
+
+
 def report(uow, date_from: date, date_to: date, tz: str = DEFAULT_TIMEZONE,
            grid_ids: set[int] | None = None, now: datetime | None = None) -> Report:
     """Cases accepted on the local dates date_from..date_to (inclusive); ``grid_ids``
     limits them to those grid nodes (a user's part of the tree; None = everything)."""
-    session = uow.session
-    facts = _facts(session, _cohort(date_from, date_to, tz, grid_ids), tz, now or utcnow())
+    facts = read_facts(uow.session, cohort(date_from, date_to, tz, grid_ids), tz, now or utcnow())
+    return assemble(uow.session, date_from, date_to, tally(facts.values()))
+
+
+def _row_of(table: dict, key: str, label: str) -> Row:
+    row = table.get(key)
+    if row is None:
+        row = table[key] = Row(key, label)
+    return row
+
+
+def assemble(session, date_from: date, date_to: date, counts: dict[str, Counter]) -> Report:
+    """The report from the tallies of ``tally`` (or of the stored facts): every row adds up
+    a few distinct masks, not every case."""
     units = _units(session)
     overall = Row("all", "全部")
     by_category = {c.value: Row(c.value, CATEGORY_LABELS[c]) for c in Category}
@@ -320,38 +356,31 @@ def report(uow, date_from: date, date_to: date, tz: str = DEFAULT_TIMEZONE,
     by_day: dict[str, Row] = {}
     by_staff: dict[str, Row] = {}
     by_unit: dict[str, dict[str, Row]] = {level: {} for level, _ in UNIT_LEVELS}
-    # A row adds up a few distinct masks rather than every case: (id(row), mask) → cases.
-    tally: Counter = Counter()
-    known: dict[int, Row] = {}
-
-    def row_of(table: dict, key, label) -> Row:
-        row = table.get(key)
-        if row is None:
-            row = table[key] = Row(key, label)
-        return row
-
-    for f in facts.values():
-        rows = [overall, by_category[f.category], by_channel[f.channel],
-                row_of(by_month, f.month, f.month), row_of(by_day, str(f.day), str(f.day))]
-        if f.assignee_id is not None:
-            rows.append(row_of(by_staff, str(f.assignee_id), str(f.assignee_id)))
-        if f.done:
-            rows.append(row_of(by_handling, f.handling or NO_HANDLING, "未填写"))
-        for level, (code, name) in units.get(f.grid_id, units[None]).items():
+    for (key, bits), times in counts["category"].items():
+        overall.add_mask(bits, times)
+        by_category[key].add_mask(bits, times)
+    for (key, bits), times in counts["channel"].items():
+        by_channel[key].add_mask(bits, times)
+    for (day, bits), times in counts["day"].items():
+        _row_of(by_day, str(day), str(day)).add_mask(bits, times)
+        _row_of(by_month, str(day)[:7], str(day)[:7]).add_mask(bits, times)
+    for (staff_id, bits), times in counts["staff"].items():
+        if staff_id is not None:
+            _row_of(by_staff, str(staff_id), str(staff_id)).add_mask(bits, times)
+    for (key, bits), times in counts["handling"].items():
+        if bits & RESOLVED_BIT:
+            _row_of(by_handling, key, "未填写").add_mask(bits, times)
+    for (grid_id, bits), times in counts["grid"].items():
+        for level, (code, name) in units.get(grid_id, units[None]).items():
             if level in by_unit:
-                rows.append(row_of(by_unit[level], code, name))
-        bits = mask(f)
-        for row in rows:
-            known[id(row)] = row
-            tally[id(row), bits] += 1
-    for (row_id, bits), times in tally.items():
-        known[row_id].add_mask(bits, times)
+                _row_of(by_unit[level], code, name).add_mask(bits, times)
     ordered = {level: sorted(rows.values(), key=lambda r: r.key)
                for level, rows in by_unit.items()}
     return Report(date_from, date_to, overall, list(by_category.values()), ordered["grid"],
                   list(by_channel.values()), list(by_handling.values()),
                   sorted(by_month.values(), key=lambda r: r.key), ordered,
-                  sorted(by_day.values(), key=lambda r: r.key), list(by_staff.values()))
+                  sorted(by_day.values(), key=lambda r: r.key),
+                  sorted(by_staff.values(), key=lambda r: int(r.key)))
 
 
 def ranked(rows: list[Row]) -> list[tuple[int | None, Row]]:
@@ -480,7 +509,7 @@ def case_rows(uow, date_from: date, date_to: date, tz: str = DEFAULT_TIMEZONE,
                     func.count(CaseRating.id),
                     func.sum(case((CaseRating.value.in_(list(GOOD)), 1), else_=0)))
              .outerjoin(CaseRating, CaseRating.id == _latest_rating())
-             .where(*_cohort(date_from, date_to, tz, grid_ids)))
+             .where(*cohort(date_from, date_to, tz, grid_ids)))
     if by is not None:  # PostgreSQL refuses GROUP BY a constant
         query = query.group_by(by)
     rows = {}

@@ -49,14 +49,14 @@ def page_of(client, user="admin", **params):
 
 def chart_data(html: str) -> dict:
     match = re.search(r'<script type="application/json" id="dashboard-data">(.*?)</script>',
-                      html, re.S)
+                      html, re.DOTALL)
     assert match, "no chart data block"
     return json.loads(unescape(match.group(1)))
 
 
 def card(html: str, card_id: str) -> str:
     """The whole <a class="card kpi …"> holding the value with this id."""
-    cards = re.findall(r'<a class="card kpi[^"]*".*?</a>', html, re.S)
+    cards = re.findall(r'<a class="card kpi[^"]*".*?</a>', html, re.DOTALL)
     return next(c for c in cards if f'id="{card_id}"' in c)
 
 
@@ -220,3 +220,35 @@ def test_the_overdue_list_keeps_to_the_scope_longest_overdue_first(client, db, h
     seen = re.findall(r'href="/cases/(MS-[^"]+)"', mine)
     assert seen and all(grid_of[n] == grid_of[seen[0]] for n in seen)
     assert history["earlier"] not in seen  # grid 1's case
+
+
+def test_the_figures_come_from_the_stored_facts_and_equal_the_live_count(client, app, db,
+                                                                          world, history,
+                                                                          monkeypatch):
+    """Once the scheduler has stored the facts, /api/stats, the page and the export count
+    nothing live — and a case that changed since is still counted (services/stats_rollup)."""
+    from minsheng.services import stats_rollup
+
+    tz, live_report = app.state.settings.timezone, stats.report
+    with db.uow() as uow:
+        assert stats_rollup.refresh(uow, tz) == 4
+        uow.commit()
+    start, end = today() - timedelta(days=29), today()
+    monkeypatch.setattr(stats, "report", lambda *a, **k: pytest.fail("counted live"))
+    page_of(client)
+    period = {"from": str(start), "to": str(end)}
+
+    def live() -> dict:
+        with db.uow() as uow:
+            return stats.report_json(live_report(uow, start, end, tz))
+
+    assert client.get("/api/stats", params=period).json() == live()
+    assert client.get("/dashboard/export.csv", params=period).status_code == 200
+    data = chart_data(client.get("/dashboard").text)
+    assert sum(data["trend"]["accepted"]) == 3 and sum(data["trend"]["resolved"]) == 1
+    other = open_case(db, "单元门口又堆了纸箱", "幸福小区", building="3号楼")
+    with db.uow() as uow:
+        cases.acknowledge(uow, other, world.worker1_id)
+        cases.resolve(uow, other, world.worker1_id, "已清理", photo_path="var/photos/b.jpg")
+    changed = client.get("/api/stats", params=period).json()
+    assert changed == live() and changed["overall"]["resolved"] == 2

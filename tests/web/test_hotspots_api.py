@@ -91,16 +91,69 @@ def test_the_cli_prints_the_hot_spots_as_text_and_json(spots, cli_db, capsys):
     assert cli.main(["hotspots", "--grid", "nope"]) == 1
 
 
-def test_a_scopes_list_is_kept_two_minutes_then_computed_again(client, spots, db,
-                                                              monkeypatch):
-    from web import hotspots as page
+def _snapshot(client, db, now=None):
+    """What the scheduler does every hotspot_scan_minutes (scheduler_loop.scan_hotspots)."""
+    from minsheng.clock import utcnow
+    from minsheng.services import hotspot_snapshots, hotspots
 
-    clock = [1000.0]
-    monkeypatch.setattr(page.time, "monotonic", lambda: clock[0])
-    assert hotspots_of(client, "grid1")["items"][0]["reports"] == 2
+    now = now or utcnow()
+    with db.uow() as uow:
+        hotspot_snapshots.take(uow, now, hotspots.Params.from_settings(
+            client.app.state.settings))
+        uow.commit()
+    return now
+
+
+def test_the_list_is_the_schedulers_snapshot_with_its_time_until_the_next_scan(client, spots,
+                                                                               db):
+    taken = _snapshot(client, db)
+    data = hotspots_of(client, "admin")
+    assert data["computed_at"] == taken.isoformat() + "Z"
+    assert [i["reports"] for i in data["items"]] == [3, 2]
     open_case(db, "楼道又被旧家具和纸箱堵住了", "幸福小区")
-    assert hotspots_of(client, "grid1")["items"][0]["reports"] == 2  # kept
-    assert [i["reports"] for i in hotspots_of(client, "admin")["items"]] == [3, 3]  # its own
-    clock[0] += page.CACHE_SECONDS + 1
-    assert hotspots_of(client, "grid1")["items"][0]["reports"] == 3
-    assert client.get("/api/hotspots", params={"days": page.MAX_DAYS + 1}).status_code == 422
+    assert [i["reports"] for i in hotspots_of(client, "admin")["items"]] == [3, 2]  # snapshot
+    assert hotspots_of(client, "grid1")["items"][0]["reports"] == 2
+    fresh = hotspots_of(client, "grid1", days=7)  # another window: grouped now
+    assert fresh["items"][0]["reports"] == 3 and fresh["computed_at"] != data["computed_at"]
+    _snapshot(client, db)
+    assert [i["reports"] for i in hotspots_of(client, "admin")["items"]] == [3, 3]
+    assert [i["category"] for i in hotspots_of(client, "grid2")["items"]] == ["livelihood"]
+    assert [i["category"] for i in hotspots_of(client, "grid1")["items"]] == ["clutter"]
+    assert client.get("/api/hotspots", params={"days": 91}).status_code == 422
+
+
+def test_a_stale_snapshot_is_not_served(client, spots, db):
+    from datetime import timedelta
+
+    from minsheng.clock import utcnow
+
+    _snapshot(client, db, utcnow() - timedelta(days=1))
+    data = hotspots_of(client, "admin")
+    assert data["computed_at"] > (utcnow() - timedelta(minutes=5)).isoformat()
+    assert [i["reports"] for i in data["items"]] == [3, 2]
+
+
+def test_a_login_sees_a_hot_spot_cut_to_its_part_of_the_tree(db, world):
+    from datetime import datetime
+
+    from minsheng.services import hotspot_snapshots, hotspots
+
+    at = [datetime(2026, 11, day, 2) for day in (1, 2, 3, 4)]
+    spot = hotspots.Hotspot(
+        category="clutter", place="幸福里", place_key="estate:幸福里", seed_case_id=1,
+        latest_case_id=4, grid_id=world.grid1_id, grid_code="G1", grid_name="一",
+        reports=4, previous=0, weekly=[0, 0, 0, 0, 4], first_at=at[0], last_at=at[3],
+        case_nos=["D", "C", "B", "A"],
+        members=[(world.grid2_id, [at[3]]), (world.grid1_id, [at[2]]),
+                 (world.grid2_id, [at[1]]), (world.grid1_id, [at[0]])])
+    snap = hotspot_snapshots.Snapshot(datetime(2026, 11, 5), hotspots.Params(), [spot])
+    with db.uow() as uow:
+        whole = snap.visible(uow.session, None)
+        g2 = snap.visible(uow.session, {world.grid2_id})
+        alone = hotspot_snapshots.Snapshot(snap.computed_at, hotspots.Params(min_reports=3),
+                                           [spot]).visible(uow.session, {world.grid2_id})
+    assert whole == [spot]
+    assert [(s.reports, s.case_nos, s.first_at, s.last_at, s.grid_id) for s in g2] == [
+        (2, ["D", "B"], at[1], at[3], world.grid2_id)]
+    assert g2[0].grid_name != "一" and sum(g2[0].weekly) == 2
+    assert alone == []  # two reports left: under min_reports

@@ -53,7 +53,9 @@
   }
 
   function show(data) {
-    document.getElementById("hotspots-window").textContent = "近 " + data.days + " 天";
+    // when the list was found: the scheduler's last snapshot, or just now
+    document.getElementById("hotspots-window").textContent = "近 " + data.days + " 天 · "
+      + data.computed_at_local + " 更新";
     list.textContent = "";
     data.items.forEach(function (spot) { list.appendChild(item(spot)); });
     status.textContent = data.items.length
