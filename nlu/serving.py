@@ -91,11 +91,15 @@ def push_model(rasa_url: str, token: str, model_path: Path,
 
 
 def publish_model(rasa_urls: str | Sequence[str], token: str, model_path: Path) -> str:
-    """Push the current model to each replica in turn, then say what each one serves."""
+    """Push the current model to each replica in turn that does not serve it yet, then say
+    what each one serves."""
     urls = [rasa_urls] if isinstance(rasa_urls, str) else list(rasa_urls)
-    problems = [p for p in (push_model(url, token, model_path) for url in urls) if p]
-    states = replicas_status(urls, token)
     wanted = Path(model_path).name
+    # A replica that pulls may have it already: a PUT would make it download and load the
+    # same model again (Rasa's PUT builds a new agent, whose fingerprint matches nothing).
+    todo = [u for u in urls if Path(replica_status(u, token).model_file or "").name != wanted]
+    problems = [p for p in (push_model(url, token, model_path) for url in todo) if p]
+    states = replicas_status(urls, token)
     behind = [s for s in states if s.model_file is None or Path(s.model_file).name != wanted]
     lines = problems + [s.describe() for s in states]
     if behind:
