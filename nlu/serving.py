@@ -12,10 +12,13 @@ The registry's current model (nlu/registry.py) is the one truth. Two ways carry 
   mechanism and what its Helm chart configures.
 * **Push** (``publish_model``): after a promote or rollback, each replica the settings list
   (``MINSHENG_RASA_REPLICA_URLS``, default just ``MINSHENG_RASA_URL``) gets ``PUT /model``,
-  one after another, so that at most one is busy loading while the others answer. A
-  replica with a model server treats the PUT as "pull now" (Rasa loads from the configured
-  model server in preference to the file named in the request), so it is not loaded twice
-  and its fingerprint stays the server's ETag; a replica without one loads the file.
+  one after another, so that at most one of them loads at a time; a replica that already
+  serves the model is skipped. A replica with a model server treats the PUT as "pull now"
+  (Rasa loads from the configured model server in preference to the file named in the
+  request), so its fingerprint stays the server's ETag; one without loads the file.
+
+Either way the replica keeps answering while it loads (nlu/model_loading.py: the load runs
+in a thread; Rasa itself would stop its event loop for the whole load).
 
 The embedded default (``make run``, endpoints.yml) has no ``models:`` section on purpose:
 Rasa there starts before the web app, and with a model server configured it would start
