@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     # Served over HTTPS (behind a TLS proxy): cookies get the Secure flag.
     web_https: bool = False
     rasa_url: str = "http://127.0.0.1:5005"
+    # Each Rasa replica's own address (not a balancer's), as a JSON list: a promote or
+    # rollback pushes the model to each in turn and reads back what each serves
+    # (nlu/serving.py). Empty: rasa_url is the one replica.
+    rasa_replica_urls: list[str] = []
     # The three secrets: None here means "made on first run in secrets_dir" (load_settings).
     rasa_token: str | None = None
     action_token: str | None = None
@@ -178,6 +182,10 @@ class Settings(BaseSettings):
             raise ValueError(f"expected the account's EncodingAESKey: {WECHAT_AES_KEY_LENGTH} "
                              "letters and digits")
         return value
+
+    @property
+    def rasa_replicas(self) -> list[str]:
+        return list(self.rasa_replica_urls) or [self.rasa_url]
 
     @property
     def wechat_enabled(self) -> bool:

@@ -1,4 +1,4 @@
-"""``minsheng nlu …``: train, evaluate, review, learn, rollback, threshold.
+"""``minsheng nlu …``: train, evaluate, review, learn, rollback, promote, replicas, threshold.
 
 ``minsheng.cli`` dispatches here with ``main(argv)``; ``python -m nlu.cli …`` works too.
 """
@@ -57,7 +57,7 @@ def _current_or_trained_model(settings) -> Path:
     from nlu.learning import train_compare_promote
 
     print("no model yet: training one", file=sys.stderr)
-    train_compare_promote(settings.models_dir, {}, rasa_url=settings.rasa_url,
+    train_compare_promote(settings.models_dir, {}, rasa_urls=settings.rasa_replicas,
                           rasa_token=settings.rasa_token, log=lambda m: print(m, file=sys.stderr))
     return registry.current_model_path(settings.models_dir)
 
@@ -66,7 +66,7 @@ def cmd_train(args, settings) -> int:
     from nlu.learning import train_compare_promote
 
     outcome = train_compare_promote(
-        settings.models_dir, default_eval_sets(), rasa_url=settings.rasa_url,
+        settings.models_dir, default_eval_sets(), rasa_urls=settings.rasa_replicas,
         rasa_token=settings.rasa_token, force=args.force,
     )
     _print_outcome(outcome)
@@ -112,7 +112,7 @@ def cmd_learn(args, settings) -> int:
     from nlu.learning import learn
 
     outcome = learn(Path(args.file), settings.models_dir, default_eval_sets(),
-                    known_intents=_known_intents(), rasa_url=settings.rasa_url,
+                    known_intents=_known_intents(), rasa_urls=settings.rasa_replicas,
                     rasa_token=settings.rasa_token)
     if outcome is None:
         print("nothing new to learn; no model trained")
@@ -122,7 +122,7 @@ def cmd_learn(args, settings) -> int:
 
 
 def cmd_rollback(args, settings) -> int:
-    from nlu.serving import load_model_on_server
+    from nlu.serving import publish_model
 
     try:
         reg = registry.rollback(settings.models_dir)
@@ -130,8 +130,33 @@ def cmd_rollback(args, settings) -> int:
         print(f"cannot roll back: {error}", file=sys.stderr)
         return 1
     print(f"current model is now {reg.current}")
-    print(load_model_on_server(settings.rasa_url, settings.rasa_token,
-                               Path(settings.models_dir) / reg.current))
+    print(publish_model(settings.rasa_replicas, settings.rasa_token,
+                        Path(settings.models_dir) / reg.current))
+    return 0
+
+
+def cmd_promote(args, settings) -> int:
+    """Make an archive in models_dir current and push it to every replica."""
+    from nlu.serving import publish_model
+
+    models_dir = Path(settings.models_dir)
+    if Path(args.model).name != args.model or not (models_dir / args.model).is_file():
+        print(f"no model {args.model} in {models_dir}", file=sys.stderr)
+        return 1
+    registry.promote(models_dir, args.model)
+    print(f"current model is now {args.model}")
+    print(publish_model(settings.rasa_replicas, settings.rasa_token, models_dir / args.model))
+    return 0
+
+
+def cmd_replicas(args, settings) -> int:
+    """What each Rasa replica serves (GET /status), against the registry's current model."""
+    from nlu.serving import replicas_status
+
+    current = registry.load_registry(settings.models_dir).current
+    print(f"current model: {current or 'none promoted'}")
+    for state in replicas_status(settings.rasa_replicas, settings.rasa_token):
+        print(state.describe())
     return 0
 
 
@@ -181,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     learn = sub.add_parser("learn", help="add labelled review rows, retrain, compare, promote")
     learn.add_argument("file")
     sub.add_parser("rollback", help="make the previous model current again")
+    promote = sub.add_parser("promote", help="make a model in models_dir current, push it "
+                             "to every Rasa replica")
+    promote.add_argument("model", help="archive name, e.g. minsheng-20261123-101500.tar.gz")
+    sub.add_parser("replicas", help="which model each Rasa replica serves")
     threshold = sub.add_parser("threshold", help="coverage/accuracy per confidence threshold")
     threshold.add_argument("--eval", action="append", default=[], help=f"TSV (default: {BENCHMARK.name} and tests/nlu/*.tsv)")
     threshold.add_argument("--target", type=float, default=0.95)
@@ -191,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "train": cmd_train, "evaluate": cmd_evaluate, "review": cmd_review,
     "learn": cmd_learn, "rollback": cmd_rollback, "threshold": cmd_threshold,
+    "promote": cmd_promote, "replicas": cmd_replicas,
 }
 
 

@@ -13,7 +13,7 @@ from typing import Callable
 from nlu import registry
 from nlu.decision import CATEGORIES, OUT_OF_SCOPE, REPORT_PREFIX
 from nlu.evaluation import evaluate_sets
-from nlu.serving import load_model_on_server
+from nlu.serving import publish_model
 from nlu.training import DATA, Parser, train_model
 
 NLU_DIR = DATA / "nlu"
@@ -145,7 +145,7 @@ def train_compare_promote(
     models_dir: Path,
     eval_sets: dict[str, Path],
     *,
-    rasa_url: str | None = None,
+    rasa_urls: list[str] | None = None,
     rasa_token: str | None = None,
     force: bool = False,
     log: Callable[[str], None] = print,
@@ -167,8 +167,8 @@ def train_compare_promote(
                       old_scores, new_scores, promoted)
     if promoted:
         registry.promote(models_dir, trained.name)
-        if rasa_url and rasa_token:
-            outcome.server_note = load_model_on_server(rasa_url, rasa_token, trained.path)
+        if rasa_urls and rasa_token:  # every replica (nlu/serving.py)
+            outcome.server_note = publish_model(rasa_urls, rasa_token, trained.path)
     else:
         registry.reject(models_dir, trained.name)
     return outcome
@@ -181,7 +181,7 @@ def learn(
     *,
     known_intents: set[str] | None = None,
     nlu_dir: Path = NLU_DIR,
-    rasa_url: str | None = None,
+    rasa_urls: list[str] | None = None,
     rasa_token: str | None = None,
     log: Callable[[str], None] = print,
 ) -> Outcome | None:
@@ -193,7 +193,7 @@ def learn(
         f"{skipped} already in the training data")
     if not added:
         return None
-    outcome = train_compare_promote(models_dir, eval_sets, rasa_url=rasa_url,
+    outcome = train_compare_promote(models_dir, eval_sets, rasa_urls=rasa_urls,
                                     rasa_token=rasa_token, log=log)
     if not outcome.promoted:  # take this round's examples back out
         for path in Path(nlu_dir).rglob(LEARNED_FILE):

@@ -26,7 +26,19 @@ from minsheng.privacy import install_log_redaction
 from minsheng.settings import Settings, load_settings
 from nlu.evaluation import default_eval_sets
 from nlu.learning import NLU_DIR
-from web import admin, api, auth, cases, channels, dashboard, hotspots, intake, nlu, sheet
+from web import (
+    admin,
+    api,
+    auth,
+    cases,
+    channels,
+    dashboard,
+    hotspots,
+    intake,
+    model_server,
+    nlu,
+    sheet,
+)
 from web.csrf import FormCSRFMiddleware, csrf_token
 from web.deps import LoginRequired, render
 from web.uploads import MAX_UPLOAD_BYTES
@@ -140,7 +152,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.mount(f"/static/vendor/{name}", StaticFiles(directory=str(directory),
                                                         check_dir=False), name=f"vendor-{name}")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (auth, intake, cases, sheet, dashboard, hotspots, admin, nlu, api):
+    for module in (auth, intake, cases, sheet, dashboard, hotspots, admin, nlu, model_server,
+                   api):
         app.include_router(module.router)
     channels.install_all(app)  # the web chat, WeChat (web/channels.py)
     return app

@@ -1,6 +1,7 @@
 # ruff: noqa: B008  (FastAPI declares dependencies and form fields as call defaults)
 """NLU page (admin): review queue, relabel, background retraining with progress,
-side-by-side scores of the current and the candidate model, promote and roll back.
+side-by-side scores of the current and the candidate model, promote and roll back, and
+what each Rasa replica serves (a promote pushes to each in turn: nlu/serving.py).
 
 Same code as ``minsheng nlu review / learn / rollback``: ``minsheng.nlu_log``,
 ``nlu.learning`` and ``nlu.registry``.
@@ -20,7 +21,7 @@ from minsheng.db import UnitOfWork
 from minsheng.users import UserView
 from nlu import registry
 from nlu.decision import LABELS
-from nlu.serving import load_model_on_server
+from nlu.serving import publish_model, replicas_status
 from web.deps import admin_user, render, uow
 from web.nlu_job import start_training
 
@@ -84,6 +85,7 @@ def page(request: Request, _user: UserView = Depends(admin_user), unit: UnitOfWo
                   threshold=settings.nlu_confidence_threshold,
                   history=list(reversed(reg.history))[:20], quality=quality(reg),
                   set_names=SET_NAMES, status_names=STATUS_NAMES,
+                  replicas=replicas_status(settings.rasa_replicas, settings.rasa_token),
                   when=lambda stamp: local_time(stamp, settings.timezone))
 
 
@@ -129,7 +131,7 @@ def promote(request: Request, model: str = Form(...), _user: UserView = Depends(
     if model not in known or not (models_dir / model).is_file():
         return _back("找不到这个模型", "error")
     registry.promote(models_dir, model)
-    note = load_model_on_server(settings.rasa_url, settings.rasa_token, models_dir / model)
+    note = publish_model(settings.rasa_replicas, settings.rasa_token, models_dir / model)
     return _back(f"已启用 {model}。{note}")
 
 
@@ -141,6 +143,6 @@ def rollback(request: Request, _user: UserView = Depends(admin_user)):
         reg = registry.rollback(settings.models_dir)
     except LookupError:
         return _back("没有可以回滚到的上一个模型", "error")
-    note = load_model_on_server(settings.rasa_url, settings.rasa_token,
-                                Path(settings.models_dir) / reg.current)
+    note = publish_model(settings.rasa_replicas, settings.rasa_token,
+                         Path(settings.models_dir) / reg.current)
     return _back(f"已回滚，当前模型 {reg.current}。{note}")

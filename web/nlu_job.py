@@ -95,7 +95,7 @@ def _run(app_state, job: TrainingJob, threshold: float) -> None:
             write_review_tsv(rows, review)
             job.outcome = learn(review, settings.models_dir, app_state.eval_sets(),
                                 known_intents=_known_intents(), nlu_dir=app_state.nlu_dir,
-                                rasa_url=settings.rasa_url, rasa_token=settings.rasa_token,
+                                rasa_urls=settings.rasa_replicas, rasa_token=settings.rasa_token,
                                 log=job.say)
         with app_state.db.uow() as uow:  # these corrections have been learned from
             uow.session.execute(update(NluMessage).where(NluMessage.id.in_([r.id for r in rows]))

@@ -226,7 +226,9 @@ def rasa_server(env: dict[str, str], port: int, token: str, model: Path, endpoin
     def model_loaded(body: bytes) -> bool:
         return bool(json.loads(body).get("model_file"))
 
-    return Service("rasa", [str(BIN / "rasa"), "run", "--enable-api", "--auth-token", token,
+    # `rasa run` through nlu/rasa_run.py (same arguments): a model swap does not stop it.
+    return Service("rasa", [str(BIN / "python"), "-m", "nlu.rasa_run", "--enable-api",
+                            "--auth-token", token,
                             "-i", "127.0.0.1", "-p", str(port), "-m", str(model),
                             "--endpoints", str(endpoints), "--credentials",
                             str(ROOT / "credentials.yml")], env, log_dir,

@@ -4,11 +4,11 @@ PostgreSQL. Fresh databases are created on the shared server and dropped afterwa
 Under CI=true an unreachable PostgreSQL or Redis fails these tests instead of skipping."""
 from __future__ import annotations
 
-import shutil
 import threading
 import uuid
 
 import pytest
+import yaml
 
 from tests.conftest import PG_ADMIN_URL, REDIS_ADDR, require_service
 from tests.e2e.harness import (
@@ -122,7 +122,11 @@ def scale_out(tmp_path_factory, served_model):
         )
         seed_district(env, tmp)
         endpoints = tmp / "endpoints.yml"
-        shutil.copy(ROOT / "endpoints.scale-out.yml", endpoints)
+        # Rasa serves -m's model here: the shipped model server (`models:`) is exercised,
+        # with the web app serving it, by test_model_swap.py.
+        shipped = yaml.safe_load((ROOT / "endpoints.scale-out.yml").read_text(encoding="utf-8"))
+        shipped.pop("models", None)
+        endpoints.write_text(yaml.safe_dump(shipped), encoding="utf-8")
         actions = action_server(env, actions_port, tmp)
         rasa = rasa_server(env, rasa_port, RASA_TOKEN, served_model, endpoints, tmp)
         services += [actions, rasa]

@@ -33,7 +33,7 @@ def fake_training(monkeypatch, tmp_path):
 
     monkeypatch.setattr(learning, "train_model", train_model)
     monkeypatch.setattr(learning, "score_model", score_model)
-    monkeypatch.setattr(learning, "load_model_on_server", lambda url, token, path: f"loaded {path.name}")
+    monkeypatch.setattr(learning, "publish_model", lambda urls, token, path: f"loaded {path.name} on {urls}")
     return scores
 
 
@@ -42,9 +42,9 @@ EVAL_SETS = {"bench": Path("bench.tsv")}
 
 def test_the_first_model_is_promoted_and_the_server_told(tmp_path, fake_training):
     fake_training["m1.tar.gz"] = 0.80
-    outcome = learning.train_compare_promote(tmp_path, EVAL_SETS, rasa_url="http://x", rasa_token="t",
+    outcome = learning.train_compare_promote(tmp_path, EVAL_SETS, rasa_urls=["http://x"], rasa_token="t",
                                              log=lambda m: None)
-    assert outcome.promoted and outcome.server_note == "loaded m1.tar.gz"
+    assert outcome.promoted and outcome.server_note == "loaded m1.tar.gz on ['http://x']"
     assert registry.load_registry(tmp_path).current == "m1.tar.gz"
 
 

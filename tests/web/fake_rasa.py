@@ -60,6 +60,7 @@ class FakeRasa:
     silent: bool = False
     actions_down: bool = False
     events: dict[str, list[dict]] = field(default_factory=dict)  # the trackers, by sender
+    model_file: str | None = None  # what GET /status reports; PUT /model sets it
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -73,7 +74,12 @@ class FakeRasa:
             def do_GET(self):
                 url = urlparse(self.path)
                 found = TRACKER.match(url.path)
-                if not found or found.group("events"):
+                if url.path == "/status" and parse_qs(url.query).get("token") == [fake.token]:
+                    if fake.model_file is None:
+                        self._send(409, {"status": "failure", "reason": "Conflict"})
+                    else:
+                        self._send(200, {"model_file": fake.model_file, "model_id": "fake"})
+                elif not found or found.group("events"):
                     self._send(404, {})
                 elif parse_qs(url.query).get("token") != [fake.token]:
                     self._send(401, {"status": "failure"})
@@ -113,6 +119,17 @@ class FakeRasa:
                         self._send(200, fake.trigger(sender, body))
                 else:
                     self._send(404, {})
+
+            def do_PUT(self):
+                length = int(self.headers.get("content-length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                url = urlparse(self.path)
+                if url.path != "/model" or parse_qs(url.query).get("token") != [fake.token]:
+                    self._send(401, {"status": "failure"})
+                    return
+                fake.model_file = body["model_file"].rsplit("/", 1)[-1]
+                self.send_response(204)
+                self.end_headers()
 
             def _send(self, status: int, data) -> None:
                 raw = json.dumps(data, ensure_ascii=False).encode()

@@ -72,6 +72,27 @@ def test_rollback_makes_the_previous_model_current(client, settings):
     assert "error" not in response.headers["location"]
 
 
+def test_a_rollback_says_what_each_replica_serves(client, settings, rasa):
+    """Pushed to every listed replica in turn; one is down and says so."""
+    from urllib.parse import unquote
+
+    dead = "http://127.0.0.1:9"
+    settings.rasa_replica_urls = [rasa.url, dead]
+    models = settings.models_dir
+    models.mkdir(parents=True)
+    for name in ("minsheng-a.tar.gz", "minsheng-b.tar.gz"):
+        (models / name).write_bytes(b"x")
+        registry.promote(models, name)
+    login(client, "admin")
+    note = unquote(post(client, "/nlu/rollback").headers["location"])
+    assert rasa.model_file == "minsheng-a.tar.gz"
+    assert f"{rasa.url} 正在使用 minsheng-a.tar.gz" in note
+    assert f"{dead} 连不上" in note and "1 个副本还没有换上 minsheng-a.tar.gz" in note
+    replicas = client.get("/nlu").text.split('id="replicas"')[1].split("</ul>")[0]
+    assert f"{rasa.url} 正在使用 minsheng-a.tar.gz" in replicas and dead in replicas
+    assert "不是当前模型" not in replicas
+
+
 def test_promote_refuses_a_model_the_registry_does_not_know(client, settings):
     login(client, "admin")
     response = post(client, "/nlu/promote", {"model": "../../etc/passwd"})
