@@ -7,9 +7,11 @@ see minsheng.shared_state) the turn also holds the conversation's lock in Redis,
 gateways or two web apps never run turns of one conversation at the same time. That lock
 is a lease: renewed every third of ``lease`` while the turn runs, released when it ends,
 and, when its holder dies, free again ``lease`` seconds later. Between processes the lock
-keeps turns apart; which message goes first is the inbound store's order
-(bot.core.inbound: ``claim_next`` takes a sender's oldest message). A lock lives only
-while someone holds or waits for it, so idle conversations cost nothing.
+keeps turns apart but keeps no queue (a process with several turns of one conversation
+waiting may run them all before another's); which message goes first is the inbound
+store's order (bot.core.inbound: ``claim_next`` takes a sender's oldest message). With the
+store unreachable a turn fails to start (and is retried as a failed turn is). A lock lives
+only while someone holds or waits for it, so idle conversations cost nothing.
 """
 from __future__ import annotations
 

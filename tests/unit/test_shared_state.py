@@ -67,3 +67,15 @@ async def test_turns_in_memory_run_one_at_a_time_in_arrival_order():
 
     await asyncio.gather(*(turn(n) for n in range(5)))
     assert order == [0, 1, 2, 3, 4]
+
+
+async def test_an_unreachable_shared_store_fails_the_turn_and_frees_the_conversation_here():
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    turns = Turns("redis://127.0.0.1:9/0")  # discard port: nothing listens
+    lock = turns.lock("chat")
+    with pytest.raises(RedisConnectionError):
+        async with lock:
+            pytest.fail("a turn ran without its conversation's lock")
+    assert not lock.locked()
+    await turns.close()
