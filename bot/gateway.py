@@ -187,7 +187,8 @@ class Gateway:
         return stored is not None and stored.attempts == 0
 
     def chat_lock(self, chat_id: int) -> TurnLock:
-        """One turn at a time per chat, in arrival order."""
+        """One turn at a time per chat (in every gateway sharing the state), in arrival
+        order here."""
         return self._turns.lock(chat_id)
 
     async def close(self) -> None:
