@@ -117,12 +117,17 @@ class Turns:
         return shared
 
     async def let_go(self, shared, key: str) -> None:
-        from redis.exceptions import LockError
+        """Release the lock; never fail the turn that just ended over it: a lock not
+        released runs out by itself within a lease."""
+        from redis.exceptions import LockError, RedisError
 
         try:
             await shared.release()
         except LockError:  # the lease ran out first (logged when renewing failed)
             log.warning("the turn lock of %s was no longer held when its turn ended", key)
+        except RedisError as error:  # the store went away during the turn
+            log.warning("could not release the turn lock of %s (%s); it runs out within "
+                        "%ss", key, error, self.lease)
 
     async def close(self) -> None:
         """Close this event loop's connection to the shared store (at shutdown)."""
