@@ -74,8 +74,8 @@ def test_numbered_options_one_web_app_offered_are_answered_by_another(shared_url
     assert second.answer(openid, "２").payload == "/deny"
     assert second.answer(openid, "确认提交").payload == "/affirm"
     assert second.answer(fresh("o"), "1") is None
-    first.offer(openid, [])  # a reply without buttons withdraws the offer everywhere
-    assert second.answer(openid, "1") is None
+    second.offer(openid, [])  # a reply without buttons withdraws the offer everywhere,
+    assert first.answer(openid, "1") is None  # the copy kept where it was made included
 
 
 def _worker(*args: str) -> subprocess.Popen:

@@ -44,6 +44,18 @@ def test_values_in_memory_expire_and_the_oldest_go_first_beyond_capacity():
     assert values.get("b") is None and values.get("c") is None
 
 
+def test_with_the_shared_store_unreachable_a_process_goes_on_with_its_own_copy():
+    """A Redis restart must not fail the reply that offers buttons (nor the press on the
+    same gateway): values are kept here too, and read from here while Redis is away."""
+    buttons = OfferedButtons("redis://127.0.0.1:9/0")  # discard port: nothing listens
+    data = buttons.offer(7, "满意", "/rate_good")
+    assert buttons.lookup(7, data).payload == "/rate_good"
+    values = ExpiringMap("redis://127.0.0.1:9/0", "t", ttl=60)
+    values.put("a", 1)
+    values.delete("a")
+    assert values.get("a") is None
+
+
 def test_a_button_token_is_short_stable_and_only_good_for_its_chat():
     buttons = OfferedButtons()
     payload = '/choose_category{"category": "clutter"}'
