@@ -18,7 +18,7 @@ from bot import render
 from bot.buttons import OfferedButtons
 from bot.core.inbound import EMPTY_ATTEMPTS, Stored, backoff
 from bot.core.rasa import RasaClient
-from bot.core.turns import Turns
+from bot.core.turns import TurnLock, Turns
 from bot.inbound import TelegramInbox
 from minsheng.db import Database
 from minsheng.settings import Settings
@@ -57,11 +57,11 @@ class Gateway:
         self.rasa = RasaClient(settings.rasa_url, settings.rasa_token, options.rasa_timeout)
         # The bot's numeric id (the token's first part) keeps two bots' messages apart.
         self.inbound = TelegramInbox(db, (settings.telegram_bot_token or "0").split(":")[0])
-        self.buttons = OfferedButtons()
+        self.buttons = OfferedButtons(settings.shared_state_url)
         self.photos_dir = Path(settings.photos_dir)
         self._claims: dict[int, Stored] = {}
         self._deferred: dict[int, str] = {}
-        self._turns = Turns()
+        self._turns = Turns(settings.shared_state_url, "telegram")
         self._told_wait: set[int] = set()  # update ids whose resident was told 稍等
         self.bot = None  # set by build_application: telling a resident to wait needs it
 
@@ -186,12 +186,14 @@ class Gateway:
         stored = self._claims.get(update.update_id)
         return stored is not None and stored.attempts == 0
 
-    def chat_lock(self, chat_id: int) -> asyncio.Lock:
-        """One turn at a time per chat, in arrival order."""
+    def chat_lock(self, chat_id: int) -> TurnLock:
+        """One turn at a time per chat (in every gateway sharing the state), in arrival
+        order here."""
         return self._turns.lock(chat_id)
 
     async def close(self) -> None:
         await self.rasa.close()
+        await self._turns.close()
 
 
 def gateway_of(context: ContextTypes.DEFAULT_TYPE) -> Gateway:

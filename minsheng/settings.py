@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from pydantic import BaseSettings, Field, validator
 
 from minsheng.enums import Category
 from minsheng.local_secrets import GENERATED, read_or_create
+from minsheng.shared_state import MEMORY, check_url
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "token", "xxx"}
 # Defaults that were once committed to this repository: anyone can read them, so they are
@@ -34,14 +36,17 @@ DEFAULT_WECHAT_TEMPLATE_FIELDS = {"first": "first", "case_no": "keyword1", "stat
 # characters (bot/wechat/template.py reads the cut, and knows WeChat's own per type).
 WECHAT_TEMPLATE_FIELD = re.compile(r"[A-Za-z0-9_]+(:[1-9][0-9]{0,3})?")
 WECHAT_AES_KEY_LENGTH = 43
+# Settings that were renamed, by their old environment variable.
+RENAMED = {"MINSHENG_THROTTLE_URL": "MINSHENG_SHARED_STATE_URL",
+           "MINSHENG_REDIS_URL": "MINSHENG_SHARED_STATE_URL"}
 
 
 class Settings(BaseSettings):
     database_url: str = "sqlite:///var/minsheng.db"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    # Where login and chat attempt counters live: memory:// (one web process) or a
-    # redis:// URL shared by every web replica.
-    throttle_url: str = "memory://"
+    # Where the state replicas must share lives (minsheng.shared_state): rate-limit
+    # counters, button tokens and numbered options, chat locks. memory:// keeps it in each
+    # process (one web app, one gateway); redis://host:port/db shares it between replicas.
+    shared_state_url: str = MEMORY
     # Online reports one resident may open per local day (urgent ones always go through).
     daily_case_quota: int = 10
     # Served over HTTPS (behind a TLS proxy): cookies get the Secure flag.
@@ -121,6 +126,10 @@ class Settings(BaseSettings):
             raise ValueError("must be between 0 and 1")
         return value
 
+    @validator("shared_state_url")
+    def _shared_state_store_known(cls, value: str) -> str:
+        return check_url(value)
+
     @validator(*GENERATED)
     def _no_placeholder_secret(cls, value: str | None) -> str | None:
         if value is None:
@@ -198,6 +207,9 @@ def load_settings(**overrides) -> Settings:
     A secret not configured is read from (or made in) ``secrets_dir``, so that no process
     ever runs on a value anyone could know.
     """
+    for old, new in RENAMED.items():
+        if old in os.environ:  # read as nothing, it would quietly un-share the state
+            raise ValueError(f"{old} was renamed {new}: set that instead")
     settings = Settings(**overrides)
     for name in GENERATED:
         if getattr(settings, name) is None:

@@ -3,14 +3,16 @@
 Used to slow down password guessing (and, later, floods on the chat). The ``limits``
 package would be the library for this, but every release of it needs a newer
 ``packaging`` than Rasa 3.6 allows, so this is the small part of it we need.
-``throttle_url``: ``memory://`` (one process) or ``redis://host:port/db`` (every replica
-sees the same counts).
+Where the counts live is the shared-state setting (``minsheng.shared_state``): ``memory://``
+(one process) or ``redis://host:port/db`` (every replica sees the same counts).
 """
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
+
+from minsheng.shared_state import redis_client
 
 
 def now() -> float:
@@ -25,13 +27,7 @@ class Counter:
                  clock: Callable[[], float] | None = None) -> None:
         self.name, self.window = name, window
         self._clock = clock or (lambda: now())  # looked up per call: tests can hold time
-        self._redis = None
-        if url.startswith(("redis://", "rediss://")):
-            import redis
-
-            self._redis = redis.Redis.from_url(url, socket_timeout=2)
-        elif url != "memory://":
-            raise ValueError(f"throttle storage must be memory:// or redis://…, not {url!r}")
+        self._redis = redis_client(url)
         self._memory: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
 

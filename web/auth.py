@@ -31,7 +31,7 @@ def _safe_next(target: str | None) -> str:
 def _counters(request: Request) -> tuple[Counter, Counter]:
     state = request.app.state
     if getattr(state, "login_counters", None) is None:
-        url = state.settings.throttle_url
+        url = state.settings.shared_state_url
         state.login_counters = (Counter(url, "login-pair", PAIR_WINDOW),
                                 Counter(url, "login-address", ADDRESS_WINDOW))
     return state.login_counters

@@ -82,7 +82,7 @@ TOO_FAST = "您发送得太频繁了，请稍等一分钟再发（刚才这条�
 def _counter(request: Request, kind: str) -> Counter:
     counters = getattr(request.app.state, "chat_counters", None)
     if counters is None:
-        url = request.app.state.settings.throttle_url
+        url = request.app.state.settings.shared_state_url
         counters = request.app.state.chat_counters = {
             name: Counter(url, f"chat-{name}", window) for name, (_, window) in LIMITS.items()}
     return counters[kind]
@@ -173,6 +173,7 @@ async def _running(app: FastAPI):
             yield
     finally:
         await rasa.close()
+        await chat.close()
         chat.rasa = previous
 
 

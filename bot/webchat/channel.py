@@ -30,7 +30,7 @@ from bot.core.inbound import EMPTY_ATTEMPTS, RASA_UNAVAILABLE, InboundStore, Inc
 from bot.core.outbox import SENT, Due, Outcome
 from bot.core.rasa import RasaClient, RasaUnavailable
 from bot.core.texts import BUSY, NO_REPLY
-from bot.core.turns import Turns
+from bot.core.turns import TurnLock, Turns
 from bot.webchat.store import (
     ChatMessage,
     WebChatStore,
@@ -66,14 +66,18 @@ class WebChat:
         # The outbox sender's client (the rating dialogue), made by the process that runs
         # the sender, on its event loop; turns make their own.
         self.rasa: RasaClient | None = None
-        self._turns = Turns()
+        self._turns = Turns(settings.shared_state_url, "web")
         self._next_retry: dict[str, float] = {}
 
     def _rasa(self) -> RasaClient:
         return RasaClient(self.settings.rasa_url, self.settings.rasa_token, self.rasa_timeout)
 
-    def _lock(self, external_id: str) -> asyncio.Lock:
+    def _lock(self, external_id: str) -> TurnLock:
         return self._turns.lock(external_id)
+
+    async def close(self) -> None:
+        """Let go of this event loop's connection to the shared store (turn locks)."""
+        await self._turns.close()
 
     async def send(self, external_id: str, rasa_text: str, shown: str,
                    keep_offers: bool = False, extra: dict | None = None) -> list[ChatMessage]:

@@ -39,7 +39,7 @@ from bot.core.contract import Capabilities
 from bot.core.inbound import EMPTY_ATTEMPTS, RASA_UNAVAILABLE, Stored, backoff
 from bot.core.outbox import Due, Outcome
 from bot.core.rasa import RasaClient, RasaUnavailable, intent_message, neutralise
-from bot.core.turns import Turns
+from bot.core.turns import TurnLock, Turns
 from bot.wechat import protocol, render, template
 from bot.wechat.api import NOT_FOLLOWING, WINDOW_CLOSED, WeChatApi, WeChatError
 from bot.wechat.inbound import WeChatInbox, mark_unreachable
@@ -86,9 +86,9 @@ class WeChatChannel:
         self.images = OutgoingImages(api, self.photos_dir)
         self.rasa = rasa
         self.inbox = WeChatInbox(db)
-        self.offers = render.OfferedOptions()
+        self.offers = render.OfferedOptions(settings.shared_state_url)
         self.passive_deadline = passive_deadline
-        self._turns = Turns()
+        self._turns = Turns(settings.shared_state_url, "wechat")
         self._background: set[asyncio.Task] = set()
         self._sending: dict[str, asyncio.Task] = {}  # the last API delivery to each openid
         self.empty_backoff = 5.0  # seconds before an empty-answered message is sent again
@@ -395,8 +395,9 @@ class WeChatChannel:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self._turns.close()
 
-    def _lock(self, openid: str) -> asyncio.Lock:
+    def _lock(self, openid: str) -> TurnLock:
         return self._turns.lock(openid)
 
 

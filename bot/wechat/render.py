@@ -6,18 +6,19 @@ numbered options under the text ("回复数字选择：1. 确认提交  2. 取�
 answers with the number, or types the option's title; either is turned back into the
 button's payload only if it was offered to this very resident in the latest reply
 (a new offer replaces the old one, a reply without buttons withdraws it). The offers live
-in this process's memory, like Telegram's buttons: after a restart a number is read as
-typed text (it may be a 楼栋 number, so it is never refused). A typed answer never
-becomes a payload otherwise (see ``bot.core.rasa.neutralise``). An image is a message of
-its own (uploaded as temporary media when it is sent: bot/wechat/media.py).
+where Telegram's buttons do (the shared-state setting: this process's memory, or Redis,
+shared by every web replica): once an offer is gone (a restart with memory://, or 24
+hours later) a number is read as typed text (it may be a 楼栋 number, so it is never
+refused). A typed answer never becomes a payload otherwise (see
+``bot.core.rasa.neutralise``). An image is a message of its own (uploaded as temporary
+media when it is sent: bot/wechat/media.py).
 """
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from bot.core.texts import BUSY, NO_REPLY  # noqa: F401  (shared with every channel)
+from minsheng.shared_state import MEMORY, ExpiringMap
 
 # WeChat cuts a text message at 2048 bytes; keep each piece well inside it.
 TEXT_LIMIT_BYTES = 2000
@@ -102,36 +103,25 @@ def split(text: str, limit: int = TEXT_LIMIT_BYTES) -> list[str]:
 
 
 class OfferedOptions:
-    """The options last offered to each resident (openid), for a while."""
+    """The options last offered to each resident (openid), for a while: in this process,
+    or in the shared store (minsheng.shared_state) where every web replica reads them."""
 
-    def __init__(self, capacity: int = 100_000, ttl: float = OFFER_TTL) -> None:
-        self._capacity = capacity
-        self._ttl = ttl
-        self._offers: OrderedDict[str, tuple[float, list[Option]]] = OrderedDict()
+    def __init__(self, shared_state_url: str = MEMORY, capacity: int = 100_000,
+                 ttl: float = OFFER_TTL) -> None:
+        self._offers = ExpiringMap(shared_state_url, "wechat-options", ttl, capacity)
 
     def offer(self, openid: str, options: list[Option]) -> None:
         """Remember ``options`` for ``openid`` (none: the old offer is withdrawn)."""
-        self._offers.pop(openid, None)
         if options:
-            self._offers[openid] = (time.monotonic(), options)
-            while len(self._offers) > self._capacity:
-                self._offers.popitem(last=False)
+            self._offers.put(openid, [[o.number, o.title, o.payload] for o in options])
+        else:
+            self._offers.delete(openid)
 
     def answer(self, openid: str, typed: str) -> Option | None:
         """The offered option ``typed`` names (its number or its exact title), if any."""
-        offered = self._current(openid)
+        offered = [Option(*fields) for fields in self._offers.get(openid) or []]
         choice = typed.strip().translate(FULL_WIDTH_DIGITS).rstrip(".。")
         for option in offered:
             if choice == str(option.number) or choice == option.title:
                 return option
         return None
-
-    def _current(self, openid: str) -> list[Option]:
-        entry = self._offers.get(openid)
-        if entry is None:
-            return []
-        offered_at, options = entry
-        if time.monotonic() - offered_at > self._ttl:
-            self._offers.pop(openid, None)
-            return []
-        return options

@@ -214,7 +214,7 @@ def start_stack(run_dir: Path, model: Path, servers: bool = False) -> Stack:
         postgres = PrivatePostgres().init("minsheng", "rasa")
         redis = PrivateRedis(run_dir).start()
         database_url = postgres.url("minsheng")
-        extra["MINSHENG_THROTTLE_URL"] = redis.url(2)
+        extra["MINSHENG_SHARED_STATE_URL"] = redis.url(2)
     bot_api = FaultBotApi()
     ports = processes.Ports(actions=free_port(), rasa=free_port(), web=free_port())
     env = base_env(

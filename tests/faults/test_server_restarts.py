@@ -1,7 +1,7 @@
 """The same journeys on the scale-out stores, with a server restarted mid-journey.
 
-Cases and Rasa's trackers in PostgreSQL, Rasa's lock store and the web's throttles in
-Redis — private servers in a temp dir on spare ports (tests/faults/servers.py), so a
+Cases and Rasa's trackers in PostgreSQL; Rasa's lock store and our shared state (throttles,
+button tokens, chat locks: MINSHENG_SHARED_STATE_URL) in Redis — private servers in a temp dir on spare ports (tests/faults/servers.py), so a
 restart never disturbs the shared ones. Each server is stopped for a few seconds (every
 connection cut) and started again right after a resident's mid-form message is stored,
 and right after the staff member's 签收 press; the rows join the session's fault table.

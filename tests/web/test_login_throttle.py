@@ -41,7 +41,7 @@ def test_web_replicas_sharing_redis_see_the_same_failures(settings, world, redis
                                                           held_clock):
     from web.app import create_app
 
-    shared = settings.copy(update={"throttle_url": f"redis://{redis_addr[0]}:{redis_addr[1]}/5"})
+    shared = settings.copy(update={"shared_state_url": f"redis://{redis_addr[0]}:{redis_addr[1]}/5"})
     first, second = create_app(shared), create_app(shared)
     address = f"203.0.113.{uuid.uuid4().int % 250 + 1}"
     username = f"nobody-{uuid.uuid4().hex[:8]}"  # a fresh key on the shared server
