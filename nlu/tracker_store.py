@@ -7,7 +7,8 @@ and it grows with the length of the conversation. This store keeps, per process,
 it last saved and checks that it is still current with one indexed query — the largest
 event id of the conversation. Another Rasa replica writing to the same database (or anything
 else appending events) changes that id, and the conversation is read in full as before, so
-replicas sharing PostgreSQL stay correct. Endpoints: ``type: nlu.tracker_store.CachedSQLTrackerStore``
+replicas sharing PostgreSQL stay correct. On SQLite (the embedded default) it also writes in
+WAL mode without an fsync per commit. Endpoints: ``type: nlu.tracker_store.CachedSQLTrackerStore``
 with the keys of Rasa's ``type: SQL`` store.
 
 A tracker is handed out at most once: ``retrieve`` takes it out of the cache and ``save``
@@ -26,9 +27,20 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 DEFAULT_CACHE_SIZE = 2000  # conversations kept per process (a tracker is some tens of kB)
+
+
+def _sqlite_wal(dbapi_connection, _record) -> None:
+    # As minsheng/db.py does for the case database: in WAL mode NORMAL never corrupts, a
+    # power cut may lose the last commits, and a commit no longer waits for an fsync —
+    # which, Rasa's SQL calls being synchronous, held up every other conversation.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
 
 
 @dataclass
@@ -49,6 +61,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args: Any, cache_size: int = DEFAULT_CACHE_SIZE, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_wal)
+            self.engine.dispose()  # connections made from now on get the pragmas
         self.cache_size = int(cache_size)
         self._cached: OrderedDict[str, Known] = OrderedDict()  # least recently saved first
         # handed out by retrieve and not saved back yet (a read that never saves stays here)

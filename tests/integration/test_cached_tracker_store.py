@@ -156,3 +156,11 @@ def test_the_shipped_endpoints_make_rasa_load_this_store(endpoints, domain, tmp_
         keys.pop(server_only, None)
     store = TrackerStore.create(EndpointConfig.from_dict(keys), domain=domain)
     assert isinstance(getattr(store, "_tracker_store", store), CachedSQLTrackerStore)
+
+
+def test_the_sqlite_tracker_file_is_written_in_wal_mode(domain, tmp_path):
+    store = replica(domain, {"dialect": "sqlite", "db": str(tmp_path / "rasa_trackers.db")})
+    turn(store, "resident-5", "你好")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
