@@ -27,7 +27,9 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from sqlalchemy import event, func, select
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
 DEFAULT_CACHE_SIZE = 2000  # conversations kept per process (a tracker is some tens of kB)
 
@@ -62,8 +64,15 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, cache_size: int = DEFAULT_CACHE_SIZE, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
+            # SQLAlchemy 1.4 gives an SQLite file no pool: every read and save opened the
+            # file, and closing its last connection checkpoints the WAL (an fsync). One
+            # pooled connection, with the pragmas, for the whole process instead.
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = create_engine(url, poolclass=QueuePool, pool_size=1, max_overflow=4,
+                                        connect_args={"check_same_thread": False})
             event.listen(self.engine, "connect", _sqlite_wal)
-            self.engine.dispose()  # connections made from now on get the pragmas
+            self.sessionmaker = sessionmaker(bind=self.engine)
         self.cache_size = int(cache_size)
         self._cached: OrderedDict[str, Known] = OrderedDict()  # least recently saved first
         # handed out by retrieve and not saved back yet (a read that never saves stays here)

@@ -164,3 +164,5 @@ def test_the_sqlite_tracker_file_is_written_in_wal_mode(domain, tmp_path):
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    # one connection kept for the process: closing the last one checkpoints the WAL each time
+    assert store.engine.pool.checkedin() == 1
