@@ -48,8 +48,11 @@ def programs(bin_dir: Path, rasa_token: str, model: Path | None, ports: Ports = 
         Program("scheduler", [str(bin_dir / "minsheng"), "scheduler", "run"]),
     ]
     if model is not None:
+        # `rasa run` through nlu/rasa_run.py (same arguments): it validates the action
+        # server's replies with a validator built once instead of once per call.
         found.append(Program(
-            "rasa", [str(bin_dir / "rasa"), "run", "--enable-api", "-i", "127.0.0.1",
+            "rasa", [str(bin_dir / "python"), "-m", "nlu.rasa_run", "--enable-api",
+                     "-i", "127.0.0.1",
                      "-p", str(ports.rasa), "--auth-token", rasa_token,
                      "--endpoints", endpoints, "--credentials", "credentials.yml",
                      "-m", str(model)],

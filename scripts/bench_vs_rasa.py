@@ -14,7 +14,8 @@ project files). Then, one stack at a time so they do not share the cores:
 
 Every point runs N clients sending without pause for a fixed time; a think-time point has
 20 residents waiting ~3 s between messages. Printed and written to var/bench/: turns/s,
-p50/p95/p99, errors, ours ÷ bare Rasa per row, the RSS of every process (start, end, max),
+p50/p95/p99, errors, CPU ms per turn (user + system of every process of the stack:
+unlike turns/s it hardly moves with the load of other programs), ours ÷ bare Rasa per row, the RSS of every process (start, end, max),
 and the seconds from process start to the first answer of each stack.
 """
 from __future__ import annotations
@@ -123,19 +124,49 @@ class Proc:
                 self.popen.wait(5)
 
 
-def tree_rss_kb(pid: int) -> int:
-    """Resident memory of a process and its children (from /proc; no psutil needed)."""
-    total, todo = 0, [pid]
+def process_tree(pid: int) -> list[int]:
+    """A process and its children, from /proc (no psutil needed)."""
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
         try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        found.append(current)
+        todo += [int(c) for c in children]
+    return found
+
+
+def tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and its children."""
+    total = 0
+    for current in process_tree(pid):
+        try:
             status = Path(f"/proc/{current}/status").read_text()
             total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except (OSError, AttributeError):
             continue
-        todo += [int(c) for c in children]
     return total
+
+
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its live children so far.
+
+    CPU time does not depend on what else the machine runs (wall-clock turns/s does: the
+    shared development machine moves it by a factor of two), so CPU per turn is the
+    yardstick for changes to our stack."""
+    total = 0
+    for current in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+    return total / TICKS_PER_S
 
 
 class Sampler:
@@ -195,6 +226,7 @@ class Point:
     turns: int = 0
     errors: int = 0
     latencies: list[float] = field(default_factory=list, repr=False)
+    cpu_s: dict[str, float] = field(default_factory=dict)  # per process, over the point
 
     def row(self) -> dict:
         ordered = sorted(self.latencies)
@@ -208,7 +240,12 @@ class Point:
                 "think_s": self.think_s, "seconds": round(self.seconds, 1),
                 "turns": self.turns, "errors": self.errors,
                 "turns_per_s": round(self.turns / self.seconds, 2) if self.seconds else 0,
-                "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99)}
+                "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+                "cpu_ms_per_turn": (round(sum(self.cpu_s.values()) * 1000 / self.turns, 1)
+                                    if self.turns else None),
+                "cpu_ms_per_turn_by_process": {
+                    name: round(cpu * 1000 / self.turns, 1) if self.turns else None
+                    for name, cpu in self.cpu_s.items()}}
 
 
 async def timed(point: Point, call) -> httpx.Response | None:
@@ -285,12 +322,29 @@ async def web_journey(point: Point, base: str, deadline: float, think: float) ->
         point.errors += 1  # no case number after 10 turns
 
 
-async def run_point(point: Point, make_client, duration: float) -> Point:
+async def run_point(point: Point, make_client, duration: float, procs: list[Proc]) -> Point:
+    """N clients for ``duration`` seconds; the CPU each process of the stack spent meanwhile."""
+    cpu_before = {proc.name: tree_cpu_s(proc.popen.pid) for proc in procs}
     started = time.monotonic()
     deadline = started + duration
-    await asyncio.gather(*(make_client(deadline) for _ in range(point.clients)))
+    await asyncio.gather(*(make_client(point, deadline) for _ in range(point.clients)))
     point.seconds = time.monotonic() - started
+    point.cpu_s = {proc.name: tree_cpu_s(proc.popen.pid) - cpu_before[proc.name]
+                   for proc in procs}
+    show(point)
     return point
+
+
+async def run_plan(stack: str, load: str, plan: list[tuple[int, float]], client,
+                   duration: float, procs: list[Proc]) -> list[Point]:
+    """Every (clients, think) point of the plan, one after another, with the same client:
+    ``client(point, deadline, think)`` is one simulated sender until the deadline."""
+    points = []
+    for clients, think in plan:
+        point = Point(stack, load, clients, think)
+        await run_point(point, lambda p, d, t=think: client(p, d, t), duration, procs)
+        points.append(point)
+    return points
 
 
 async def first_answer(call, proc: Proc, started: float, timeout: float = 600) -> float:
@@ -337,18 +391,17 @@ async def bench_bare(args, model: Path, work: Path) -> tuple[list[Point], dict]:
                                "-p", str(port), "--endpoints", str(project / "endpoints.yml"),
                                "--credentials", str(project / "credentials.yml")],
                  child_env({}), project, work)
-    points: list[Point] = []
     try:
         ready = await first_answer(rest_answers(url, "hello"), rasa, started)
-        print(f"bare Rasa: first answer {ready:.1f} s after start", flush=True)
+        ready_cpu = tree_cpu_s(rasa.popen.pid)
+        print(f"bare Rasa: first answer {ready:.1f} s after start "
+              f"(Rasa's CPU meanwhile {ready_cpu:.1f} s)", flush=True)
         with Sampler([rasa]):
-            for clients, think in args.plan:
-                point = Point("bare Rasa", "REST greetings/moods", clients, think)
-                await run_point(point, lambda d, t=think, p=point: rest_client(
-                    p, url, BARE_TEXTS, d, t), args.duration)
-                points.append(point)
-                show(point)
-        return points, {"first_answer_s": round(ready, 1), "rss": rss_summary([rasa])}
+            points = await run_plan("bare Rasa", "REST greetings/moods", args.plan,
+                                    lambda p, d, t: rest_client(p, url, BARE_TEXTS, d, t),
+                                    args.duration, [rasa])
+        return points, {"first_answer_s": round(ready, 1), "rasa_cpu_to_first_answer_s":
+                        round(ready_cpu, 1), "rss": rss_summary([rasa])}
     finally:
         rasa.stop()
 
@@ -379,36 +432,30 @@ async def bench_ours(args, model: Path, work: Path) -> tuple[list[Point], dict]:
     rasa = next(p for p in procs if p.name == "rasa")
     web = next(p for p in procs if p.name == "web")
     rasa_url, base = f"http://127.0.0.1:{ports.rasa}", f"http://127.0.0.1:{ports.web}"
-    points: list[Point] = []
     try:
         ready_rest = await first_answer(rest_answers(rasa_url, "你好"), rasa, started)
+        # CPU seconds to the first answer: the start's cost whatever else the machine runs
+        ready_cpu = tree_cpu_s(rasa.popen.pid)
         ready_web = await first_answer(web_answers(base), web, started)
-        print(f"our stack: first answer {ready_rest:.1f} s after start (REST), "
-              f"{ready_web:.1f} s (web chat)", flush=True)
+        print(f"our stack: first answer {ready_rest:.1f} s after start (REST; Rasa's CPU "
+              f"meanwhile {ready_cpu:.1f} s), {ready_web:.1f} s (web chat)", flush=True)
         with Sampler(procs):
-            for clients, think in args.plan:
-                point = Point("ours", "REST greetings", clients, think)
-                await run_point(point, lambda d, t=think, p=point: rest_client(
-                    p, rasa_url, OUR_GREETINGS, d, t), args.duration)
-                points.append(point)
-                show(point)
-            for clients, think in args.plan:
-                point = Point("ours", "web chat report journeys", clients, think)
-                await run_point(point, lambda d, t=think, p=point: web_client(p, base, d, t),
-                                args.duration)
-                points.append(point)
-                show(point)
+            points = await run_plan("ours", "REST greetings", args.plan,
+                                    lambda p, d, t: rest_client(p, rasa_url, OUR_GREETINGS, d, t),
+                                    args.duration, procs)
+            points += await run_plan("ours", "web chat report journeys", args.plan,
+                                     lambda p, d, t: web_client(p, base, d, t),
+                                     args.duration, procs)
         extra = {"first_answer_s": round(ready_rest, 1),
+                 "rasa_cpu_to_first_answer_s": round(ready_cpu, 1),
                  "first_web_answer_s": round(ready_web, 1), "rss": rss_summary(procs)}
         if args.soak:
             for proc in procs:
                 proc.rss_mb.clear()
             with Sampler(procs):
-                point = Point("ours", f"soak: web chat journeys, {args.soak:.0f} s", 20, 0.0)
-                await run_point(point, lambda d, p=point: web_client(p, base, d, 0.0),
-                                args.soak)
-                show(point)
-            points.append(point)
+                points += await run_plan("ours", f"soak: web chat journeys, {args.soak:.0f} s",
+                                         [(20, 0.0)], lambda p, d, t: web_client(p, base, d, t),
+                                         args.soak, procs)
             extra["soak_rss"] = rss_summary(procs)
         return points, extra
     finally:
@@ -444,24 +491,27 @@ def show(point: Point) -> None:
     print(f"  {row['stack']:9} {row['load']:26} {row['clients']:3} clients"
           f"{' think ' + str(row['think_s']) + ' s' if row['think_s'] else ''}: "
           f"{row['turns_per_s']:7.2f} turns/s  p50 {row['p50_ms']} ms  p95 {row['p95_ms']} ms"
-          f"  p99 {row['p99_ms']} ms  errors {row['errors']}", flush=True)
+          f"  p99 {row['p99_ms']} ms  errors {row['errors']}  CPU {row['cpu_ms_per_turn']} ms/turn "
+          f"{row['cpu_ms_per_turn_by_process']}", flush=True)
 
 
 def table(rows: list[dict]) -> str:
     bare = {(r["clients"], r["think_s"]): r for r in rows if r["stack"] == "bare Rasa"}
     lines = [("| stack | load | clients | think | turns/s | p50 ms | p95 ms | p99 ms | errors "
-              "| turns/s ÷ bare | p95 ÷ bare |"), "|" + "---|" * 11]
+              "| CPU ms/turn | turns/s ÷ bare | p95 ÷ bare | CPU/turn ÷ bare |"),
+             "|" + "---|" * 13]
+
+    def ratio(value, anchor_value) -> str:
+        return f"{value / anchor_value:.2f}×" if value and anchor_value else "—"
+
     for r in rows:
-        anchor = bare.get((r["clients"], r["think_s"]))
-        ratio = p95_ratio = "—"
-        if anchor and r["stack"] != "bare Rasa" and anchor["turns_per_s"]:
-            ratio = f"{r['turns_per_s'] / anchor['turns_per_s']:.2f}×"
-            if anchor["p95_ms"] and r["p95_ms"]:
-                p95_ratio = f"{r['p95_ms'] / anchor['p95_ms']:.2f}×"
+        anchor = bare.get((r["clients"], r["think_s"])) if r["stack"] != "bare Rasa" else None
+        ratios = [ratio(r[key], anchor[key]) if anchor else "—"
+                  for key in ("turns_per_s", "p95_ms", "cpu_ms_per_turn")]
         think = f"~{r['think_s']:g} s" if r["think_s"] else "none"
         lines.append(f"| {r['stack']} | {r['load']} | {r['clients']} | {think} | "
                      f"{r['turns_per_s']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | "
-                     f"{r['errors']} | {ratio} | {p95_ratio} |")
+                     f"{r['errors']} | {r['cpu_ms_per_turn']} | {' | '.join(ratios)} |")
     return "\n".join(lines)
 
 
@@ -522,7 +572,8 @@ async def main_async(args) -> dict:
     path.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     print("\n" + table(rows))
     for name, extra in results["stacks"].items():
-        print(f"\n{name}: first answer after {extra['first_answer_s']} s"
+        print(f"\n{name}: first answer after {extra['first_answer_s']} s "
+              f"(Rasa's CPU to it {extra['rasa_cpu_to_first_answer_s']} s)"
               + (f" (web chat {extra['first_web_answer_s']} s)"
                  if "first_web_answer_s" in extra else ""))
         for key in ("rss", "soak_rss"):

@@ -34,6 +34,13 @@ def test_rasa_reads_the_endpoints_file_it_is_given():
     assert other.argv[other.argv.index("--endpoints") + 1] == "/tmp/bench/endpoints.yml"
 
 
+def test_rasa_runs_through_the_start_wrapper_with_rasa_runs_arguments():
+    rasa, = processes.programs(Path("bin"), "x" * 16, Path("m.tar.gz"), only=("rasa",))
+    assert rasa.argv[:3] == ["bin/python", "-m", "nlu.rasa_run"]
+    assert "run" not in rasa.argv  # nlu.rasa_run is `rasa run`: it takes run's arguments
+    assert rasa.argv[rasa.argv.index("-m", 3) + 1] == "m.tar.gz"
+
+
 def test_bytecode_is_compiled_once_per_lock_file(tmp_path):
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)

@@ -1,0 +1,149 @@
+"""Rasa's SQL tracker store, without re-reading the whole conversation every turn.
+
+``SQLTrackerStore.retrieve`` loads every event of the conversation's latest session, parses
+their JSON and replays them into a new tracker; ``save`` counts those events again to find
+the new ones. Per turn that was 31 % of the Rasa process under load (issue 15's profile),
+and it grows with the length of the conversation. This store keeps, per process, the tracker
+it last saved and checks that it is still current with one indexed query — the largest
+event id of the conversation. Another Rasa replica writing to the same database (or anything
+else appending events) changes that id, and the conversation is read in full as before, so
+replicas sharing PostgreSQL stay correct. On SQLite (the embedded default) it also writes in
+WAL mode without an fsync per commit. Endpoints: ``type: nlu.tracker_store.CachedSQLTrackerStore``
+with the keys of Rasa's ``type: SQL`` store.
+
+A tracker is handed out at most once: ``retrieve`` takes it out of the cache and ``save``
+puts the saved object back. A turn that fails before saving, a read that never saves, a
+second read while a turn runs: each simply finds no cached tracker and reads the database.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
+
+DEFAULT_CACHE_SIZE = 2000  # conversations kept per process (a tracker is some tens of kB)
+
+
+def _sqlite_wal(dbapi_connection, _record) -> None:
+    # As minsheng/db.py does for the case database: in WAL mode NORMAL never corrupts, a
+    # power cut may lose the last commits, and a commit no longer waits for an fsync —
+    # which, Rasa's SQL calls being synchronous, held up every other conversation.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+@dataclass
+class Known:
+    """A tracker whose events up to ``stored`` are the database's, up to event ``last_id``."""
+
+    tracker: DialogueStateTracker
+    stored: int
+    last_id: int | None
+
+    def untouched(self) -> bool:
+        # nothing appended to the object since it was saved (e.g. by a caller after save)
+        return len(self.tracker.events) == self.stored
+
+
+class CachedSQLTrackerStore(SQLTrackerStore):
+    """SQLTrackerStore with the last saved tracker of each conversation kept in memory."""
+
+    def __init__(self, *args: Any, cache_size: int = DEFAULT_CACHE_SIZE, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            # SQLAlchemy 1.4 gives an SQLite file no pool: every read and save opened the
+            # file, and closing its last connection checkpoints the WAL (an fsync). One
+            # pooled connection, with the pragmas, for the whole process instead.
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = create_engine(url, poolclass=QueuePool, pool_size=1, max_overflow=4,
+                                        connect_args={"check_same_thread": False})
+            event.listen(self.engine, "connect", _sqlite_wal)
+            self.sessionmaker = sessionmaker(bind=self.engine)
+        self.cache_size = int(cache_size)
+        self._cached: OrderedDict[str, Known] = OrderedDict()  # least recently saved first
+        # handed out by retrieve and not saved back yet (a read that never saves stays here)
+        self._issued: OrderedDict[str, Known] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def _last_event_id(self, session, sender_id: str) -> int | None:
+        return session.execute(select(func.max(self.SQLEvent.id))
+                               .where(self.SQLEvent.sender_id == sender_id)).scalar()
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        with self.session_scope() as session:
+            last_id = self._last_event_id(session, sender_id)
+        known = self._cached.pop(sender_id, None)
+        if known is not None and known.last_id == last_id and known.untouched():
+            self.hits += 1
+            tracker = known.tracker
+        else:
+            self.misses += 1
+            # Read after the id: an event written in between makes last_id look older than
+            # the tracker, and save() then finds the database moved and caches nothing.
+            tracker = await super().retrieve(sender_id)
+        if tracker is not None:
+            self._issued[sender_id] = Known(tracker, len(tracker.events), last_id)
+            self._trim(self._issued)
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await self.stream_events(tracker)
+        sender_id = tracker.sender_id
+        # the record of this very object: handed out by retrieve, or saved before and saved
+        # again (Rasa's create_tracker saves a new conversation, then the turn saves it)
+        issued = self._issued.pop(sender_id, None) or self._cached.pop(sender_id, None)
+        if issued is not None and issued.tracker is not tracker:
+            issued = None
+        with self.session_scope() as session:
+            last_id = self._last_event_id(session, sender_id)
+            if issued is not None and issued.last_id == last_id:
+                # ours, and nobody wrote since we read it: the new events are the appended ones
+                new_events = list(itertools.islice(tracker.events, issued.stored, None))
+                in_step = True
+            else:
+                # unknown to us (a new conversation, or handed out before the cache knew it):
+                # Rasa's own way of finding the events not stored yet
+                new_events = list(self._additional_events(session, tracker))
+                in_step = last_id is None  # we wrote the whole conversation
+            rows = [self._row(sender_id, event) for event in new_events]
+            session.add_all(rows)
+            session.flush()  # gives the rows their ids
+            if rows:
+                last_id = rows[-1].id
+            session.commit()
+        if in_step and self._one_session(tracker):
+            self._cached[sender_id] = Known(tracker, len(tracker.events), last_id)
+            self._trim(self._cached)
+
+    def _trim(self, known: OrderedDict[str, Known]) -> None:
+        while len(known) > self.cache_size:
+            known.popitem(last=False)  # the conversation written longest ago
+
+    @staticmethod
+    def _one_session(tracker: DialogueStateTracker) -> bool:
+        """True unless a session started after earlier events: ``retrieve`` from the
+        database returns the latest session only, and so must the cache."""
+        starts = [i for i, event in enumerate(tracker.events) if isinstance(event, SessionStarted)]
+        return not starts or starts[-1] <= 1  # action_session_start may come first
+
+    def _row(self, sender_id: str, event) -> SQLTrackerStore.SQLEvent:
+        # the columns SQLTrackerStore.save writes
+        data = event.as_dict()
+        return self.SQLEvent(
+            sender_id=sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
+            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            action_name=data.get("name"), data=json.dumps(data))

@@ -1,0 +1,168 @@
+"""nlu/tracker_store.py on a real SQLite file and a real PostgreSQL: the cached tracker is
+what Rasa's own SQL tracker store would read, also when another replica wrote meanwhile."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from nlu.tracker_store import CachedSQLTrackerStore
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN_YAML = """
+version: "3.1"
+intents: [greet, report_clutter]
+slots:
+  place:
+    type: text
+    mappings: [{type: custom}]
+responses:
+  utter_greet: [{text: 你好}]
+"""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_keys(request, tmp_path) -> dict:
+    """The endpoints keys of one tracker database, as Rasa passes them to the store."""
+    if request.param == "sqlite":
+        return {"dialect": "sqlite", "db": str(tmp_path / "rasa_trackers.db")}
+    url = urlparse(request.getfixturevalue("postgres_url"))
+    return {"dialect": "postgresql", "host": url.hostname, "port": url.port or 5432,
+            "db": url.path.lstrip("/"), "username": url.username}
+
+
+@pytest.fixture
+def domain():
+    from rasa.shared.core.domain import Domain
+
+    return Domain.from_yaml(DOMAIN_YAML)
+
+
+def replica(domain, keys: dict) -> CachedSQLTrackerStore:
+    return CachedSQLTrackerStore(domain=domain, **keys)
+
+
+def plain_read(domain, keys: dict, sender: str) -> list[dict]:
+    """The conversation as Rasa's own SQL tracker store reads it from the database."""
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    store = SQLTrackerStore(domain=domain, **keys)
+    try:
+        tracker = asyncio.run(store.retrieve(sender))
+        return [event.as_dict() for event in tracker.events]
+    finally:
+        store.engine.dispose()
+
+
+def turn(store: CachedSQLTrackerStore, sender: str, text: str, place: str | None = None):
+    """What Rasa's processor does with the store in one turn: read, append, save."""
+    from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+
+    async def run():
+        tracker = await store.get_or_create_tracker(sender)
+        tracker.update(UserUttered(text, {"name": "greet", "confidence": 1.0}))
+        tracker.update(ActionExecuted("utter_greet"))
+        if place:
+            tracker.update(SlotSet("place", place))
+        tracker.update(ActionExecuted("action_listen"))
+        await store.save(tracker)
+        return tracker
+    return asyncio.run(run())
+
+
+def stored_events(keys: dict, sender: str) -> list[tuple[str, str | None]]:
+    from rasa.core.tracker_store import SQLTrackerStore
+    from sqlalchemy import select
+
+    store = SQLTrackerStore(**keys)
+    try:
+        with store.session_scope() as session:
+            event = store.SQLEvent
+            return list(session.execute(select(event.type_name, event.action_name)
+                                        .where(event.sender_id == sender)
+                                        .order_by(event.id)).all())
+    finally:
+        store.engine.dispose()
+
+
+def test_later_turns_come_from_the_cache_and_store_each_event_once(domain, store_keys):
+    store = replica(domain, store_keys)
+    for n in range(4):
+        tracker = turn(store, "resident-1", f"你好 {n}", place=f"{n}号楼")
+    assert store.hits == 3  # the first turn found nothing; the next three their own tracker
+    assert tracker.get_slot("place") == "3号楼"
+    rows = stored_events(store_keys, "resident-1")
+    assert [r for r in rows if r[0] == "user"] == [("user", None)] * 4
+    assert len(rows) == len(tracker.events)
+    assert [e.as_dict() for e in tracker.events] == plain_read(domain, store_keys, "resident-1")
+
+
+def test_a_turn_on_another_replica_is_seen_by_the_first(domain, store_keys):
+    first, second = replica(domain, store_keys), replica(domain, store_keys)
+    turn(first, "resident-2", "你好", place="1号楼")
+    turn(second, "resident-2", "在吗", place="2号楼")  # the other replica writes meanwhile
+    tracker = turn(first, "resident-2", "您好")
+    assert first.hits == 0  # its cached tracker was stale: read again from the database
+    assert tracker.get_slot("place") == "2号楼"
+    assert [e.as_dict() for e in tracker.events] == plain_read(domain, store_keys, "resident-2")
+    assert len(stored_events(store_keys, "resident-2")) == len(tracker.events)
+
+
+def test_a_tracker_changed_after_it_was_saved_is_not_served_again(domain, store_keys):
+    from rasa.shared.core.events import SlotSet
+
+    store = replica(domain, store_keys)
+    tracker = turn(store, "resident-3", "你好", place="1号楼")
+    tracker.update(SlotSet("place", "never saved"))  # e.g. a caller going on after save
+    again = turn(store, "resident-3", "在吗")
+    assert again is not tracker and again.get_slot("place") == "1号楼"
+    assert [e.as_dict() for e in again.events] == plain_read(domain, store_keys, "resident-3")
+
+
+def test_a_new_session_is_read_as_rasa_reads_it(domain, store_keys):
+    from rasa.shared.core.events import ActionExecuted, SessionStarted
+
+    store = replica(domain, store_keys)
+    turn(store, "resident-4", "你好", place="1号楼")
+
+    async def new_session():
+        tracker = await store.retrieve("resident-4")
+        tracker.update(ActionExecuted("action_session_start"))
+        tracker.update(SessionStarted())
+        tracker.update(ActionExecuted("action_listen"))
+        await store.save(tracker)
+    asyncio.run(new_session())
+    tracker = turn(store, "resident-4", "在吗")
+    # Rasa's store reads the latest session only; the cache does not keep the old one
+    assert tracker.get_slot("place") is None
+    assert [e.as_dict() for e in tracker.events] == plain_read(domain, store_keys, "resident-4")
+
+
+@pytest.mark.parametrize("endpoints", ["endpoints.yml", "endpoints.scale-out.yml"])
+def test_the_shipped_endpoints_make_rasa_load_this_store(endpoints, domain, tmp_path,
+                                                         monkeypatch):
+    """Rasa falls back to in-memory trackers, with a mere warning, when it cannot import
+    the class named in the endpoints file: make sure it does import it."""
+    from rasa.core.tracker_store import TrackerStore
+    from rasa.utils.endpoints import EndpointConfig
+
+    keys = yaml.safe_load((ROOT / endpoints).read_text(encoding="utf-8"))["tracker_store"]
+    assert keys["type"] == "nlu.tracker_store.CachedSQLTrackerStore"
+    keys.update(dialect="sqlite", db=str(tmp_path / "rasa_trackers.db"), url=None)
+    for server_only in ("port", "username"):
+        keys.pop(server_only, None)
+    store = TrackerStore.create(EndpointConfig.from_dict(keys), domain=domain)
+    assert isinstance(getattr(store, "_tracker_store", store), CachedSQLTrackerStore)
+
+
+def test_the_sqlite_tracker_file_is_written_in_wal_mode(domain, tmp_path):
+    store = replica(domain, {"dialect": "sqlite", "db": str(tmp_path / "rasa_trackers.db")})
+    turn(store, "resident-5", "你好")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    # one connection kept for the process: closing the last one checkpoints the WAL each time
+    assert store.engine.pool.checkedin() == 1
