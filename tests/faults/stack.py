@@ -232,7 +232,8 @@ def start_stack(run_dir: Path, model: Path, servers: bool = False) -> Stack:
     seed_district(env, run_dir, STAFF_TG)
     stores = {}
     if servers:  # endpoints.scale-out.yml's stores, on the private servers
-        stores = {"tracker_store": {"type": "SQL", "dialect": "postgresql",
+        stores = {"tracker_store": {"type": "nlu.tracker_store.CachedSQLTrackerStore",
+                                    "dialect": "postgresql",
                                     "url": "127.0.0.1", "port": postgres.port, "db": "rasa",
                                     "username": "postgres"},
                   "lock_store": {"type": "redis", "url": "127.0.0.1", "port": redis.port,
