@@ -55,6 +55,8 @@ KINDS = ("rasa", "actions", "web", "gateway")  # the replicated programs
 # (nginx's passive health check); supervisord restarts it meanwhile.
 MAX_FAILS = 1
 FAIL_TIMEOUT = 5
+# nginx's temporary files, in the run directory (its defaults are /var/lib/nginx)
+TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
 @dataclass(frozen=True)
@@ -192,9 +194,12 @@ def nginx_conf(layout: Layout, run_dir: Path) -> str:
         *user, "daemon off;", "worker_processes 1;", f"pid {run_dir / 'nginx.pid'};",
         f"error_log {run_dir / 'log' / 'nginx-error.log'} warn;",
         "events { worker_connections 1024; }", "http {",
-        f"  access_log {run_dir / 'log' / 'nginx-access.log'};",
+        # which replica answered, and which failed first when a request was passed on
+        ("  log_format upstreams '$remote_addr [$time_local] \"$request\" $status "
+         "upstream=$upstream_addr status=$upstream_status $request_time s';"),
+        f"  access_log {run_dir / 'log' / 'nginx-access.log'} upstreams;",
         *(f"  {kind}_temp_path {tmp / kind};"
-          for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
+          for kind in TEMP_PATHS),
         "  client_max_body_size 12m;",  # web/uploads.py takes photos up to 10 MB
         "  proxy_http_version 1.1;",
         "  proxy_set_header Host $http_host;",
@@ -231,6 +236,16 @@ def nginx_conf(layout: Layout, run_dir: Path) -> str:
         "}", "",
     ]
     return "\n".join(lines)
+
+
+def write_nginx_conf(layout: Layout, run_dir: Path) -> Path:
+    """run_dir/nginx.conf, and the directories it names."""
+    (run_dir / "log").mkdir(parents=True, exist_ok=True)
+    for kind in TEMP_PATHS:
+        (run_dir / "nginx" / kind).mkdir(parents=True, exist_ok=True)
+    path = run_dir / "nginx.conf"
+    path.write_text(nginx_conf(layout, run_dir), encoding="utf-8")
+    return path
 
 
 def answers(url: str, accept_errors: bool = False, check=None) -> bool:
@@ -270,11 +285,7 @@ class Topology:
     def start(self) -> Topology:
         # Rasa's start compiles TensorFlow's sources again without .pyc files (make run too)
         processes.ensure_bytecode(self.bin_dir / "python", ROOT / "uv.lock")
-        (self.run_dir / "log").mkdir(parents=True, exist_ok=True)
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (self.run_dir / "nginx" / kind).mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "nginx.conf").write_text(nginx_conf(self.layout, self.run_dir),
-                                                 encoding="utf-8")
+        write_nginx_conf(self.layout, self.run_dir)
         conf = processes.write_conf(list(self.programs.values()), ROOT, self.run_dir)
         out = open(self.run_dir / "supervisord.out", "w")  # noqa: SIM115 - the child's
         self.supervisor = subprocess.Popen(

@@ -32,6 +32,7 @@ BUILDINGS = ("幸福里小区1号楼", "幸福里小区2号楼", "幸福里小�
              "和平家园1号楼", "和平家园2号楼")
 REPORT = "{place}楼道里有人飞线充电，电线就挂在楼梯扶手上"
 TURN = 240.0  # one turn at most: a killed Rasa's turns wait for the other or its reload
+VICTIMS = ("rasa-1", "actions-1", "web-1", "gateway-1")  # one replica of each kind
 
 
 def report_text(client: int) -> str:

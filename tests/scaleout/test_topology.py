@@ -20,12 +20,11 @@ from tests.conftest import REDIS_ADDR, require_service
 from tests.e2e.harness import rasa_budget, wait_until
 from tests.faults.journeys import count
 from tests.scaleout.deployment import start_deployment
-from tests.scaleout.load import Load, p95, settle, web_count
+from tests.scaleout.load import VICTIMS, Load, p95, settle, web_count
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.postgres, pytest.mark.redis,
               pytest.mark.slow]
 
-VICTIMS = ("rasa-1", "actions-1", "web-1", "gateway-1")
 WEB_CLIENTS, TELEGRAM_CLIENTS = 6, 4
 WARM_UP_TURNS = 12  # answered before the kills: the load is really on
 AFTER_OUTAGE = 5.0  # seconds of load once every killed replica is back
