@@ -336,6 +336,19 @@ def answered_turns(deployment, sender: str) -> Counter:
     return Counter(key for key, done in turns if done and key)
 
 
+def crash_copies(bot_api, chat: int, killed_at: float, lease: float) -> set[str]:
+    """Texts sent twice to ``chat`` because a gateway died between Telegram's answer and
+    recording the row as sent: the first copy in the seconds before the kill, the second
+    once the row's lease (``lease`` s) ran out and another sender took it. Telegram has no
+    idempotent send, so a crash in that moment gives a second copy; any other double is
+    a fault."""
+    sent: dict[str, list[float]] = {}
+    for call in bot_api.sent_to(chat):
+        sent.setdefault(call.text, []).append(call.at)
+    return {text for text, ats in sent.items() if len(ats) == 2
+            and killed_at - 10 <= ats[0] <= killed_at and ats[1] - ats[0] >= 0.9 * lease}
+
+
 def settle(deployment, timeout: float = 180, quiet: float = 3.0) -> None:
     """Wait until every stored message is answered, no Telegram reply waits in the outbox
     and the Bot API server has heard nothing new for ``quiet`` seconds."""
