@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=40.0, help="measured, per point")
     parser.add_argument("--warm-up", type=float, default=10.0)
+    parser.add_argument("--one-first", action="store_true",
+                        help="1 of each first (on a shared machine the order matters)")
     args = parser.parse_args(argv)
     model = current_model_path(ROOT / "models") or current_model_path(
         ROOT / "tests" / "artefacts" / "nlu-models")
@@ -111,8 +113,10 @@ def main(argv: list[str] | None = None) -> None:
     results = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "clients": args.clients, "cpus": os.cpu_count(),
                "load_average_at_start": list(os.getloadavg()), "model": model.name,
-               "runs": [bench(model.resolve(), Replicas(), args, kill=True),
-                        bench(model.resolve(), Replicas(1, 1, 1, 1), args, kill=False)]}
+               "runs": []}
+    plans = [(Replicas(), True), (Replicas(1, 1, 1, 1), False)]
+    for replicas, kill in reversed(plans) if args.one_first else plans:
+        results["runs"].append(bench(model.resolve(), replicas, args, kill))
     results["load_average_at_end"] = list(os.getloadavg())
     out = ROOT / "var" / "bench" / "scale_out.json"
     out.parent.mkdir(parents=True, exist_ok=True)
