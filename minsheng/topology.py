@@ -5,7 +5,8 @@ Telegram gateway in webhook mode — one scheduler, and nginx in front; the prog
 minsheng/processes.py's, on free ports. State lives outside the processes: cases in
 PostgreSQL (``cases_url``), Rasa's trackers in PostgreSQL and its lock store in Redis
 (endpoints.scale-out.yml), button tokens, chat locks and rate limits in Redis
-(``MINSHENG_SHARED_STATE_URL``, ``MINSHENG_THROTTLE_URL``).
+(``MINSHENG_SHARED_STATE_URL``). ``MINSHENG_RASA_REPLICA_URLS`` names each Rasa replica, so
+that a promoted model reaches every one.
 
 nginx has three servers:
 
@@ -145,7 +146,12 @@ def environment(layout: Layout, backing: Backing, keys: Secrets,
         MINSHENG_RASA_URL=layout.rasa_url, MINSHENG_RASA_TOKEN=keys.rasa_token,
         MINSHENG_ACTION_TOKEN=keys.action_token, MINSHENG_WEB_SECRET_KEY=keys.web_secret_key,
         MINSHENG_TELEGRAM_WEBHOOK_SECRET=keys.webhook_secret,
-        MINSHENG_SHARED_STATE_URL=backing.shared_url, MINSHENG_THROTTLE_URL=backing.shared_url,
+        # button tokens, chat locks and rate limits (MINSHENG_THROTTLE_URL was renamed to
+        # this one: the settings refuse the old name)
+        MINSHENG_SHARED_STATE_URL=backing.shared_url,
+        # a promoted model is pushed to each Rasa replica itself, not to the balancer
+        MINSHENG_RASA_REPLICA_URLS=json.dumps(
+            [f"http://127.0.0.1:{port}" for port in layout.replicas["rasa"]]),
         # endpoints.scale-out.yml is filled from these by Rasa's ${VAR} substitution
         MINSHENG_ACTION_SERVER_URL=layout.actions_url,
         MINSHENG_PG_HOST=pg.hostname or "127.0.0.1", MINSHENG_PG_DB=backing.trackers_db,

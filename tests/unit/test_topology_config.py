@@ -2,6 +2,7 @@
 environment and the nginx.conf that nginx itself accepts."""
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -44,8 +45,10 @@ def test_every_program_reaches_rasa_and_actions_through_nginx_and_shares_redis(m
     assert env["MINSHENG_ACTION_SERVER_URL"] == f"http://127.0.0.1:{layout.actions}/webhook"
     assert env["MINSHENG_DATABASE_URL"] == "postgresql://postgres@db:5432/cases"
     assert env["MINSHENG_PG_HOST"] == "db" and env["MINSHENG_PG_DB"] == "trackers"
-    assert env["MINSHENG_SHARED_STATE_URL"] == env["MINSHENG_THROTTLE_URL"] == (
-        "redis://127.0.0.1:6379/2")
+    assert env["MINSHENG_SHARED_STATE_URL"] == "redis://127.0.0.1:6379/2"
+    assert "MINSHENG_THROTTLE_URL" not in env  # renamed: the settings refuse the old name
+    assert json.loads(env["MINSHENG_RASA_REPLICA_URLS"]) == [
+        f"http://127.0.0.1:{port}" for port in layout.replicas["rasa"]]
     assert env["MINSHENG_WEB_SECRET_KEY"] == keys.web_secret_key
     assert Secrets().web_secret_key != keys.web_secret_key  # made at random, never a default
 
