@@ -149,6 +149,9 @@ def environment(layout: Layout, backing: Backing, keys: Secrets,
         # button tokens, chat locks and rate limits (MINSHENG_THROTTLE_URL was renamed to
         # this one: the settings refuse the old name)
         MINSHENG_SHARED_STATE_URL=backing.shared_url,
+        # where every Rasa replica pulls the promoted model from (endpoints.scale-out.yml's
+        # model server, on main): the web apps, through nginx
+        MINSHENG_MODEL_SERVER_URL=layout.public_url + "/api/nlu/model/current",
         # a promoted model is pushed to each Rasa replica itself, not to the balancer
         MINSHENG_RASA_REPLICA_URLS=json.dumps(
             [f"http://127.0.0.1:{port}" for port in layout.replicas["rasa"]]),

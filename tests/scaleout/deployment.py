@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minsheng.topology import Backing, Replicas, Topology
+from nlu import registry
 from tests.e2e.harness import ThreadedBotApi, create_database, drop_database, seed_district
 from tests.faults.stack import pg_query
 
@@ -57,12 +58,19 @@ def start_deployment(run_dir: Path, model: Path, replicas: Replicas | None = Non
         trackers_url = create_database(trackers_db)
         created.append(trackers_db)
         bot_api = ThreadedBotApi()
+        # The model is the registry's current one: the web apps serve it to every Rasa
+        # replica when endpoints.scale-out.yml names a model server (and Rasa ignores -m).
+        models = run_dir / "models"
+        models.mkdir(exist_ok=True)
+        (models / model.name).symlink_to(model)
+        registry.promote(models, model.name)
         topology = Topology(run_dir, model, Backing(cases_url, trackers_db),
                             replicas or Replicas(),
                             extra_env={"TELEGRAM_BOT_TOKEN": bot_api.token,
                                        "MINSHENG_TELEGRAM_BASE_URL": bot_api.base_url,
                                        "MINSHENG_PHOTOS_DIR": str(run_dir / "photos"),
                                        "MINSHENG_SECRETS_DIR": str(run_dir / "secrets"),
+                                       "MINSHENG_MODELS_DIR": str(models),
                                        "MINSHENG_PLACE_LEXICON_PATH":
                                            str(run_dir / "place_lexicon.json")})
         seed_district(topology.env, run_dir)
