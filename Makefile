@@ -6,7 +6,8 @@ export RASA_TELEMETRY_ENABLED := false
 VENV := .venv/bin
 .DEFAULT_GOAL := help
 
-.PHONY: help install run test lint bench-cases bench-nlu bench-bot bench-web bench-notices bench-vs-rasa
+.PHONY: help install run test lint bench-cases bench-nlu bench-bot bench-web bench-notices bench-vs-rasa \
+	bench-scale-out
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,6 +21,7 @@ run: install ## start the whole service on the embedded default (SQLite, no Tele
 
 test: install ## run the whole test suite (CI=true: PostgreSQL/Redis tests fail instead of skip)
 	@scripts/ensure_chromium.sh
+	@scripts/ensure_nginx.sh
 	@$(VENV)/python -m pytest -q
 
 lint: install ## ruff
@@ -42,3 +44,7 @@ bench-notices: install ## staff action → notice on an open web chat (SSE), p50
 
 bench-vs-rasa: install ## bare `rasa init` bot vs our stack (REST, web chat) at 1/20/50 clients; ARGS=--quick
 	@$(VENV)/python scripts/bench_vs_rasa.py $(ARGS)
+
+bench-scale-out: install ## 2 of each behind nginx vs 1 of each, 20 web chat clients, and during kill -9 of one replica of each kind (turns/s, p95)
+	@scripts/ensure_nginx.sh
+	@$(VENV)/python scripts/bench_scale_out.py $(ARGS)

@@ -64,7 +64,10 @@ async def serve_webhook(application, url: str, listen: str, port: int, secret: s
                                           allowed_updates=Update.ALL_TYPES)
         await application.start()
         server = uvicorn.Server(uvicorn.Config(webhook_app(application, secret, path),
-                                               host=listen, port=port, log_level="warning"))
+                                               host=listen, port=port, log_level="warning",
+                                               # no websockets here; uvicorn's "auto" would
+                                               # import a websockets newer than Rasa's pin
+                                               ws="none"))
         log.info("gateway webhook listening on %s:%s%s", listen, port, path)
         try:
             await server.serve()

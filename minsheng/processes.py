@@ -129,3 +129,14 @@ def ensure_bytecode(python: Path, lock: Path, on_compile=None) -> bool:
                    check=False, stdout=subprocess.DEVNULL)  # a file that fails stays source
     marker.write_text(digest, encoding="utf-8")
     return True
+
+
+def rpc(run_dir: Path):
+    """supervisord's XML-RPC interface over the run directory's socket (start, stop and
+    look up programs without waiting as ``supervisorctl`` does)."""
+    import xmlrpc.client
+
+    from supervisor.xmlrpc import SupervisorTransport
+
+    transport = SupervisorTransport(None, None, f"unix://{run_dir / 'supervisor.sock'}")
+    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)

@@ -179,6 +179,32 @@ def write_endpoints(run_dir: Path, actions_port: int, **stores: dict) -> Path:
     return path
 
 
+def create_database(name: str) -> str:
+    """A new database on the shared PostgreSQL server (tests/conftest.PG_ADMIN_URL); its URL."""
+    import psycopg2
+
+    from tests.conftest import PG_ADMIN_URL
+
+    conn = psycopg2.connect(PG_ADMIN_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(name: str) -> None:
+    import psycopg2
+
+    from tests.conftest import PG_ADMIN_URL
+
+    conn = psycopg2.connect(PG_ADMIN_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
 def minsheng_cli(env: dict[str, str], *args: str, check: bool = True) -> str:
     """``minsheng …`` as a subprocess on the test's database; returns stdout."""
     result = subprocess.run([str(BIN / "minsheng"), *args], cwd=ROOT, env=env,

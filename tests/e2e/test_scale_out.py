@@ -16,6 +16,8 @@ from tests.e2e.harness import (
     ROOT,
     action_server,
     base_env,
+    create_database,
+    drop_database,
     free_port,
     rasa_budget,
     rasa_server,
@@ -61,27 +63,6 @@ class RedisMonitor:
         self._thread.join(5)
 
 
-def _create_database(name: str) -> str:
-    import psycopg2
-
-    conn = psycopg2.connect(PG_ADMIN_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _drop_database(name: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(PG_ADMIN_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
-
-
 def _pg_rows(url: str, sql: str, *params) -> list[tuple]:
     import psycopg2
 
@@ -105,9 +86,9 @@ def scale_out(tmp_path_factory, served_model):
     services = []
     created: list[str] = []
     try:
-        _create_database(trackers_db)
+        create_database(trackers_db)
         created.append(trackers_db)
-        cases_url = _create_database(cases_db)
+        cases_url = create_database(cases_db)
         created.append(cases_db)
         env = base_env(
             MINSHENG_DATABASE_URL=cases_url,
@@ -141,7 +122,7 @@ def scale_out(tmp_path_factory, served_model):
         for service in reversed(services):
             service.stop()
         for name in created:
-            _drop_database(name)
+            drop_database(name)
 
 
 @pytest.fixture

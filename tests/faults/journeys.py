@@ -75,13 +75,13 @@ class Journey:
 
     # -- (a) the report, first message to case number -----------------------------------
     def report(self, steps: dict[int, str] | None = None,
-               confirm_step: str | None = None) -> str:
-        """Send the report and answer the form as a resident would; ``steps`` names the
-        fault step of the n-th resident update (1 = the first message)."""
+               confirm_step: str | None = None, text: str = REPORT_TEXT) -> str:
+        """Send the report (``text``) and answer the form as a resident would; ``steps``
+        names the fault step of the n-th resident update (1 = the first message)."""
         steps = steps or {}
         after = len(self.api.sent_to(self.chat))
-        last: tuple = ("text", REPORT_TEXT)
-        self.send(self.chat, REPORT_TEXT, steps.get(1))
+        last: tuple = ("text", text)
+        self.send(self.chat, text, steps.get(1))
         for turn in range(2, 16):
             reply = self.wait(self.chat, after, ends_turn, "a question, a case number or a "
                               "request to send again")
