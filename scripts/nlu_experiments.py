@@ -49,6 +49,7 @@ BASE = _configured()
 LOGISTIC = {"linear_model": "logistic", "C": 30.0, "naive_bayes_weight": 0.7}
 SVM = {"linear_model": "calibrated_svm", "svm_C": 1.0, "naive_bayes_weight": 0.7}
 ACROSS = {**SVM, "char_across_words": True}
+ENSEMBLE = {"linear_model": "logistic+svm", "svm_C": 1.0, "svm_weight": 0.5}
 VARIANTS: dict[str, dict] = {
     "config": {},
     "logistic": LOGISTIC,  # 100 s a fit, ten minutes with cross-validation
@@ -64,6 +65,17 @@ VARIANTS: dict[str, dict] = {
     "across_1_4": {**ACROSS, "char_ngram_range": [1, 4]},
     "across_2_4": {**ACROSS, "char_ngram_range": [2, 4]},
     "across_1_4_words_1": {**ACROSS, "char_ngram_range": [1, 4], "word_ngram_range": [1, 1]},
+    # issue 14, letters written by others: length as a feature, char n-grams over the joined
+    # text, logistic regression and the calibrated SVM together, naive Bayes from longer texts
+    "svm_length": {**SVM, "length_buckets": True},
+    "across_1_3_length": {**ACROSS, "length_buckets": True},
+    "svm_nb_from_80": {**SVM, "naive_bayes_min_chars": 80},
+    "logistic_across": {"char_across_words": True},
+    "logistic_length": {"length_buckets": True},
+    "ensemble": ENSEMBLE,
+    "ensemble_svm0.3": {**ENSEMBLE, "svm_weight": 0.3},
+    "ensemble_across": {**ENSEMBLE, "char_across_words": True},
+    "ensemble_across_length": {**ENSEMBLE, "char_across_words": True, "length_buckets": True},
 }
 
 
