@@ -165,15 +165,31 @@ def _without_spaces(text: str) -> str:
     return text.replace(" ", "")
 
 
+LENGTH_BUCKETS = (20, 40, 80, 160, 320)  # characters; a letter of 400 is in the last bucket
+
+
+def _length_buckets(documents: list[str]) -> Any:
+    """One-hot length bucket of each document (lemmas without spaces): lets the linear
+    model learn how much a message's length says (chat lines vs letters) apart from its words."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    lengths = [len(_without_spaces(d)) for d in documents]
+    columns = np.searchsorted(LENGTH_BUCKETS, lengths, side="right")
+    rows = np.arange(len(documents))
+    return csr_matrix((np.ones(len(documents)), (rows, columns)),
+                      shape=(len(documents), len(LENGTH_BUCKETS) + 1))
+
+
 def _weight_holders(models: Dict[str, Any]) -> List[tuple]:
     """(estimator, attribute) of every weight matrix a parse multiplies by."""
     holders = []
-    linear = models.get("linear")
-    for calibrated in getattr(linear, "calibrated_classifiers_", []):
-        holders.append((getattr(calibrated, "estimator", None)
-                        or calibrated.base_estimator, "coef_"))
-    if linear is not None and hasattr(linear, "coef_"):
-        holders.append((linear, "coef_"))
+    for linear in (models.get("linear"), models.get("second_linear")):
+        for calibrated in getattr(linear, "calibrated_classifiers_", []):
+            holders.append((getattr(calibrated, "estimator", None)
+                            or calibrated.base_estimator, "coef_"))
+        if linear is not None and hasattr(linear, "coef_"):
+            holders.append((linear, "coef_"))
     if "naive_bayes" in models:
         holders.append((models["naive_bayes"], "feature_log_prob_"))
     return holders
@@ -226,7 +242,11 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             "char_ngram_range": [1, 3],
             "char_min_df": 2,
             "char_across_words": False,  # True: character n-grams also span word boundaries
-            "linear_model": "logistic",  # or "calibrated_svm": LinearSVC, sigmoid-calibrated
+            "length_buckets": False,  # True: a one-hot length bucket joins the features
+            # "logistic", "calibrated_svm" (LinearSVC, sigmoid-calibrated) or "logistic+svm":
+            # both, their posteriors' geometric mean with weight svm_weight on the SVM
+            "linear_model": "logistic",
+            "svm_weight": 0.5,
             "C": 30.0,  # weak regularisation: sublinear TF-IDF rows are already unit length
             "svm_C": 1.0,
             "calibration_folds": 3,
@@ -272,15 +292,27 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
                                 preprocessor=_without_spaces if across else None,
                                 sublinear_tf=True, min_df=self.config["char_min_df"],
                                 ngram_range=tuple(self.config["char_ngram_range"]))
+        if self.config["length_buckets"]:
+            from sklearn.preprocessing import FunctionTransformer
+
+            return make_union(words, chars, FunctionTransformer(_length_buckets))
         return make_union(words, chars)
 
-    def _new_linear_model(self) -> Any:
+    def _new_linear_models(self) -> dict[str, Any]:
+        """{"linear": …} and, for "logistic+svm", the calibrated SVM as "second_linear"."""
+        kind = self.config["linear_model"]
+        if kind == "logistic+svm":
+            return {"linear": self._new_linear_model("logistic"),
+                    "second_linear": self._new_linear_model("calibrated_svm")}
+        return {"linear": self._new_linear_model(kind)}
+
+    def _new_linear_model(self, kind: str) -> Any:
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.linear_model import LogisticRegression
         from sklearn.svm import LinearSVC
 
         weights = self.config["class_weight"]
-        if self.config["linear_model"] == "calibrated_svm":
+        if kind == "calibrated_svm":
             # A linear SVM trains in seconds where logistic regression takes a minute and a
             # half; the sigmoid calibration turns its margins into the probabilities that
             # the fallback threshold and the naive Bayes blend need.
@@ -301,7 +333,8 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         intents = np.array([m.get(INTENT) for m in examples])
         naive_bayes = ComplementNB(alpha=self.config["naive_bayes_alpha"])
         self.models = {"features": features,
-                       "linear": self._new_linear_model().fit(matrix, intents),
+                       **{name: model.fit(matrix, intents)
+                          for name, model in self._new_linear_models().items()},
                        "naive_bayes": naive_bayes.fit(matrix, intents)}
         _store_weights_column_major(self.models)
         self.persist()
@@ -338,6 +371,9 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         matrix = self.models["features"].transform([self._document(m) for m in messages])
         with np.errstate(divide="ignore"):  # a calibrated SVM may give exactly 0
             scores = np.maximum(np.log(self.models["linear"].predict_proba(matrix)), -30.0)
+            if "second_linear" in self.models:  # both fitted on the same labels: same columns
+                svm = np.maximum(np.log(self.models["second_linear"].predict_proba(matrix)), -30.0)
+                scores = (1 - self.config["svm_weight"]) * scores + self.config["svm_weight"] * svm
         weight = self.config["naive_bayes_weight"]
         letters = np.array([len("".join((m.get(TEXT) or "").split()))
                             >= self.config["naive_bayes_min_chars"] for m in messages])

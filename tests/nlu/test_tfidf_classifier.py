@@ -181,3 +181,48 @@ def test_character_ngrams_span_word_boundaries_only_when_asked(tmp_path):
                  for j in range(i + 1, len(w) + 1)}}
     assert spanning  # e.g. 道堆: the end of one word and the start of the next
     assert not spanning & char_ngrams(False)
+
+
+def test_logistic_and_svm_together_score_by_the_weighted_geometric_mean(tmp_path):
+    import numpy as np
+
+    storage = LocalModelStorage(tmp_path)
+    config = {**TfidfIntentClassifier.get_default_config(), "char_min_df": 1,
+              "linear_model": "logistic+svm", "svm_weight": 0.4}
+    classifier = TfidfIntentClassifier.create(config, storage, Resource("both"), _context())
+    classifier.train(TrainingData(
+        [m for intent, texts in EXAMPLES.items() for m in _tokenised(texts, intent)]))
+    loaded = TfidfIntentClassifier.load(config, storage, Resource("both"), _context())
+
+    for fold in loaded.models["second_linear"].calibrated_classifiers_:
+        svm = getattr(fold, "estimator", None) or fold.base_estimator
+        assert svm.coef_.flags.f_contiguous  # the SVM's weights too are made column-major
+    messages = _tokenised(["垃圾没人清", "楼道堆满杂物"])
+    matrix = loaded.models["features"].transform([loaded._document(m) for m in messages])
+    logistic = loaded.models["linear"].predict_proba(matrix)
+    svm = loaded.models["second_linear"].predict_proba(matrix)
+    assert not np.allclose(logistic, svm)  # else the mean would not show
+    mean = logistic ** 0.6 * svm ** 0.4
+    assert np.allclose(loaded.posteriors(messages), mean / mean.sum(axis=1, keepdims=True))
+    assert [m.get("intent")["name"] for m in loaded.process(messages)] == [
+        "report_sanitation", "report_clutter"]
+
+
+def test_length_buckets_add_one_column_per_bucket_only_when_asked(tmp_path):
+    from nlu.components import LENGTH_BUCKETS, _length_buckets
+
+    documents = ["你好", "楼道 " + "堆" * 45, "信" * 400]
+    buckets = _length_buckets(documents).toarray()
+    assert buckets.shape == (3, len(LENGTH_BUCKETS) + 1)
+    assert buckets.sum(axis=1).tolist() == [1, 1, 1]
+    assert [row.argmax() for row in buckets] == [0, 2, len(LENGTH_BUCKETS)]  # spaces not counted
+
+    storage = LocalModelStorage(tmp_path)
+
+    def width(with_buckets: bool) -> int:
+        config = {**TfidfIntentClassifier.get_default_config(), "char_min_df": 1,
+                  "length_buckets": with_buckets}
+        features = TfidfIntentClassifier(config, storage, Resource("f"))._new_features()
+        return features.fit_transform(documents).shape[1]
+
+    assert width(True) == width(False) + len(LENGTH_BUCKETS) + 1
