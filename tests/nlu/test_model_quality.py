@@ -15,8 +15,11 @@ FLOORS = json.loads((ROOT / "nlu" / "quality_floor.json").read_text(encoding="ut
 pytestmark = pytest.mark.slow
 
 
+REPORTED_ONLY = FLOORS.get("reported_only", {})  # measured and printed, never gated
+
+
 def _all_sets() -> list[str]:
-    return sorted(set(FLOORS["macro_f1"]) | set(default_eval_sets()))
+    return sorted(set(FLOORS["macro_f1"]) | set(REPORTED_ONLY) | set(default_eval_sets()))
 
 
 @pytest.mark.parametrize("eval_set", _all_sets())
@@ -29,6 +32,8 @@ def test_macro_f1_does_not_fall_below_the_floor_kept_in_the_repo(parser, eval_se
         pytest.skip(f"{eval_set} is not on this machine")
     report = score_predictions(predict(parser, read_eval_tsv(sets[eval_set])))
     record_eval_report(eval_set, report)  # printed in the terminal summary
+    if eval_set in REPORTED_ONLY:
+        return
     assert eval_set in FLOORS["macro_f1"], (
         f"{eval_set}: measured {report.macro_f1:.4f}; give it a floor in nlu/quality_floor.json")
     assert report.macro_f1 >= FLOORS["macro_f1"][eval_set], report.per_class

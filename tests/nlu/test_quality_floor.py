@@ -3,7 +3,9 @@
 The file keeps the floors in force (``macro_f1``) and an append-only ``history`` of every
 set of floors that was in force before. Raising a floor: change ``macro_f1`` and append the
 new values to ``history``. Lowering one fails here, unless someone deletes history in the
-same diff, which a reviewer sees.
+same diff, which a reviewer sees. A set named in ``reported_only`` (with its reason) is
+measured and printed but has no floor: the shared benchmark, which is reported and must
+never steer a choice — a floor on it would.
 """
 import json
 from pathlib import Path
@@ -14,7 +16,9 @@ FLOOR_FILE = Path(__file__).resolve().parents[2] / "nlu" / "quality_floor.json"
 def floor_drops(document: dict) -> list[str]:
     """Every way the floors went down: below a recorded value, or down along the history."""
     floors, history = document["macro_f1"], document["history"]
-    drops = []
+    reported_only = document.get("reported_only", {})
+    drops = [f"{name}: both a floor and reported only" for name in reported_only
+             if name in floors]
     best: dict[str, float] = {}
     for entry in history:
         for name, value in entry["macro_f1"].items():
@@ -22,6 +26,8 @@ def floor_drops(document: dict) -> list[str]:
                 drops.append(f"{entry['date']}: {name} {value} < earlier {best[name]}")
             best[name] = max(best.get(name, 0.0), value)
     for name, value in best.items():
+        if name in reported_only:
+            continue
         if name not in floors:
             drops.append(f"{name}: its floor {value} was removed")
         elif floors[name] < value:
@@ -47,6 +53,11 @@ def test_a_lowered_floor_a_removed_one_and_a_lower_entry_are_caught():
         "a: floor 0.89 < recorded 0.9"]
     assert floor_drops({"macro_f1": {"a": 0.9}, "history": recorded}) == [
         "b: its floor 0.8 was removed"]
+    assert floor_drops({"macro_f1": {"a": 0.9}, "history": recorded,
+                        "reported_only": {"b": "shared benchmark"}}) == []
+    assert floor_drops({"macro_f1": {"a": 0.9, "b": 0.8}, "history": recorded,
+                        "reported_only": {"b": "shared benchmark"}}) == [
+        "b: both a floor and reported only"]
     lower_later = recorded + [{"date": "2026-02-01", "macro_f1": {"a": 0.85, "b": 0.8}}]
     assert floor_drops({"macro_f1": {"a": 0.85, "b": 0.8}, "history": lower_later}) == [
         "2026-02-01: a 0.85 < earlier 0.9", "a: floor 0.85 < recorded 0.9"]
