@@ -118,14 +118,22 @@ async def send_rows(db: Database, chat_id: int, rows: list[tuple[int, dict]],
                     send_one) -> None:
     """Send kept rows to one chat in order with ``send_one(reply)``; record every outcome.
 
-    After a failure that says "not now" (flood, network, a block) the later rows are not
-    tried: they go back to the outbox in their order.
+    Each row is recorded as soon as it went: a gateway killed after Telegram took a row but
+    before it was recorded makes another gateway send that row again when its lease runs
+    out, and Telegram cannot drop the copy — recording row by row leaves that window to one
+    row, not the whole turn. After a failure that says "not now" (flood, network, a block)
+    the later rows are not tried: they go back to the outbox in their order.
     """
     dues = [Due(row_id, REPLY, "", {"reply": reply}, str(chat_id), chat_id)
             for row_id, reply in rows]
-    results, unsent = await core.send_in_order(
-        dues, lambda due: attempt(lambda: send_one(due.message), f"chat {chat_id}"))
-    await asyncio.to_thread(record, db, chat_id, results, unsent)
+    for index, due in enumerate(dues):
+        results, _ = await core.send_in_order(
+            [due], lambda due: attempt(lambda: send_one(due.message), f"chat {chat_id}"))
+        stop = results[0][1].stop_chat
+        unsent = [later.id for later in dues[index + 1:]] if stop else []
+        await asyncio.to_thread(record, db, chat_id, results, unsent)
+        if stop:
+            return
 
 
 def record(db: Database, chat_id: int, results: list[tuple[int, Outcome]],

@@ -97,3 +97,29 @@ async def test_an_edited_message_is_answered_but_not_taken_as_a_new_turn(
     [reply] = await bot_api.wait_for_messages(RESIDENT)
     assert "修改过的消息不会重新处理" in reply.text
     assert rasa.received == []
+
+
+async def test_a_row_that_went_is_recorded_before_the_next_one_is_tried(gateway, db):
+    """A gateway killed between two rows of one turn (here: cancelled while sending the
+    second) has already recorded the first as sent, so no other gateway sends it again."""
+    from bot import delivery
+
+    inbound = gateway.bot_data["gateway"].inbound
+    ids = await asyncio.to_thread(delivery.keep, db, inbound, RESIDENT,
+                                  [{"text": "第一条"}, {"text": "第二条"}], None)
+    sent: list[str] = []
+
+    async def send_one(reply):
+        if sent:
+            raise asyncio.CancelledError  # the process dies here
+        sent.append(reply["text"])
+
+    try:
+        await delivery.send_rows(db, RESIDENT, list(zip(ids, [{"text": "第一条"},
+                                                              {"text": "第二条"}])), send_one)
+    except asyncio.CancelledError:
+        pass
+    rows = {row.id: row for row in replies(db)}
+    assert sent == ["第一条"]
+    assert rows[ids[0]].sent_at is not None
+    assert rows[ids[1]].sent_at is None
