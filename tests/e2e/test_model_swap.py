@@ -37,6 +37,8 @@ from tests.e2e.harness import (
     Service,
     action_server,
     base_env,
+    create_database,
+    drop_database,
     free_port,
     minsheng_cli,
     rasa_budget,
@@ -44,7 +46,6 @@ from tests.e2e.harness import (
     wait_until,
 )
 from tests.e2e.second_model import second_model_path
-from tests.e2e.test_scale_out import _create_database, _drop_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -204,7 +205,7 @@ def swap_stack(tmp_path_factory, served_model, second_model):
     services: list[Service] = []
     created = False
     try:
-        _create_database(trackers_db)
+        create_database(trackers_db)
         created = True
         env = base_env(
             MINSHENG_DATABASE_URL=f"sqlite:///{tmp / 'minsheng.db'}",
@@ -241,7 +242,7 @@ def swap_stack(tmp_path_factory, served_model, second_model):
         for service in reversed(services):
             service.stop()
         if created:
-            _drop_database(trackers_db)
+            drop_database(trackers_db)
 
 
 @pytest.fixture
