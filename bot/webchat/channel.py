@@ -83,26 +83,30 @@ class WebChat:
                    keep_offers: bool = False, extra: dict | None = None) -> list[ChatMessage]:
         """Store the message, then answer everything this resident has waiting."""
         resident_id = await asyncio.to_thread(self.store.resident_id, external_id, True)
+        return await self._send(external_id, resident_id, rasa_text, shown, keep_offers, extra)
+
+    async def _send(self, external_id: str, resident_id: int, rasa_text: str, shown: str,
+                    keep_offers: bool = False, extra: dict | None = None) -> list[ChatMessage]:
+        # What goes back is delivered already: every message of a turn is made by
+        # ``store.answer``, which marks it sent and puts its buttons on offer.
         payload = {"rasa": rasa_text, "text": shown, "keep_offers": keep_offers,
                    **(extra or {})}
         stored = await asyncio.to_thread(
             self.inbox.add, Incoming(uuid.uuid4().hex, sender_of(external_id), payload))
         async with self._lock(external_id):
-            out = await self._work(external_id, resident_id, fresh=stored.key)
-        await asyncio.to_thread(self.store.mark_delivered, resident_id, [m.id for m in out])
-        return out
+            return await self._work(external_id, resident_id, fresh=stored.key)
 
     async def press(self, external_id: str, payload: str) -> list[ChatMessage] | None:
         """A button: sent only if offered to this resident; None if it was not."""
-        resident_id = await asyncio.to_thread(self.store.resident_id, external_id)
+        resident_id, title = await asyncio.to_thread(self.store.offered_to, external_id,
+                                                     payload)
         if resident_id is None:
             return None
-        title = await asyncio.to_thread(self.store.offered_title, resident_id, payload)
         if title is None:
             log.warning("refused payload %r from web resident %s: not offered", payload,
                         resident_id)
             return None
-        return await self.send(external_id, payload, title)
+        return await self._send(external_id, resident_id, payload, title)
 
     async def messages(self, external_id: str, after: int) -> list[ChatMessage]:
         """Bot messages after ``after`` (a moment's work first if something is waiting)."""

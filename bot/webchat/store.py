@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import and_, delete, or_, select
 
 from bot.core.outbox import RATING_REQUEST
 from minsheng.clock import utcnow
@@ -202,6 +202,21 @@ class WebChatStore:
                 OfferedButton.channel == WEB, OfferedButton.resident_id == resident_id,
                 OfferedButton.payload == payload)).scalar()
 
+    def offered_to(self, external_id: str, payload: str) -> tuple[int | None, str | None]:
+        """The resident behind a web-chat id and the title of ``payload`` if it is on offer
+        to them (None, None: no such resident), in one read: a button press is most turns."""
+        with self._db.uow() as uow:
+            found = uow.session.execute(select(ResidentIdentity.resident_id, OfferedButton.title)
+                                        .outerjoin(OfferedButton, and_(
+                                            OfferedButton.channel == WEB,
+                                            OfferedButton.resident_id
+                                            == ResidentIdentity.resident_id,
+                                            OfferedButton.payload == payload))
+                                        .where(ResidentIdentity.channel == WEB,
+                                               ResidentIdentity.external_id == external_id)
+                                        ).first()
+            return (found[0], found[1]) if found is not None else (None, None)
+
     def offers(self, resident_id: int) -> list[str]:
         with self._db.uow() as uow:
             return list(uow.session.execute(select(OfferedButton.payload).where(
@@ -211,8 +226,12 @@ class WebChatStore:
     def _replace_offers(self, uow, resident_id: int, buttons: list[dict], now) -> None:
         uow.session.execute(delete(OfferedButton).where(
             OfferedButton.channel == WEB, OfferedButton.resident_id == resident_id))
-        uow.session.flush()
-        self._add_offers(uow, resident_id, buttons, now)
+        # none is left to look up (as _add_offers does): each payload once, the first title
+        unique = {}
+        for button in buttons:
+            unique.setdefault(button["payload"][:500], button["title"][:200])
+        uow.session.add_all([OfferedButton(channel=WEB, resident_id=resident_id, payload=p,
+                                           title=t, offered_at=now) for p, t in unique.items()])
 
     @staticmethod
     def _add_offers(uow, resident_id: int, buttons: list[dict], now) -> None:
@@ -237,17 +256,6 @@ class WebChatStore:
             self._deliver(uow, resident_id, rows, now)
             uow.commit()
             return [_message(r) for r in rows]
-
-    def mark_delivered(self, resident_id: int, ids: list[int]) -> None:
-        """Messages that went back in a response are delivered (their buttons on offer)."""
-        if not ids:
-            return
-        with self._db.uow() as uow:
-            rows = list(uow.session.execute(select(OutboxMessage).where(
-                OutboxMessage.id.in_(ids), OutboxMessage.recipient == recipient_of(resident_id))
-                .order_by(OutboxMessage.id)).scalars())
-            self._deliver(uow, resident_id, rows, utcnow())
-            uow.commit()
 
     def history(self, resident_id: int, limit: int = HISTORY_LIMIT) -> list[ChatMessage]:
         """The conversation (its last ``limit`` messages): the resident's and the bot's,

@@ -231,7 +231,8 @@ async def test_a_kept_message_is_answered_by_the_sweep_while_the_page_is_closed(
                 break
             await asyncio.sleep(0.02)
     finally:
-        sweep.cancel()
+        sweep.cancel()  # and waited for: left pending, it is closed after the loop is gone
+        await asyncio.gather(sweep, return_exceptions=True)
     resident_id = chat.store.resident_id("closed-page")
     texts = [m.text for m in chat.store.messages_after(resident_id, told.id)]
     assert texts == [f"您反映的是：{REPORT}", "确认提交吗？"]
