@@ -8,8 +8,10 @@
   not blindly sent again: the page's history says whether it was stored, and a stored
   message's answer is waited for on /chat/messages as the page does.
 
-Each web client has its own loopback address (127.0.0.x): nginx passes it on, so the
-per-address rate limits of web/chat.py apply as they would to real residents. Each
+Each web journey comes from its own loopback address (127.0.<client>.<journey>): nginx
+passes it on, so the per-address rate limits of web/chat.py apply as they would to
+residents on their own phones (one address sending journeys back to back without pause
+is a script, and is refused after 120 messages a minute). Each
 client reports at its own place, and its case is withdrawn once its number is known,
 so that its next report is not merged into it as a duplicate.
 """
@@ -252,8 +254,11 @@ class Load:
             thread.join(timeout)
 
     def _web_client(self, n: int) -> None:
-        while not self.stop.is_set():
-            journey = WebJourney(self.deployment.public_url, f"127.0.0.{10 + n}", self.turns)
+        for index in itertools.count():
+            if self.stop.is_set():
+                return
+            address = f"127.0.{10 + n}.{1 + index % 250}"
+            journey = WebJourney(self.deployment.public_url, address, self.turns)
             self.web.append(journey)
             self._play(lambda j=journey: j.report(report_text(n)), journey)
             journey.close()
@@ -347,6 +352,12 @@ def crash_copies(bot_api, chat: int, killed_at: float, lease: float) -> set[str]
         sent.setdefault(call.text, []).append(call.at)
     return {text for text, ats in sent.items() if len(ats) == 2
             and killed_at - 10 <= ats[0] <= killed_at and ats[1] - ats[0] >= 0.9 * lease}
+
+
+def sends_after(bot_api, chat: int, since: float) -> list[tuple[float, str]]:
+    """Every text sent to ``chat``: seconds after ``since`` (negative: before), first 20
+    characters — to tell a double's cause from its timing."""
+    return [(round(call.at - since, 1), (call.text or "")[:20]) for call in bot_api.sent_to(chat)]
 
 
 def settle(deployment, timeout: float = 180, quiet: float = 3.0) -> None:
