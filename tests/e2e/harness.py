@@ -431,3 +431,11 @@ class ThreadedBotApi:
             elif time.monotonic() - since >= quiet:
                 break
         return self.sent_to(chat_id)
+
+
+def print_logs_if_failed(request, logs) -> None:
+    """After a test (in a fixture, after its ``yield``): every process's log tail, ``logs()``,
+    printed under the test when it failed (``rep_call`` is set by tests/conftest.py)."""
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print("\n===== process logs =====\n" + logs())

@@ -25,6 +25,7 @@ from tests.e2e.harness import (
     action_server,
     base_env,
     free_port,
+    print_logs_if_failed,
     rasa_budget,
     rasa_server,
     report_json,
@@ -117,9 +118,7 @@ def stack(tmp_path_factory, served_model):
 def on_failure_logs(stack, request):
     """Print every process's log tail when the test failed."""
     yield
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print("\n===== process logs =====\n" + stack.logs())
+    print_logs_if_failed(request, stack.logs)
 
 
 # -- the resident side --------------------------------------------------------------------

@@ -41,6 +41,7 @@ from tests.e2e.harness import (
     drop_database,
     free_port,
     minsheng_cli,
+    print_logs_if_failed,
     rasa_budget,
     rasa_server,
     wait_until,
@@ -248,10 +249,7 @@ def swap_stack(tmp_path_factory, served_model, second_model):
 @pytest.fixture
 def logs_on_failure(swap_stack, request):
     yield
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print("\n===== process logs =====\n"
-              + "\n".join(s.tail(80) for s in swap_stack["services"]))
+    print_logs_if_failed(request, lambda: "\n".join(s.tail(80) for s in swap_stack["services"]))
 
 
 def test_replicas_start_on_the_current_model_whatever_their_m_says(swap_stack,

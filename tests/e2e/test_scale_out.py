@@ -19,6 +19,7 @@ from tests.e2e.harness import (
     create_database,
     drop_database,
     free_port,
+    print_logs_if_failed,
     rasa_budget,
     rasa_server,
     rest_turn,
@@ -128,10 +129,7 @@ def scale_out(tmp_path_factory, served_model):
 @pytest.fixture
 def logs_on_failure(scale_out, request):
     yield
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print("\n===== process logs =====\n"
-              + "\n".join(s.tail(80) for s in scale_out["services"]))
+    print_logs_if_failed(request, lambda: "\n".join(s.tail(80) for s in scale_out["services"]))
 
 
 def test_turns_use_postgres_trackers_and_the_redis_lock_store(scale_out, logs_on_failure):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import pytest_runtest_makereport, served_model  # noqa: F401
+from tests.e2e.harness import print_logs_if_failed
 from tests.nlu.conftest import trained_model_path  # noqa: F401
 
 
@@ -25,6 +26,4 @@ def table():
 def logs_on_failure(stack, request):
     """Every process's log printed under a failed case (``stack``: the module's stack)."""
     yield
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print("\n===== process logs =====\n" + stack.logs())
+    print_logs_if_failed(request, stack.logs)

@@ -19,7 +19,7 @@ import pytest
 
 from minsheng.services.outbox import CLAIM_LEASE_SECONDS
 from tests.conftest import REDIS_ADDR, require_service
-from tests.e2e.harness import rasa_budget, wait_until
+from tests.e2e.harness import print_logs_if_failed, rasa_budget, wait_until
 from tests.faults.journeys import count
 from tests.scaleout.deployment import start_deployment
 from tests.scaleout.load import VICTIMS, Load, crash_copies, p95, sends_after, settle, web_count
@@ -49,9 +49,7 @@ def deployment(tmp_path_factory, served_model):
 @pytest.fixture
 def logs_on_failure(deployment, request):
     yield
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print("\n===== process logs =====\n" + deployment.topology.logs(40))
+    print_logs_if_failed(request, lambda: deployment.topology.logs(40))
 
 
 def test_one_replica_of_each_kind_killed_under_load_loses_and_doubles_nothing(
