@@ -262,15 +262,15 @@ def count(stack: Stack, journey: Journey, expect_case: bool = True) -> Count:
     return found
 
 
-def taken_turns(stack: Stack, sender: str) -> Counter:
-    """update id → times Rasa took and answered one of its turns, where more than once
-    (a user event with the turn's key
-    followed by a bot message). A turn whose custom action failed changed nothing (Rasa
-    dropped its events) and answered nothing: the gateway sends it again, not a double.
-    A user event that Rasa's fallback rewound does not count either."""
+def answered_rasa_turns(tracker_query, sender: str) -> list[tuple]:
+    """(update id, turn key) of every turn Rasa took and answered for ``sender``: a user
+    event followed by a bot message. A turn whose custom action failed changed nothing
+    (Rasa dropped its events) and answered nothing: it is sent again, not a double. A user
+    event that Rasa's fallback rewound does not count either. ``tracker_query(sql, sender)``
+    reads the stack's tracker store (the fault stacks and the scale-out topology have one)."""
     turns: list[list] = []  # [update id, turn key, answered]
     current: list | None = None
-    for kind, update_id, key in stack.tracker_query(
+    for kind, update_id, key in tracker_query(
             "SELECT type_name, json_extract(data, '$.metadata.update_id'), "
             "json_extract(data, '$.metadata.turn_key') FROM events "
             "WHERE sender_id = ? AND type_name IN ('user', 'bot', 'rewind') ORDER BY id",
@@ -284,8 +284,14 @@ def taken_turns(stack: Stack, sender: str) -> Counter:
             if turns:
                 turns.pop()
             current = None
+    return [(u, k) for u, k, done in turns if done]
+
+
+def taken_turns(stack: Stack, sender: str) -> Counter:
+    """update id → times Rasa took and answered one of its turns, where more than once."""
     # per turn key: a photo's caption and the photo are two turns of one update
-    answered = Counter((u, k) for u, k, done in turns if done and u is not None)
+    answered = Counter((u, k) for u, k in answered_rasa_turns(stack.tracker_query, sender)
+                       if u is not None)
     return Counter({u: n for (u, _k), n in answered.items() if n > 1})
 
 

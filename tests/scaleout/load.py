@@ -28,7 +28,7 @@ import httpx
 from bot.core.texts import BUSY, NO_REPLY
 from bot.webhook import SECRET_HEADER
 from tests.e2e.harness import CASE_NO
-from tests.faults.journeys import CHOICES, Count, Journey
+from tests.faults.journeys import CHOICES, Count, Journey, answered_rasa_turns
 
 BUILDINGS = ("幸福里小区1号楼", "幸福里小区2号楼", "幸福里小区3号楼", "幸福里小区4号楼",
              "和平家园1号楼", "和平家园2号楼")
@@ -321,24 +321,9 @@ def web_count(deployment, journey: WebJourney) -> Count:
 
 
 def answered_turns(deployment, sender: str) -> Counter:
-    """turn key → how many times Rasa took it and answered (a turn whose custom action
-    failed answered nothing and is sent again: not a double; a rewound one is dropped)."""
-    turns: list[list] = []
-    current: list | None = None
-    for kind, key in deployment.tracker_query(
-            "SELECT type_name, json_extract(data, '$.metadata.turn_key') FROM events "
-            "WHERE sender_id = ? AND type_name IN ('user', 'bot', 'rewind') ORDER BY id",
-            sender):
-        if kind == "user":
-            current = [key, False]
-            turns.append(current)
-        elif kind == "bot" and current is not None:
-            current[1] = True
-        elif kind == "rewind":
-            if turns:
-                turns.pop()
-            current = None
-    return Counter(key for key, done in turns if done and key)
+    """turn key → how many times Rasa took and answered it (journeys.answered_rasa_turns)."""
+    return Counter(key for _update, key in answered_rasa_turns(deployment.tracker_query, sender)
+                   if key)
 
 
 def crash_copies(bot_api, chat: int, killed_at: float, lease: float) -> set[str]:
