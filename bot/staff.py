@@ -17,13 +17,15 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
 
-from bot import render
+from bot import delivery, render
+from bot.core import outbox
+from bot.core.inbound import InboundStore
 from bot.gateway import gateway_of
 from bot.resident import answer_quietly
 from minsheng import staff_actions
 from minsheng.clock import utcnow
 from minsheng.db import Database
-from minsheng.enums import Handling
+from minsheng.enums import Channel, Handling
 from minsheng.errors import DomainError
 from minsheng.services import access, cases, contact, cosign, methods
 from minsheng.services import staff as staff_service
@@ -64,6 +66,7 @@ class Outcome:
     text: str
     card: object | None = None  # the case view to redraw
     relation: str | None = "owner"  # what the person is to the case (their buttons)
+    row: int | None = None  # the answer's outbox row, sent by ``report``
 
 
 # -- who may do what ---------------------------------------------------------------------
@@ -216,8 +219,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if action.note_required or action.fields:
         await ask_note(context, user_id, action, case_no)
         return
-    outcome = await asyncio.to_thread(act, gateway.db, staff_id, action.key, case_no, None)
-    await report(update, context, outcome)
+    await run_action(update, context, staff_id, action.key, case_no, None)
 
 
 async def ask_note(context, user_id: int, action, case_no: str) -> None:
@@ -244,9 +246,7 @@ async def chose(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if code == "other":
         await ask_note(context, user_id, action, case_no)
         return
-    outcome = await asyncio.to_thread(act, gateway.db, staff_id, key, case_no, None,
-                                      reason_code=code)
-    await report(update, context, outcome)
+    await run_action(update, context, staff_id, key, case_no, None, reason_code=code)
 
 
 async def note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -271,9 +271,8 @@ async def note(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
     if TELEGRAM_ACTIONS[action].choices:  # 退单: a typed reason is 其他
         extra["reason_code"] = "other"
-    outcome = await asyncio.to_thread(act, gateway.db, staff_id, action, case_no,
-                                      (message.text or message.caption or "").strip(), **extra)
-    await report(update, context, outcome)
+    await run_action(update, context, staff_id, action, case_no,
+                     (message.text or message.caption or "").strip(), **extra)
 
 
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -283,8 +282,24 @@ async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     log.warning("refused unknown callback %r from user %s", query.data, query.from_user.id)
 
 
+async def run_action(update: Update, context: ContextTypes.DEFAULT_TYPE, staff_id: int,
+                     action: str, case_no: str, note: str | None, **extra) -> None:
+    """``act`` for the update being handled, then ``report``; nothing when the update was
+    answered before (taken again after its answer was kept)."""
+    gateway = gateway_of(context)
+    outcome = await asyncio.to_thread(
+        act, gateway.db, gateway.inbound, gateway.inbound_key(update), update.effective_chat.id,
+        staff_id, action, case_no, note, **extra)
+    if outcome is None:
+        log.info("staff update %s was answered before; %s on %s not run again",
+                 update.update_id, action, case_no)
+        return
+    await report(update, context, outcome)
+
+
 async def report(update: Update, context: ContextTypes.DEFAULT_TYPE, outcome: Outcome) -> None:
-    """Tell the staff member what happened; redraw the card when it changed."""
+    """Tell the staff member what happened (the kept answer, sent now); redraw the card when
+    it changed."""
     gateway = gateway_of(context)
     chat_id = update.effective_chat.id
     query = update.callback_query
@@ -296,27 +311,42 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE, outcome: Ou
                 reply_markup=render.staff_keyboard(outcome.card, outcome.relation))
         except BadRequest as error:  # e.g. "message is not modified" on a repeated press
             log.info("case card for %s not redrawn: %s", outcome.card.case_no, error)
-    await context.bot.send_message(chat_id, outcome.text)
+    await delivery.send_rows(gateway.db, chat_id, [(outcome.row, {"text": outcome.text})],
+                             lambda reply: context.bot.send_message(chat_id, reply["text"]))
 
 
 # -- the case services -------------------------------------------------------------------
-def act(db: Database, staff_id: int, action: str, case_no: str, note: str | None,
-        **extra) -> Outcome:
+def act(db: Database, inbox: InboundStore, key: str, chat_id: int, staff_id: int,
+        action: str, case_no: str, note: str | None, **extra) -> Outcome | None:
     """Run one staff action in its own unit of work; domain errors become the answer.
+
+    The change, its answer (an outbox row for ``chat_id``) and the press or note (inbound
+    ``key``) marked answered are one transaction: an update taken again after a crash or a
+    lost mark (the database restarted) finds itself answered and does nothing — None — so
+    the action never runs twice and a later state never answers an old press.
 
     ``extra``: 办结's photos, handling_method, department_ids and settings; 退单's
     reason_code."""
     label = staff_actions.get(action).label
+    view = relation = None
     with db.uow() as uow:
+        if inbox.answered_already(key)(uow):
+            return None
         try:
             staff_actions.perform(uow, action, staff_actions.Request(case_no, staff_id,
                                                                      note or "", **extra))
-            uow.commit()
+            uow.session.flush()
+            text = render.action_done(label, case_no)
+            view = cases.get_case(uow, case_no)
+            relation = access.staff_relation(uow, staff_id, case_no)
         except DomainError as error:
-            return Outcome(f"{label}未完成：{error}")
-        view = cases.get_case(uow, case_no)
-        relation = access.staff_relation(uow, staff_id, case_no)
-    return Outcome(render.action_done(label, case_no), view, relation)
+            uow.session.rollback()  # nothing of a refused action is kept
+            text = f"{label}未完成：{error}"
+        now = utcnow()
+        [due] = outbox.keep_in(uow, Channel.telegram, str(chat_id), [{"text": text}], now)
+        inbox.answered(key)(uow, now)
+        uow.commit()
+    return Outcome(text, view, relation, due.id)
 
 
 def reveal_phone(db: Database, staff_id: int, case_no: str) -> str:

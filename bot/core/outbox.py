@@ -99,19 +99,27 @@ def keep(db: Database, channel: Channel, recipient: str, replies: list[dict],
     with db.uow() as uow:
         if unless is not None and unless(uow):
             return []
-        rows, extra = [], {"rendered": True} if rendered else {}
-        for reply in replies:
-            row = outbox.enqueue(uow, channel, recipient, REPLY, str(reply.get("text") or ""),
-                                 payload={"reply": reply, **extra}, now=now)
-            row.next_attempt_at = now + timedelta(seconds=outbox.CLAIM_LEASE_SECONDS)
-            rows.append(row)
-        uow.session.flush()
+        dues = keep_in(uow, channel, recipient, replies, now, rendered)
         if also is not None:
             also(uow, now)
         if done_row is not None:
             outbox.mark_sent(uow, done_row, now)
         uow.commit()
-        return [Due(r.id, REPLY, r.text, dict(r.payload), recipient) for r in rows]
+        return dues
+
+
+def keep_in(uow, channel: Channel, recipient: str, replies: list[dict], now,
+            rendered: bool = False) -> list[Due]:
+    """``keep``'s rows written in the caller's unit of work (flushed, not committed): for a
+    change whose answer must be kept in the same transaction as the change itself."""
+    rows, extra = [], {"rendered": True} if rendered else {}
+    for reply in replies:
+        row = outbox.enqueue(uow, channel, recipient, REPLY, str(reply.get("text") or ""),
+                             payload={"reply": reply, **extra}, now=now)
+        row.next_attempt_at = now + timedelta(seconds=outbox.CLAIM_LEASE_SECONDS)
+        rows.append(row)
+    uow.session.flush()
+    return [Due(r.id, REPLY, r.text, dict(r.payload), recipient) for r in rows]
 
 
 RECORD_TRIES = 5  # with SQLite's 30 s busy timeout: a write lock of about 2 minutes

@@ -239,9 +239,9 @@ def count(stack: Stack, journey: Journey, expect_case: bool = True) -> Count:
     for text, times in sent.items():
         if times > kept.get(text, 0):
             found.doubled.append(f"sent {times}× for {kept.get(text, 0)} row(s): {text[:40]!r}")
-    busy = sum(1 for c in api.sent_to(chat) if c.text == render.BUSY)
-    if busy > 1:
-        found.doubled.append(f"told BUSY {busy} times")
+    busy = told_busy_again(api.sent_to(chat))
+    if busy:
+        found.doubled.append(f"told BUSY {busy} more time(s) before any answer")
     if journey.expired:
         found.lost.append(f"{journey.expired} button press(es) answered 'expired'")
     if journey.resent:
@@ -260,6 +260,20 @@ def count(stack: Stack, journey: Journey, expect_case: bool = True) -> Count:
         elif len(cases) > 1:
             found.doubled.append(f"{len(cases)} cases: {cases}")
     return found
+
+
+def told_busy_again(sent: list[Call]) -> int:
+    """BUSY notices that repeat one before it with no answer in between. The gateway says
+    BUSY once while a resident's messages wait; after an answer, a later message that
+    meets a new outage (or a replica still loading) is rightly told again."""
+    again, waiting = 0, False
+    for call in sent:
+        if call.text == render.BUSY:
+            again += waiting
+            waiting = True
+        elif call.text not in DIRECT:
+            waiting = False
+    return again
 
 
 def answered_rasa_turns(tracker_query, sender: str) -> list[tuple]:
