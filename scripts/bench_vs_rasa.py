@@ -13,7 +13,8 @@ project files). Then, one stack at a time so they do not share the cores:
   the offered buttons until 确认提交 gives a case number).
 
 Every point runs N clients sending without pause for a fixed time; a think-time point has
-20 residents waiting ~3 s between messages. Printed and written to var/bench/: turns/s,
+20 residents waiting ~3 s between messages (arriving at random moments of the first
+think time, not in one instant). Printed and written to var/bench/: turns/s,
 p50/p95/p99, errors, CPU ms per turn (user + system of every process of the stack:
 unlike turns/s it hardly moves with the load of other programs), ours ÷ bare Rasa per row, the RSS of every process (start, end, max),
 and the seconds from process start to the first answer of each stack.
@@ -268,6 +269,7 @@ async def rest_client(point: Point, url: str, texts: list[str], deadline: float,
                       think: float) -> None:
     """A distinct sender sending its texts in turn over Rasa's REST channel."""
     sender = f"bench-{uuid.uuid4().hex[:12]}"
+    await arrive(think)
     async with httpx.AsyncClient(timeout=60) as http:
         for text in itertools.cycle(texts):
             if time.monotonic() >= deadline:
@@ -282,10 +284,23 @@ async def pause(think: float) -> None:
         await asyncio.sleep(random.uniform(0.5 * think, 1.5 * think))
 
 
+async def arrive(think: float) -> None:
+    """A thinking resident's first message comes at a random moment of the first think
+    time. Without it all clients of a point send their first message in the same instant:
+    a burst of 20 new conversations queued behind one another, which is no resident
+    thinking 3 s between messages and which made the point's p95 (a 10 s point has about
+    three turns per client, so the burst was a third of its turns)."""
+    if think:
+        await asyncio.sleep(random.uniform(0, think))
+
+
 async def web_client(point: Point, base: str, deadline: float, think: float) -> None:
-    """Residents one after another, each a whole report journey through the web chat."""
+    """Residents one after another, each a whole report journey through the web chat; with
+    a think time, the next resident arrives a think time after the last one's case."""
+    await arrive(think)
     while time.monotonic() < deadline:
         await web_journey(point, base, deadline, think)
+        await pause(think)
 
 
 async def web_journey(point: Point, base: str, deadline: float, think: float) -> None:
