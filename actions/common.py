@@ -11,7 +11,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from minsheng.enums import split_sender  # noqa: F401 - the actions' name for it
+from minsheng.enums import split_sender
 
 log = logging.getLogger(__name__)
 

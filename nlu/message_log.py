@@ -14,6 +14,7 @@ category choice against that row.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
@@ -96,7 +97,7 @@ class NluLogWriter:
         """Queue the typed messages among ``events`` (Rasa events); returns at once."""
         try:
             found = entries(sender_id, (e.as_dict() for e in events if e.type_name == "user"))
-        except Exception:  # noqa: BLE001 - the NLU log never breaks a turn
+        except Exception:  # the NLU log never breaks a turn
             log.exception("could not read the NLU log entries of %s", sender_id)
             return
         if not found:
@@ -127,6 +128,9 @@ class NluLogWriter:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="nlu-log", daemon=True)
                 self._thread.start()
+                # a daemon thread dies with the process: on a clean stop, write what is
+                # queued first (a killed process loses the last moments' rows)
+                atexit.register(self.flush, 2.0)
 
     def _run(self) -> None:
         while True:
@@ -139,7 +143,7 @@ class NluLogWriter:
             try:
                 self._write(batch)
                 self.written += len(batch)
-            except Exception:  # noqa: BLE001 - logged; the conversation went on regardless
+            except Exception:  # logged; the conversation went on regardless
                 self.failed += len(batch)
                 log.exception("could not write %d NLU log rows", len(batch))
             finally:
