@@ -3,4 +3,4 @@
 One module per feature; each action reads slots, calls one `minsheng` service and
 utters. Importing the package registers every action with rasa_sdk.
 """
-from actions import emergency, handoff, nlu_logging, rating, report, report_form, status  # noqa: F401
+from actions import emergency, handoff, rating, report, report_form, status  # noqa: F401

@@ -11,7 +11,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from minsheng.enums import Channel
+from minsheng.enums import split_sender
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,6 @@ def unit_of_work() -> Iterator[Any]:
         yield uow
 
 
-def split_sender(sender_id: str) -> tuple[Channel, str]:
-    """'telegram:123456789' → (Channel.telegram, '123456789'); bare ids are web chats."""
-    channel, sep, external = (sender_id or "").partition(":")
-    if sep and channel in Channel.__members__:
-        return Channel(channel), external
-    return Channel.web, sender_id
-
-
 def resident_of(tracker: Tracker):
     from minsheng.services.cases import ResidentRef
 
@@ -85,14 +77,10 @@ def latest_user_event(tracker: Tracker) -> dict | None:
 
 
 def message_key(tracker: Tracker) -> str:
-    """A stable id of the latest user message: its message id, else its timestamp."""
-    event = latest_user_event(tracker) or {}
-    metadata = event.get("metadata") or {}
-    # A channel's own id survives re-delivery; Rasa's message_id is new on every POST.
-    for name in ("update_id", "message_id"):
-        if metadata.get(name) is not None:
-            return f"{name}:{metadata[name]}"
-    return str(event.get("message_id") or event.get("timestamp") or "")
+    """A stable id of the latest user message (the NLU log keys its row by it)."""
+    from minsheng.nlu_log import message_key as key_of_event
+
+    return key_of_event(latest_user_event(tracker) or {})
 
 
 def latest_intent(tracker: Tracker) -> str:

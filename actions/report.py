@@ -15,7 +15,7 @@ from minsheng.enums import ANONYMOUS_CATEGORIES, Category
 from minsheng.errors import QuotaExceeded
 from minsheng.privacy import mask_phone
 
-REPORT_SLOTS = ["description", "description_key", "description_log_id", "category",
+REPORT_SLOTS = ["description", "description_key", "category",
                 "category_predicted", "category_confidence", "category_candidates",
                 "place", "xiaoqu", "building", "unit", "room", "lat", "lon", "photos",
                 "photos_done", "phone", "confirm", "problems", "split_confirm",

@@ -141,9 +141,9 @@ class ValidateReportForm(SplitSlots, FormValidationAction):
         if not value or len(value.strip()) < 2:
             dispatcher.utter_message(response="utter_description_too_short")
             return {"description": None}
+        # the key also finds the description's NLU log row (_record_correction)
         slots: dict[str, Any] = {"description": value.strip(),
-                                 "description_key": common.message_key(tracker),
-                                 "description_log_id": tracker.get_slot("nlu_log_id")}
+                                 "description_key": common.message_key(tracker)}
         if tracker.get_slot("category") is None:
             slots.update(category_slots(tracker))
         slots.update({"problems": await split_message(value.strip()), "split_confirm": None})
@@ -281,14 +281,18 @@ class ValidateReportForm(SplitSlots, FormValidationAction):
 
 def _record_correction(tracker: Tracker, chosen: str) -> None:
     """The resident picked a category by button or by name: the classifier learns from it."""
-    log_id = tracker.get_slot("description_log_id")
-    if log_id is None:
+    key = tracker.get_slot("description_key")
+    if not key:
         return
     from minsheng import nlu_log
 
     try:
         with common.unit_of_work() as uow:
-            nlu_log.record_correction(uow, chosen, "resident", message_id=int(log_id))
+            # the row the Rasa process logged for the description (nlu/message_log.py)
+            log_id = nlu_log.find_message(uow, tracker.sender_id, key)
+            if log_id is None:  # a button press, or logged before keys were kept
+                return
+            nlu_log.record_correction(uow, chosen, "resident", message_id=log_id)
             uow.commit()
     except Exception:  # noqa: BLE001 - side records never break the conversation
         common.log.exception("could not record the resident's category correction")

@@ -64,6 +64,17 @@ class Channel(StrEnum):
     wechat = "wechat"  # 微信公众号 (an online channel like telegram and web)
 
 
+def split_sender(sender_id: str) -> tuple[Channel, str]:
+    """'telegram:123456789' → (Channel.telegram, '123456789'); bare ids are web chats.
+
+    Here rather than in actions/common.py: the Rasa process (nlu/message_log.py) needs it
+    too, without the action server's packages."""
+    channel, sep, external = (sender_id or "").partition(":")
+    if sep and channel in Channel.__members__:
+        return Channel(channel), external
+    return Channel.web, sender_id
+
+
 # The channels a resident is reached on (a bot conversation); the others are offline:
 # hotline or visit reporters are called back by staff (the offline feedback route).
 ONLINE_CHANNELS = (Channel.telegram, Channel.web, Channel.wechat)

@@ -384,6 +384,11 @@ class NluMessage(Base):
     corrected_at = Column(DateTime)
     case_id = Column(Integer, ForeignKey("cases.id"))
     exported_at = Column(DateTime)
+    # minsheng.nlu_log.message_key of a resident's chat message: the report form finds the
+    # row of its description by (sender, key) to record the resident's category choice
+    message_key = Column(String(200))
+
+    __table_args__ = (Index("ix_nlu_messages_sender_key", "sender", "message_key"),)
 
 
 class WebUser(Base):

@@ -34,6 +34,28 @@ def is_button_payload(text: str) -> bool:
     return text.lstrip().startswith(("/", FULL_WIDTH_SLASH))
 
 
+# Rasa's prefix of a message made from an intent by an API call (trigger_intent, reminders).
+EXTERNAL_PREFIX = "EXTERNAL: "
+
+
+def is_typed(text: str) -> bool:
+    """Words a resident wrote: what the NLU log keeps (not a button, command or trigger)."""
+    text = text.strip()
+    return bool(text) and not is_button_payload(text) and not text.startswith(EXTERNAL_PREFIX)
+
+
+def message_key(event: dict) -> str:
+    """A stable id of a user message (a tracker event as a dict): its channel's message
+    id, else Rasa's, else its timestamp. The NLU log row of a message is found by
+    (sender, key); the report form keeps the key of the description."""
+    metadata = event.get("metadata") or {}
+    # A channel's own id survives re-delivery; Rasa's message_id is new on every POST.
+    for name in ("update_id", "message_id"):
+        if metadata.get(name) is not None:
+            return f"{name}:{metadata[name]}"
+    return str(event.get("message_id") or event.get("timestamp") or "")
+
+
 def _now() -> datetime:
     return datetime.utcnow()
 
@@ -46,6 +68,7 @@ def record_prediction(
     label: str,
     confidence: float,
     case_id: int | None = None,
+    message_key: str | None = None,
 ) -> NluMessage:
     message = NluMessage(
         at=_now(),
@@ -55,10 +78,20 @@ def record_prediction(
         predicted_label=label,
         confidence=float(confidence),
         case_id=case_id,
+        message_key=message_key,
     )
     uow.session.add(message)
     uow.session.flush()
     return message
+
+
+def find_message(uow, sender: str, key: str) -> int | None:
+    """The id of the logged message ``key`` of ``sender`` (``message_key``), if logged."""
+    return uow.session.execute(
+        select(NluMessage.id)
+        .where(NluMessage.sender == sender, NluMessage.message_key == key)
+        .order_by(NluMessage.id).limit(1)
+    ).scalar()
 
 
 def record_correction(

@@ -11,6 +11,12 @@ replicas sharing PostgreSQL stay correct. On SQLite (the embedded default) it al
 WAL mode without an fsync per commit. Endpoints: ``type: nlu.tracker_store.CachedSQLTrackerStore``
 with the keys of Rasa's ``type: SQL`` store.
 
+It also hands every saved user message to the NLU log (nlu/message_log.py), which a thread
+writes to the case database: the store already knows which events are new at save, where an
+event broker would be told them by Rasa's ``stream_events`` only after one more full
+``retrieve`` of the conversation per save (and that retrieve would take this cache's tracker
+away from the turn). ``nlu_log: false`` in the endpoints turns it off.
+
 A tracker is handed out at most once: ``retrieve`` takes it out of the cache and ``save``
 puts the saved object back. A turn that fails before saving, a read that never saves, a
 second read while a turn runs: each simply finds no cached tracker and reads the database.
@@ -30,6 +36,8 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
+
+from nlu.message_log import NluLogWriter
 
 DEFAULT_CACHE_SIZE = 2000  # conversations kept per process (a tracker is some tens of kB)
 
@@ -61,8 +69,12 @@ class Known:
 class CachedSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore with the last saved tracker of each conversation kept in memory."""
 
-    def __init__(self, *args: Any, cache_size: int = DEFAULT_CACHE_SIZE, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cache_size: int = DEFAULT_CACHE_SIZE,
+                 nlu_log: bool | NluLogWriter = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # True: the case database of the settings (the environment Rasa runs in); tests
+        # give their own writer, or False
+        self.nlu_log = NluLogWriter() if nlu_log is True else (nlu_log or None)
         if self.engine.dialect.name == "sqlite":
             # SQLAlchemy 1.4 gives an SQLite file no pool: every read and save opened the
             # file, and closing its last connection checkpoints the WAL (an fsync). One
@@ -125,6 +137,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             if rows:
                 last_id = rows[-1].id
             session.commit()
+        if self.nlu_log is not None:
+            # after the commit: a message is logged once its turn is stored (queued here,
+            # written by the log's thread)
+            self.nlu_log.submit(sender_id, new_events)
         if in_step and self._one_session(tracker):
             self._cached[sender_id] = Known(tracker, len(tracker.events), last_id)
             self._trim(self._cached)

@@ -1,14 +1,11 @@
-"""Cancel, triage of unsure messages, NLU logging and emergency advice."""
+"""Cancel, triage of unsure messages, message keys and emergency advice (the NLU log is
+written by the Rasa process: tests/integration/test_cached_tracker_store.py)."""
 from __future__ import annotations
-
-from sqlalchemy import select
 
 from actions.common import message_key, split_sender
 from actions.emergency import emergency_advice
-from actions.nlu_logging import ActionValidateSlotMappings
 from actions.report import ActionCancel, ActionTriage, category_buttons
 from minsheng.enums import Channel
-from minsheng.models import NluMessage
 from tests.actions.factories import DOMAIN, make_tracker, ranking, responses, slot_events
 
 
@@ -66,20 +63,3 @@ async def test_an_unsure_report_is_asked_about_and_chit_chat_is_not(database, di
     events = await ActionTriage().run(dispatcher, chat, DOMAIN)
     assert slot_events(events) == {"looks_like_report": False}
     assert responses(dispatcher) == ["utter_out_of_scope"]
-
-
-async def test_every_typed_message_is_logged_once_and_buttons_are_not(database, dispatcher):
-    action = ActionValidateSlotMappings()
-    tracker = make_tracker("楼道堆满杂物", "report_clutter", 0.8)
-    events = await action.run(dispatcher, tracker, DOMAIN)
-    slots = slot_events(events)
-    assert slots["nlu_log_key"] == "m-1"
-    again = make_tracker("楼道堆满杂物", "report_clutter", 0.8, slots=slots)
-    assert await action.run(dispatcher, again, DOMAIN) == []
-    button = make_tracker("/affirm", "affirm", message_id="m-2")
-    assert await action.run(dispatcher, button, DOMAIN) == []
-    with database.uow() as uow:
-        rows = uow.session.execute(select(NluMessage)).scalars().all()
-        assert [(r.text, r.predicted_label, r.confidence, r.sender) for r in rows] == [
-            ("楼道堆满杂物", "clutter", 0.8, "telegram:4242")]
-        assert rows[0].id == slots["nlu_log_id"]

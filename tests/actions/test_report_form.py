@@ -56,20 +56,24 @@ async def test_a_category_button_sets_it_and_records_the_residents_correction(
     with database.uow() as uow:
         from minsheng import nlu_log
 
-        row = nlu_log.record_prediction(uow, "telegram", "telegram:4242", "门口那个东西",
-                                        "clutter", 0.41)
+        # as the Rasa process logs them (nlu/message_log.py): the description, keyed by
+        # its message, and the same key from another chat
+        for sender in ("telegram:4242", "telegram:4243"):
+            nlu_log.record_prediction(uow, "telegram", sender, "门口那个东西", "clutter", 0.41,
+                                      message_key="update_id:500")
         uow.commit()
     tracker = make_tracker(
         '/choose_category{"category": "sanitation"}', "choose_category",
         entities=ents(category="sanitation"), form="report_form", requested="category",
         slots={"description": "门口那个东西", "category_predicted": "clutter",
-               "description_log_id": row.id},
+               "description_key": "update_id:500"},
     )
     slots = await run_form(dispatcher, tracker)
     assert slots["category"] == "sanitation"
     with database.uow() as uow:
-        stored = uow.session.execute(select(NluMessage)).scalar_one()
-        assert (stored.corrected_label, stored.corrected_by) == ("sanitation", "resident")
+        stored = uow.session.execute(select(NluMessage).order_by(NluMessage.id)).scalars()
+        assert [(m.sender, m.corrected_label, m.corrected_by) for m in stored] == [
+            ("telegram:4242", "sanitation", "resident"), ("telegram:4243", None, None)]
 
 
 async def test_a_typed_category_name_is_understood_and_nonsense_is_asked_again(

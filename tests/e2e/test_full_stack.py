@@ -40,6 +40,7 @@ STAFF_TG = 5300001
 RESIDENT_TG = 6300001          # the happy journey
 WAITING_RESIDENT_TG = 6300002  # writes while Rasa is down
 ACTIONS_DOWN_RESIDENT_TG = 6300003
+CORRECTING_RESIDENT_TG = 6300004  # changes the category at the summary
 RASA_TOKEN = "e2e-rasa-token-7621"
 REPORT_TEXT = "幸福里小区3号楼楼道里有人飞线充电，电线就挂在楼梯扶手上"
 TURN = 60.0  # one resident turn through gateway → Rasa → actions, generous under load
@@ -240,6 +241,47 @@ def test_resident_reports_staff_resolve_resident_rates_and_the_report_counts_it(
     assert overall["rated"] == 1 and overall["satisfied"] == 1, overall
     assert overall["closure_rate"] == 1.0 and overall["satisfaction"] == 1.0, overall
     print(f"\njourney: {turns} report turns, {time.monotonic() - started:.1f} s end to end")
+
+
+def test_a_typed_report_is_in_the_nlu_log_and_the_residents_category_change_corrects_it(
+        stack, on_failure_logs):
+    """The Rasa process logs each typed message (nlu/message_log.py, no action server call):
+    the report's words, once; no button press (masking: test_cached_tracker_store.py).
+    The report form finds that row by the message's key when the resident changes the
+    category at the summary."""
+    api = stack.bot_api
+    stack.ensure_rasa()
+    stack.ensure_actions()
+    chat, sender = CORRECTING_RESIDENT_TG, f"telegram:{CORRECTING_RESIDENT_TG}"
+    after = len(api.sent_to(chat))
+    api.send_text(chat, "平安里小区2号楼楼道里有人飞线充电，电线就挂在楼梯扶手上")
+    pressed: list[str] = []
+    for _turn in range(10):
+        reply = last_with_buttons_or_case(api, chat, after)
+        if CASE_NO.search(reply.text) and not reply.buttons:
+            break
+        titles = [b["text"] for b in reply.buttons]
+        after = len(api.sent_to(chat))
+        wanted = ["改类别"] if "改类别" not in pressed else []  # once, at the first summary
+        choice = next((t for t in [*wanted, "矛盾纠纷", "确认提交", "跳过", "完成"]
+                       if t in titles), None)
+        assert choice is not None, f"unexpected question {reply.text!r} with {titles}"
+        api.press(chat, reply, choice)
+        pressed.append(choice)
+    else:
+        raise AssertionError(f"no case number after 10 turns: pressed {pressed}")
+    assert {"改类别", "矛盾纠纷"} <= set(pressed), pressed
+
+    rows = wait_until(lambda: stack.query(
+        "SELECT text, corrected_label, corrected_by, message_key FROM nlu_messages "
+        "WHERE sender = ?", sender), 10, "the NLU log row")
+    assert len(rows) == 1, f"the typed message once, no button press: {rows}"
+    text, corrected, by, key = rows[0]
+    assert text == "平安里小区2号楼楼道里有人飞线充电，电线就挂在楼梯扶手上"
+    assert (corrected, by) == ("dispute", "resident")
+    # the key the form kept for the description is the log row's: the case was opened by it
+    assert stack.query("SELECT category FROM cases WHERE idempotency_key = ?",
+                       f"{sender}:{key}") == [("dispute",)]
 
 
 def test_action_server_down_during_a_report_is_kept_told_and_answered_when_back(

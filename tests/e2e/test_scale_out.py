@@ -24,6 +24,7 @@ from tests.e2e.harness import (
     rasa_server,
     rest_turn,
     seed_district,
+    wait_until,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -170,3 +171,12 @@ def test_a_case_opened_over_rest_lands_in_postgres(scale_out, logs_on_failure):
                     "JOIN resident_identities i ON i.resident_id = c.resident_id "
                     "WHERE c.case_no = %s", found.group(0))
     assert rows == [("assigned", "safety_hazard", "web", sender)], rows
+    # the Rasa replica wrote the typed message (not the button presses) to the NLU log in
+    # the case database (nlu/message_log.py), keyed as the case was opened
+    logged = wait_until(lambda: _pg_rows(
+        scale_out["cases_url"], "SELECT n.sender FROM nlu_messages n JOIN cases c "
+        "ON c.idempotency_key = n.sender || ':' || n.message_key WHERE c.case_no = %s",
+        found.group(0)), 10, "the NLU log row in PostgreSQL")
+    assert logged == [(sender,)], logged
+    assert _pg_rows(scale_out["cases_url"], "SELECT count(*) FROM nlu_messages "
+                    "WHERE sender = %s", sender) == [(1,)]

@@ -41,8 +41,9 @@ def domain():
     return Domain.from_yaml(DOMAIN_YAML)
 
 
-def replica(domain, keys: dict) -> CachedSQLTrackerStore:
-    return CachedSQLTrackerStore(domain=domain, **keys)
+def replica(domain, keys: dict, nlu_log=False) -> CachedSQLTrackerStore:
+    # no NLU log unless a test gives one: it would go to the settings' case database
+    return CachedSQLTrackerStore(domain=domain, nlu_log=nlu_log, **keys)
 
 
 def plain_read(domain, keys: dict, sender: str) -> list[dict]:
@@ -166,3 +167,78 @@ def test_the_sqlite_tracker_file_is_written_in_wal_mode(domain, tmp_path):
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     # one connection kept for the process: closing the last one checkpoints the WAL each time
     assert store.engine.pool.checkedin() == 1
+
+
+def nlu_rows(db) -> list[tuple]:
+    from sqlalchemy import select
+
+    from minsheng.models import NluMessage
+
+    with db.uow() as uow:
+        return [(m.sender, m.text, m.predicted_label, m.channel.value, m.message_key)
+                for m in uow.session.execute(select(NluMessage).order_by(NluMessage.id))
+                .scalars()]
+
+
+def test_each_typed_message_goes_to_the_nlu_log_once_from_either_replica(domain, store_keys,
+                                                                         db):
+    from nlu.message_log import NluLogWriter
+
+    writer = NluLogWriter(database=lambda: db)
+    first, second = replica(domain, store_keys, writer), replica(domain, store_keys, writer)
+    sender = "telegram:5551"
+    turn(first, sender, "楼道堆满杂物，电话13812345678")
+    turn(first, sender, "/affirm")         # a button press: no words to learn from
+    turn(first, sender, "／start")          # a typed command the gateway neutralised
+    turn(second, sender, "还有垃圾没人清")   # the other replica: its store reads it all first
+    turn(first, sender, "在吗")             # back on the first: stale cache, read again
+    assert writer.flush()
+    rows = nlu_rows(db)
+    assert [r[:4] for r in rows] == [
+        (sender, "楼道堆满杂物，电话138****5678", "out_of_scope", "telegram"),
+        (sender, "还有垃圾没人清", "out_of_scope", "telegram"),
+        (sender, "在吗", "out_of_scope", "telegram")]
+    assert len({r[4] for r in rows}) == 3 and all(rows[i][4] for i in range(3))
+    assert writer.written == 3 and writer.failed == 0
+
+
+def test_the_nlu_log_keys_a_message_as_the_report_form_does(domain, tmp_path, db):
+    """The row is found again by the key the form keeps (description_key): the update id
+    the gateway sends, else Rasa's message id."""
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+
+    from minsheng.nlu_log import message_key
+    from nlu.message_log import NluLogWriter
+
+    writer = NluLogWriter(database=lambda: db)
+    store = replica(domain, {"dialect": "sqlite", "db": str(tmp_path / "t.db")}, writer)
+
+    async def run():
+        tracker = await store.get_or_create_tracker("telegram:5552")
+        for n, metadata in enumerate(({"update_id": 77}, {}, {"update_id": 77})):
+            tracker.update(UserUttered(f"门口垃圾{n}", {"name": "report_sanitation",
+                                                     "confidence": 0.9},
+                                       metadata=metadata, message_id=f"rasa-{n}"))
+            tracker.update(ActionExecuted("action_listen"))
+            await store.save(tracker)
+    asyncio.run(run())
+    assert writer.flush()
+    # the third is the first delivered again (same update id): logged once
+    assert [(r[1], r[2], r[4]) for r in nlu_rows(db)] == [
+        ("门口垃圾0", "sanitation", "update_id:77"), ("门口垃圾1", "sanitation", "rasa-1")]
+    assert message_key({"metadata": {"update_id": 77}, "message_id": "x"}) == "update_id:77"
+
+
+def test_a_failing_nlu_log_never_breaks_the_turn(domain, tmp_path, caplog):
+    from nlu.message_log import NluLogWriter
+
+    def no_database():
+        raise RuntimeError("case database down")
+
+    writer = NluLogWriter(database=no_database)
+    store = replica(domain, {"dialect": "sqlite", "db": str(tmp_path / "t.db")}, writer)
+    tracker = turn(store, "web:5553", "垃圾没人清")
+    assert writer.flush()
+    assert writer.failed == 1 and "could not write 1 NLU log rows" in caplog.text
+    assert tracker.latest_message.text == "垃圾没人清"
+    assert turn(store, "web:5553", "在吗") is not None and store.hits == 1
