@@ -206,12 +206,13 @@ class InboundStore:
     # -- outcomes --------------------------------------------------------------------------
     def answered(self, key: str) -> Callable[[object, datetime], None]:
         """``also`` for ``bot.core.outbox.keep``: the message answered in the same
-        transaction as its kept replies."""
+        transaction as its kept replies (the answering attempt counted there too)."""
         def mark(uow, now: datetime) -> None:
             uow.session.execute(update(InboundMessage).where(
                 InboundMessage.channel == self.channel, InboundMessage.external_id == key,
                 InboundMessage.processed_at.is_(None)).values(
-                processed_at=now, last_error=None, claimed_until=None))
+                processed_at=now, attempts=InboundMessage.attempts + 1, last_error=None,
+                claimed_until=None))
         return mark
 
     def answered_already(self, key: str) -> Callable[[object], bool]:
@@ -224,8 +225,11 @@ class InboundStore:
         return check
 
     def mark_processed(self, key: str) -> None:
+        """Answered without replies kept by ``answered`` (a handler that sent nothing or
+        sent directly); a message already marked there is left as it is — one attempt is
+        counted once."""
         self._set(key, processed_at=utcnow(), attempts=InboundMessage.attempts + 1,
-                  last_error=None, claimed_until=None)
+                  last_error=None, claimed_until=None, unanswered_only=True)
 
     def mark_failed(self, key: str, error: str, backoff: float = 0.0) -> None:
         """One more failed attempt; nobody takes it again for ``backoff`` seconds."""
@@ -238,11 +242,13 @@ class InboundStore:
         self._set(key, processed_at=utcnow(), attempts=InboundMessage.attempts + 1,
                   last_error=error[:2000], claimed_until=None)
 
-    def _set(self, key: str, **values) -> None:
+    def _set(self, key: str, unanswered_only: bool = False, **values) -> None:
         with self._db.uow() as uow:
-            uow.session.execute(update(InboundMessage).where(
-                InboundMessage.channel == self.channel,
-                InboundMessage.external_id == key).values(**values))
+            query = update(InboundMessage).where(InboundMessage.channel == self.channel,
+                                                 InboundMessage.external_id == key)
+            if unanswered_only:
+                query = query.where(InboundMessage.processed_at.is_(None))
+            uow.session.execute(query.values(**values))
             uow.commit()
 
     # -- reading ---------------------------------------------------------------------------
