@@ -111,9 +111,12 @@ def _sources_key() -> str:
 
 def load_messages() -> tuple[list, dict[str, tuple[list, list[str]]]]:
     """Tokenised training messages and evaluation sets (cached in /tmp while files are unchanged)."""
+    # The key of the files as they are before reading them: a file edited while this run
+    # tokenises must not be cached under its new key with its old examples.
+    key = _sources_key()
     if CACHE.exists():
         cached = pickle.loads(CACHE.read_bytes())
-        if cached["key"] == _sources_key():
+        if cached["key"] == key:
             return cached["training"], cached["eval"]
     from rasa.shared.nlu.training_data.loading import load_data
 
@@ -125,7 +128,7 @@ def load_messages() -> tuple[list, dict[str, tuple[list, list[str]]]]:
         if path.exists():
             rows = read_eval_tsv(path)
             evaluation[name] = (_tokenised([r.text for r in rows]), [r.label for r in rows])
-    CACHE.write_bytes(pickle.dumps({"key": _sources_key(), "training": training,
+    CACHE.write_bytes(pickle.dumps({"key": key, "training": training,
                                     "eval": evaluation}))
     return training, evaluation
 
