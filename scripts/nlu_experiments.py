@@ -111,9 +111,12 @@ def _sources_key() -> str:
 
 def load_messages() -> tuple[list, dict[str, tuple[list, list[str]]]]:
     """Tokenised training messages and evaluation sets (cached in /tmp while files are unchanged)."""
+    # The key of the files as they are before reading them: a file edited while this run
+    # tokenises must not be cached under its new key with its old examples.
+    key = _sources_key()
     if CACHE.exists():
         cached = pickle.loads(CACHE.read_bytes())
-        if cached["key"] == _sources_key():
+        if cached["key"] == key:
             return cached["training"], cached["eval"]
     from rasa.shared.nlu.training_data.loading import load_data
 
@@ -125,7 +128,7 @@ def load_messages() -> tuple[list, dict[str, tuple[list, list[str]]]]:
         if path.exists():
             rows = read_eval_tsv(path)
             evaluation[name] = (_tokenised([r.text for r in rows]), [r.label for r in rows])
-    CACHE.write_bytes(pickle.dumps({"key": _sources_key(), "training": training,
+    CACHE.write_bytes(pickle.dumps({"key": key, "training": training,
                                     "eval": evaluation}))
     return training, evaluation
 
@@ -186,7 +189,10 @@ def threshold_table(classifier, evaluation: dict, target: float) -> None:
     print(f"recommended threshold {recommended:.2f} (target accuracy {target:.2f})")
 
 
-def cross_validation(config: dict, training: list, folds: int, workdir: Path) -> float:
+def cross_validation(config: dict, training: list, folds: int, workdir: Path,
+                     misclassified: list | None = None):
+    """The pooled report of the held-out folds; ``misclassified`` (when given) collects
+    (gold, predicted, text) of every held-out example the fold's model got wrong."""
     import copy
 
     from sklearn.model_selection import StratifiedGroupKFold
@@ -200,9 +206,14 @@ def cross_validation(config: dict, training: list, folds: int, workdir: Path) ->
         held_out = [copy.copy(training[i]) for i in test_idx]
         for message in held_out:
             message.data = dict(message.data)
-        gold += [label_of_intent(intents[i]) for i in test_idx]
-        predicted += predicted_labels(classifier, held_out)
-    return score(gold, predicted).macro_f1
+        fold_gold = [label_of_intent(intents[i]) for i in test_idx]
+        fold_predicted = predicted_labels(classifier, held_out)
+        if misclassified is not None:
+            misclassified += [(g, p, training[i].get("text"))
+                              for g, p, i in zip(fold_gold, fold_predicted, test_idx) if g != p]
+        gold += fold_gold
+        predicted += fold_predicted
+    return score(gold, predicted)
 
 
 def run(name: str, overrides: dict, folds: int, training: list, evaluation: dict,
@@ -222,7 +233,14 @@ def run(name: str, overrides: dict, folds: int, training: list, evaluation: dict
     if threshold_target:
         threshold_table(classifier, evaluation, threshold_target)
     if folds:
-        row["cv"] = cross_validation(config, training, folds, workdir)
+        wrong: list = []
+        report = cross_validation(config, training, folds, workdir, wrong)
+        row["cv"] = report.macro_f1
+        if show_reports:
+            # where cross-validation loses: per class, the confusion, and the examples
+            print(f"--- {name} cross-validation ({folds} folds)\n{format_report(report)}")
+            for gold, predicted, text in sorted(wrong):
+                print(f"CV-WRONG\t{gold}\t{predicted}\t{text}")
     return row
 
 
@@ -232,7 +250,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("variants", nargs="*")
     parser.add_argument("--folds", type=int, default=5, help="0: no cross-validation")
-    parser.add_argument("--reports", action="store_true", help="per-class tables of the dev sets")
+    parser.add_argument("--reports", action="store_true", help="per-class tables and confusion of the dev sets and of "
+                        "cross-validation, and the misclassified cross-validation examples")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--threshold", type=float, metavar="TARGET",
                         help="also the fallback threshold table for this target accuracy")
