@@ -336,12 +336,13 @@ def act(db: Database, inbox: InboundStore, key: str, chat_id: int, staff_id: int
             staff_actions.perform(uow, action, staff_actions.Request(case_no, staff_id,
                                                                      note or "", **extra))
             uow.session.flush()
-            text = render.action_done(label, case_no)
-            view = cases.get_case(uow, case_no)
-            relation = access.staff_relation(uow, staff_id, case_no)
         except DomainError as error:
             uow.session.rollback()  # nothing of a refused action is kept
             text = f"{label}未完成：{error}"
+        else:  # the card to redraw, read in the same transaction as the change
+            text = render.action_done(label, case_no)
+            view = cases.get_case(uow, case_no)
+            relation = access.staff_relation(uow, staff_id, case_no)
         now = utcnow()
         [due] = outbox.keep_in(uow, Channel.telegram, str(chat_id), [{"text": text}], now)
         inbox.answered(key)(uow, now)
