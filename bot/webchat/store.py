@@ -195,13 +195,6 @@ class WebChatStore:
         return self.answer(resident_id, [{"text": text}], keep_offers=True, kind=kind)[0]
 
     # -- offered buttons -------------------------------------------------------------------
-    def offered_title(self, resident_id: int, payload: str) -> str | None:
-        """The title of ``payload`` if it is on offer to this resident, else None."""
-        with self._db.uow() as uow:
-            return uow.session.execute(select(OfferedButton.title).where(
-                OfferedButton.channel == WEB, OfferedButton.resident_id == resident_id,
-                OfferedButton.payload == payload)).scalar()
-
     def offered_to(self, external_id: str, payload: str) -> tuple[int | None, str | None]:
         """The resident behind a web-chat id and the title of ``payload`` if it is on offer
         to them (None, None: no such resident), in one read: a button press is most turns."""

@@ -315,12 +315,12 @@ async def test_the_rating_dialogue_leaves_through_the_core_outbox_and_waits_for_
         assert request.kind == "rating_request" and request.sent_at is not None
         assert prompt.sent_at is None and "满意吗" in prompt.text
         prompt_id, request_id = prompt.id, request.id
-    assert chat.store.offered_title(resident_id, "/rate_satisfied") is None
+    assert chat.store.offered_to("closed-page", "/rate_satisfied") == (resident_id, None)
     fetched = await chat.messages("closed-page", 0)
     assert [m.id for m in fetched][-1] == prompt_id  # the request itself is not shown
     assert request_id not in [m.id for m in fetched]
     assert fetched[-1].buttons[0] == {"title": "满意", "payload": "/rate_satisfied"}
-    assert chat.store.offered_title(resident_id, "/rate_satisfied") == "满意"
+    assert chat.store.offered_to("closed-page", "/rate_satisfied") == (resident_id, "满意")
     assert outbox_row(db, prompt_id).sent_at is not None
     await OutboxSender(db, [chat]).send_due()  # nothing more: the rating started once
     assert len(rasa.triggered) == 1
