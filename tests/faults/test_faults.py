@@ -32,8 +32,9 @@ from pathlib import Path
 
 import pytest
 
+from minsheng.services.outbox import CLAIM_LEASE_SECONDS
 from tests.e2e.harness import rasa_budget
-from tests.faults.journeys import Journey, count, first_answer_after, now, settle
+from tests.faults.journeys import Journey, count, crash_copies, first_answer_after, now, settle
 from tests.faults.stack import STAFF_TG, running_stack
 from tests.faults.webprobe import WebChatProbe
 
@@ -153,6 +154,15 @@ def run_case(stack, table, fault: str, step: str, staff: bool) -> None:
         injector.finish(row)
         settle(stack, [chat, STAFF_TG])
         found = count(stack, journey)
+        if fault == "gateway" and injector.fired_at is not None:
+            # The one double a killed gateway may leave, as in the scale-out test: a row
+            # Telegram took just before the kill, not yet recorded, sent again when its
+            # lease ran out (Telegram has no idempotent send). Printed, not failed.
+            texts = crash_copies(stack.bot_api, chat, injector.fired_at, CLAIM_LEASE_SECONDS)
+            crash = [m for m in found.doubled if any(repr(t[:40]) in m for t in texts)]
+            found.doubled = [m for m in found.doubled if m not in crash]
+            if crash:
+                print(f"\n{fault}-{step}: sent again after the gateway's crash: {crash}")
         if stopped:
             found.unanswered.append(stopped)
         row.lost, row.doubled, row.unanswered = found.totals()

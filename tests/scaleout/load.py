@@ -326,19 +326,6 @@ def answered_turns(deployment, sender: str) -> Counter:
                    if key)
 
 
-def crash_copies(bot_api, chat: int, killed_at: float, lease: float) -> set[str]:
-    """Texts sent twice to ``chat`` because a gateway died between Telegram's answer and
-    recording the row as sent: the first copy in the seconds before the kill, the second
-    once the row's lease (``lease`` s) ran out and another sender took it. Telegram has no
-    idempotent send, so a crash in that moment gives a second copy; any other double is
-    a fault."""
-    sent: dict[str, list[float]] = {}
-    for call in bot_api.sent_to(chat):
-        sent.setdefault(call.text, []).append(call.at)
-    return {text for text, ats in sent.items() if len(ats) == 2
-            and killed_at - 10 <= ats[0] <= killed_at and ats[1] - ats[0] >= 0.9 * lease}
-
-
 def sends_after(bot_api, chat: int, since: float) -> list[tuple[float, str]]:
     """Every text sent to ``chat``: seconds after ``since`` (negative: before), first 20
     characters — to tell a double's cause from its timing."""

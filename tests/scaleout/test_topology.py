@@ -20,9 +20,9 @@ import pytest
 from minsheng.services.outbox import CLAIM_LEASE_SECONDS
 from tests.conftest import REDIS_ADDR, require_service
 from tests.e2e.harness import print_logs_if_failed, rasa_budget, wait_until
-from tests.faults.journeys import count
+from tests.faults.journeys import count, crash_copies
 from tests.scaleout.deployment import start_deployment
-from tests.scaleout.load import VICTIMS, Load, crash_copies, p95, sends_after, settle, web_count
+from tests.scaleout.load import VICTIMS, Load, p95, sends_after, settle, web_count
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.postgres, pytest.mark.redis,
               pytest.mark.slow]
@@ -75,7 +75,7 @@ def test_one_replica_of_each_kind_killed_under_load_loses_and_doubles_nothing(
 
     found = {f"telegram {j.chat}": count(deployment, j) for j in load.telegram if j.pushed}
     # A row the killed gateway had just sent but not yet recorded is sent again once its
-    # lease runs out: counted and printed apart (load.crash_copies), any other double fails.
+    # lease runs out: counted and printed apart (journeys.crash_copies), any other double fails.
     crash_doubles: list[str] = []
     for journey in load.telegram:
         texts = crash_copies(deployment.bot_api, journey.chat, killed_at, CLAIM_LEASE_SECONDS)
