@@ -4,7 +4,6 @@ Run with ``uvicorn web.app:create_app --factory`` (``make run`` does it on :8000
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +17,6 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from minsheng import audit
 from minsheng.clock import format_local
 from minsheng.db import Database
 from minsheng.enums import CATEGORY_LABELS, CHANNEL_LABELS, RATING_LABELS, STATE_LABELS
@@ -41,6 +39,7 @@ from web import (
 )
 from web.csrf import FormCSRFMiddleware, csrf_token
 from web.deps import LoginRequired, render
+from web.middleware import AuditRefusals, SecurityHeaders
 from web.uploads import MAX_UPLOAD_BYTES
 
 HERE = Path(__file__).resolve().parent
@@ -48,9 +47,6 @@ HERE = Path(__file__).resolve().parent
 VENDOR = {"echarts": HERE.parent / "node_modules" / "echarts" / "dist"}
 STOCK_DETAILS = {"Not Found": "页面不存在", "Method Not Allowed": "不支持这种请求方式",
                  "There was an error parsing the body": "请求内容的格式不对，无法读取"}
-DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
 
 def _templates(settings: Settings) -> Jinja2Templates:
@@ -97,28 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SessionMiddleware, secret_key=settings.web_secret_key,
                        session_cookie="minsheng_session", max_age=12 * 3600, same_site="lax",
                        https_only=settings.web_https)
-
-    @app.middleware("http")
-    async def audit_refusals(request: Request, call_next):
-        """Every refused request (403: a role, a scope, a CSRF check) goes to the audit log."""
-        response = await call_next(request)
-        if response.status_code == 403:
-            user = getattr(request.state, "user", None)
-            await asyncio.to_thread(
-                audit.record_now, app.state.db, "refused",
-                actor=f"user:{user.id}" if user else None,
-                target=f"{request.method} {request.url.path}",
-                address=request.client.host if request.client else None)
-        return response
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if not request.url.path.startswith(DOCS_PATHS):
-            response.headers.setdefault("Content-Security-Policy", CSP)
-        return response
+    app.add_middleware(AuditRefusals, db=app.state.db)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired):

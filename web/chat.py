@@ -164,17 +164,16 @@ async def _running(app: FastAPI):
     chat: WebChat = app.state.webchat
     settings = app.state.settings
     rasa = RasaClient(settings.rasa_url, settings.rasa_token, chat.rasa_timeout)
-    previous, chat.rasa = chat.rasa, rasa  # (a test may serve the same app twice at once)
     app.state.webchat_sender = sender = OutboxSender(app.state.db, [chat], batch=20,
                                                      interval=SENDER_INTERVAL)
     try:
-        async with background(**{"webchat-sweep": chat.sweep_forever(),
-                                 "webchat-outbox": sender.run_forever()}):
-            yield
+        with chat.serving(rasa):
+            async with background(**{"webchat-sweep": chat.sweep_forever(),
+                                     "webchat-outbox": sender.run_forever()}):
+                yield
     finally:
         await rasa.close()
         await chat.close()
-        chat.rasa = previous
 
 
 def webchat(request: Request) -> WebChat:

@@ -68,7 +68,10 @@ class RasaClient:
         self._http = httpx.AsyncClient(
             verify=tls_context(),
             timeout=httpx.Timeout(timeout, connect=5.0),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+            # A kept connection is let go after 2 s idle, well before a server's keep-alive
+            # timeout (Rasa's 120 s, nginx's 75 s) can close it under a request being sent.
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50,
+                                keepalive_expiry=2.0),
         )
 
     async def __aenter__(self) -> RasaClient:

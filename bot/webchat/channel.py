@@ -19,6 +19,7 @@ a ``rating_request`` asks for; its messages wait in the outbox until the page dr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -63,13 +64,30 @@ class WebChat:
         self.inbox = InboundStore(db, Channel.web)
         self.retry_every = retry_every
         self.rasa_timeout = rasa_timeout
-        # The outbox sender's client (the rating dialogue), made by the process that runs
-        # the sender, on its event loop; turns make their own.
+        # The serving app's client (``serving``): the outbox sender's (the rating dialogue)
+        # and, on the app's event loop, every turn's — kept connections to Rasa.
         self.rasa: RasaClient | None = None
+        self._serving_loop: asyncio.AbstractEventLoop | None = None
         self._turns = Turns(settings.shared_state_url, "web")
         self._next_retry: dict[str, float] = {}
 
-    def _rasa(self) -> RasaClient:
+    @contextlib.contextmanager
+    def serving(self, rasa: RasaClient):
+        """While the app serves on this event loop, ``rasa`` carries its turns and starts
+        the rating dialogue (a test may serve the same app twice: the previous comes back)."""
+        previous = self.rasa, self._serving_loop
+        self.rasa, self._serving_loop = rasa, asyncio.get_running_loop()
+        try:
+            yield
+        finally:
+            self.rasa, self._serving_loop = previous
+
+    def _rasa(self) -> contextlib.AbstractAsyncContextManager[RasaClient]:
+        """The serving app's client for a turn on its event loop (a new connection per turn
+        was a fifth of the web app's CPU); otherwise — a test driving the channel on its
+        own loop — a client for this turn alone."""
+        if self.rasa is not None and self._serving_loop is asyncio.get_running_loop():
+            return contextlib.nullcontext(self.rasa)
         return RasaClient(self.settings.rasa_url, self.settings.rasa_token, self.rasa_timeout)
 
     def _lock(self, external_id: str) -> TurnLock:

@@ -61,6 +61,8 @@ class FakeRasa:
     actions_down: bool = False
     events: dict[str, list[dict]] = field(default_factory=dict)  # the trackers, by sender
     model_file: str | None = None  # what GET /status reports; PUT /model sets it
+    keep_alive: bool = False  # HTTP/1.1 with kept connections, as Rasa (Sanic) serves
+    connections: int = 0  # TCP connections accepted
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -70,6 +72,12 @@ class FakeRasa:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):  # keep test output quiet
                 pass
+
+            def setup(self):
+                super().setup()
+                self.protocol_version = "HTTP/1.1" if fake.keep_alive else "HTTP/1.0"
+                with fake._lock:
+                    fake.connections += 1
 
             def do_GET(self):
                 url = urlparse(self.path)

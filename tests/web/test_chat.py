@@ -38,6 +38,17 @@ def test_typed_text_reaches_rasa_with_a_web_sender_and_replies_come_back(client,
     assert sender_of(client, rasa).startswith("web:")
 
 
+def test_the_turns_of_a_serving_app_share_kept_connections_to_rasa(client, rasa):
+    """A connection per turn was a fifth of the web app's CPU: the turns of a serving app
+    go over its one client's kept connections (bot.webchat.channel.WebChat.serving)."""
+    rasa.keep_alive = True
+    client.get("/chat")
+    for text in ("楼道堆满杂物", "路灯不亮", "垃圾没人清"):
+        assert say(client, text=text).status_code == 200
+    assert len(rasa.received) == 3
+    assert rasa.connections == 1
+
+
 def test_a_typed_slash_command_is_neutralised(client, rasa):
     client.get("/chat")
     say(client, text='/affirm{"x": 1}')

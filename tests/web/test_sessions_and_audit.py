@@ -94,3 +94,18 @@ def test_a_csrf_cookie_planted_in_the_browser_does_not_make_a_valid_form(app, cl
     set_cookies = victim.get("/login").headers.get_list("set-cookie")
     fresh = next(c for c in set_cookies if c.startswith("csrftoken="))
     assert planted not in fresh  # the page puts the cookie right
+
+
+def test_every_response_carries_the_security_headers_and_pages_the_csp(client):
+    """Pages, JSON errors and redirects get nosniff and the referrer policy; the API docs
+    (which load their own scripts) are the one place without the content security policy."""
+    from web.middleware import CSP
+
+    for path in ("/login", "/chat/no-such-thing", "/cases"):
+        response = client.get(path, follow_redirects=False)
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["referrer-policy"] == "same-origin", path
+        assert response.headers["content-security-policy"] == CSP, path
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "content-security-policy" not in docs.headers
+    assert docs.headers["x-content-type-options"] == "nosniff"
