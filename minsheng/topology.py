@@ -140,8 +140,7 @@ def environment(layout: Layout, backing: Backing, keys: Secrets,
     pg = urlparse(backing.cases_url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINSHENG_")}
     env.update(
-        PYTHONUNBUFFERED="1", SQLALCHEMY_SILENCE_UBER_WARNING="1",
-        RASA_TELEMETRY_ENABLED="false", PYTHONPATH=str(ROOT),
+        processes.PROCESS_ENV, PYTHONPATH=str(ROOT),
         MINSHENG_DATABASE_URL=backing.cases_url,
         MINSHENG_RASA_URL=layout.rasa_url, MINSHENG_RASA_TOKEN=keys.rasa_token,
         MINSHENG_ACTION_TOKEN=keys.action_token, MINSHENG_WEB_SECRET_KEY=keys.web_secret_key,

@@ -98,8 +98,7 @@ def default_bot(cache: Path) -> Path:
 
 def child_env(values: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINSHENG_")}
-    env.update(PYTHONUNBUFFERED="1", SQLALCHEMY_SILENCE_UBER_WARNING="1",
-               RASA_TELEMETRY_ENABLED="false", PYTHONPATH=str(ROOT), **values)
+    env.update(processes.PROCESS_ENV, PYTHONPATH=str(ROOT), **values)
     return env
 
 

@@ -127,8 +127,7 @@ def main() -> int:
 
     # Rasa fills endpoints.yml's action-server header from the environment; the other
     # processes read the same secrets from var/secrets themselves.
-    env = dict(os.environ, PYTHONUNBUFFERED="1", SQLALCHEMY_SILENCE_UBER_WARNING="1",
-               RASA_TELEMETRY_ENABLED="false", MINSHENG_ACTION_TOKEN=settings.action_token)
+    env = dict(os.environ, **processes.PROCESS_ENV, MINSHENG_ACTION_TOKEN=settings.action_token)
     progs = processes.programs(BIN, settings.rasa_token, model,
                                gateway=bool(settings.telegram_bot_token))
     later = tuple(p.name for p in progs if p.name != "rasa") if early else ()

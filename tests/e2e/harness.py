@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import yaml
 
+from minsheng.processes import PROCESS_ENV
 from tests.botapi import updates
 from tests.botapi.server import BotApiServer, Call
 
@@ -224,8 +225,7 @@ def base_env(**values: str) -> dict[str, str]:
     """The environment of every child: ours, minus MINSHENG_* / Telegram from outside."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("MINSHENG_") and k not in ("TELEGRAM_BOT_TOKEN", "CI")}
-    env.update(PYTHONUNBUFFERED="1", SQLALCHEMY_SILENCE_UBER_WARNING="1",
-               PYTHONPATH=str(ROOT), MINSHENG_ACTION_TOKEN=E2E_ACTION_TOKEN,
+    env.update(PROCESS_ENV, PYTHONPATH=str(ROOT), MINSHENG_ACTION_TOKEN=E2E_ACTION_TOKEN,
                MINSHENG_WEB_SECRET_KEY=E2E_WEB_SECRET)
     env.update(values)
     return env

@@ -226,7 +226,6 @@ def start_stack(run_dir: Path, model: Path, servers: bool = False) -> Stack:
         MINSHENG_SECRETS_DIR=str(run_dir / "secrets"),
         TELEGRAM_BOT_TOKEN=bot_api.token,
         MINSHENG_TELEGRAM_BASE_URL=bot_api.base_url,
-        RASA_TELEMETRY_ENABLED="false",
         **extra,
     )
     seed_district(env, run_dir, STAFF_TG)

@@ -33,3 +33,11 @@ def test_the_target_starts_every_process_and_no_other():
     wanted = unit("minsheng.target")["Unit"]["Wants"].split()
     assert sorted(wanted) == sorted(f"minsheng-{n}.service" for n in every_process())
     assert sorted(p.name for p in UNITS.glob("minsheng-*.service")) == sorted(wanted)
+
+
+def test_each_unit_runs_its_process_with_the_environment_every_other_start_gives_it():
+    """processes.PROCESS_ENV (the malloc arenas among it) is the one list; a unit file
+    cannot import it, so this keeps the units in step."""
+    for name in every_process():
+        line = unit(f"minsheng-{name}.service")["Service"]["Environment"]
+        assert dict(pair.split("=", 1) for pair in line.split()) == processes.PROCESS_ENV, name
