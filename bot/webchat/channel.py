@@ -193,7 +193,11 @@ class WebChat:
                 if answered is None:
                     break
                 out += answered
-                answered_fresh = answered_fresh or held.key == fresh
+                if held.key == fresh:
+                    # Older ones went first; a newer one has its own send waiting for this
+                    # lock (or the sweep): no claim that finds nothing, a transaction a turn.
+                    answered_fresh = True
+                    break
         if fresh is not None and not answered_fresh:
             out.append(await asyncio.to_thread(self.store.tell, resident_id, BUSY))
         return out

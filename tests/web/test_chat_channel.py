@@ -238,6 +238,32 @@ async def test_a_kept_message_is_answered_by_the_sweep_while_the_page_is_closed(
     assert texts == [f"您反映的是：{REPORT}", "确认提交吗？"]
 
 
+async def test_a_send_answers_what_waits_before_it_in_order_and_stops_at_its_own_message(
+        settings, db, rasa):
+    """The kept older message goes to Rasa first, then the new one — and no claim after
+    it: a newer message has its own send (or the sweep), so that claim only ever found
+    nothing (a transaction per turn)."""
+    from bot.webchat.channel import WebChat
+
+    chat = WebChat(settings, db, retry_every=0.0)
+    rasa.silent = True
+    await chat.send("in-order", "路灯不亮", "路灯不亮")
+    rasa.silent = False
+    claimed, claim_next = [], chat.inbox.claim_next
+
+    def counting(sender, lease=None):
+        held = claim_next(sender, lease)
+        claimed.append(held.payload["text"] if held else None)
+        return held
+
+    chat.inbox.claim_next = counting
+    out = await chat.send("in-order", REPORT, REPORT)
+    assert claimed == ["路灯不亮", REPORT]
+    assert rasa.messages_from(rasa.received[-1]["sender"])[-2:] == ["路灯不亮", REPORT]
+    assert out[0].text == "您反映的是：路灯不亮" and BUSY not in [m.text for m in out]
+    assert all(row.processed_at is not None for row in inbound_rows(db))
+
+
 def rejoin(client, case_no: str, tail: str):
     return client.post("/chat/rejoin", json={"case_no": case_no, "phone_tail": tail},
                        headers={"X-CSRFToken": csrf_of(client)})
