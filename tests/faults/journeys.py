@@ -262,17 +262,23 @@ def count(stack: Stack, journey: Journey, expect_case: bool = True) -> Count:
     return found
 
 
+def sends_of(bot_api, chat: int) -> dict[str, list]:
+    """Every text sent to ``chat`` with its calls, in order."""
+    sent: dict[str, list] = {}
+    for call in bot_api.sent_to(chat):
+        sent.setdefault(call.text, []).append(call)
+    return sent
+
+
 def crash_copies(bot_api, chat: int, killed_at: float, lease: float) -> set[str]:
     """Texts sent twice to ``chat`` because a gateway died between Telegram's answer and
     recording the row as sent: the first copy in the seconds before the kill, the second
     once the row's lease (``lease`` s) ran out and another sender took it. Telegram has no
     idempotent send, so a crash in that moment gives a second copy; any other double is
     a fault."""
-    sent: dict[str, list[float]] = {}
-    for call in bot_api.sent_to(chat):
-        sent.setdefault(call.text, []).append(call.at)
-    return {text for text, ats in sent.items() if len(ats) == 2
-            and killed_at - 10 <= ats[0] <= killed_at and ats[1] - ats[0] >= 0.9 * lease}
+    return {text for text, calls in sends_of(bot_api, chat).items() if len(calls) == 2
+            and killed_at - 10 <= calls[0].at <= killed_at
+            and calls[1].at - calls[0].at >= 0.9 * lease}
 
 
 def told_busy_again(sent: list[Call]) -> int:

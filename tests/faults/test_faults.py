@@ -34,7 +34,15 @@ import pytest
 
 from minsheng.services.outbox import CLAIM_LEASE_SECONDS
 from tests.e2e.harness import rasa_budget
-from tests.faults.journeys import Journey, count, crash_copies, first_answer_after, now, settle
+from tests.faults.journeys import (
+    Journey,
+    count,
+    crash_copies,
+    first_answer_after,
+    now,
+    sends_of,
+    settle,
+)
 from tests.faults.stack import STAFF_TG, running_stack
 from tests.faults.webprobe import WebChatProbe
 
@@ -163,6 +171,11 @@ def run_case(stack, table, fault: str, step: str, staff: bool) -> None:
             found.doubled = [m for m in found.doubled if m not in crash]
             if crash:
                 print(f"\n{fault}-{step}: sent again after the gateway's crash: {crash}")
+            if found.doubled:  # when, against the kill: what tells a crash copy from a fault
+                row.notes += "sent at (s after the kill): " + "; ".join(
+                    f"{text[:12]!r} {[round(c.at - injector.fired_at, 1) for c in calls]}"
+                    for text, calls in sends_of(stack.bot_api, chat).items()
+                    if len(calls) > 1) + "; "
         if stopped:
             found.unanswered.append(stopped)
         row.lost, row.doubled, row.unanswered = found.totals()
