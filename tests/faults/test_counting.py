@@ -34,5 +34,8 @@ def test_a_crash_copy_is_the_row_sent_before_the_kill_and_again_after_its_lease(
         "已受理"}
     # sent twice within moments of each other: a real double, not the crash's copy
     assert crash_copies(Api([at("已受理", 99.5), at("已受理", 101.0)]), 1, killed, lease) == set()
+    # a request written just before the kill, timed by the fake server a moment after it
+    assert crash_copies(Api([at("已受理", 100.4), at("已受理", 221.0)]), 1, killed, lease) == {
+        "已受理"}
     # the first copy after the kill: not the dead gateway's
     assert crash_copies(Api([at("已受理", 130.0), at("已受理", 260.0)]), 1, killed, lease) == set()

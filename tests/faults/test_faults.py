@@ -97,6 +97,7 @@ class Injector:
     def __init__(self, stack, victim: str, at: str, watch_chat: int) -> None:
         self.stack, self.victim, self.at, self.watch_chat = stack, victim, at, watch_chat
         self.fired_at: float | None = None
+        self.killed_at: float | None = None  # a process's kill: when the signal had gone
         self.back: float | None = None
         self.probe: WebChatProbe | None = None
         self._threads: list[threading.Thread] = []
@@ -118,6 +119,9 @@ class Injector:
             self.probe.start()
             return
         old = self.stack.kill(self.victim)
+        # the SIGKILL went after a call to supervisord for the pid: the victim worked on
+        # until this moment, not until fired_at
+        self.killed_at = now()
         self.probe.start()
         thread = threading.Thread(target=self._measure_back, args=(old,), daemon=True)
         thread.start()
@@ -162,18 +166,18 @@ def run_case(stack, table, fault: str, step: str, staff: bool) -> None:
         injector.finish(row)
         settle(stack, [chat, STAFF_TG])
         found = count(stack, journey)
-        if fault == "gateway" and injector.fired_at is not None:
+        if fault == "gateway" and injector.killed_at is not None:
             # The one double a killed gateway may leave, as in the scale-out test: a row
             # Telegram took just before the kill, not yet recorded, sent again when its
             # lease ran out (Telegram has no idempotent send). Printed, not failed.
-            texts = crash_copies(stack.bot_api, chat, injector.fired_at, CLAIM_LEASE_SECONDS)
+            texts = crash_copies(stack.bot_api, chat, injector.killed_at, CLAIM_LEASE_SECONDS)
             crash = [m for m in found.doubled if any(repr(t[:40]) in m for t in texts)]
             found.doubled = [m for m in found.doubled if m not in crash]
             if crash:
                 print(f"\n{fault}-{step}: sent again after the gateway's crash: {crash}")
             if found.doubled:  # when, against the kill: what tells a crash copy from a fault
                 row.notes += "sent at (s after the kill): " + "; ".join(
-                    f"{text[:12]!r} {[round(c.at - injector.fired_at, 1) for c in calls]}"
+                    f"{text[:12]!r} {[round(c.at - injector.killed_at, 1) for c in calls]}"
                     for text, calls in sends_of(stack.bot_api, chat).items()
                     if len(calls) > 1) + "; "
         if stopped:

@@ -61,6 +61,7 @@ def test_one_replica_of_each_kind_killed_under_load_loses_and_doubles_nothing(
                    "the first turns under load", interval=0.5)
         killed_at = time.monotonic()
         old = {name: topology.kill(name) for name in VICTIMS}
+        gone_at = time.monotonic()  # a victim worked on until its SIGKILL, not killed_at
         # The others are back within seconds; a Rasa server takes its model load (minutes
         # on a busy machine): the load goes on while it loads, not until it is back.
         back = {name: topology.wait_back(name, pid, 120) for name, pid in old.items()
@@ -78,7 +79,7 @@ def test_one_replica_of_each_kind_killed_under_load_loses_and_doubles_nothing(
     # lease runs out: counted and printed apart (journeys.crash_copies), any other double fails.
     crash_doubles: list[str] = []
     for journey in load.telegram:
-        texts = crash_copies(deployment.bot_api, journey.chat, killed_at, CLAIM_LEASE_SECONDS)
+        texts = crash_copies(deployment.bot_api, journey.chat, gone_at, CLAIM_LEASE_SECONDS)
         counted = found.get(f"telegram {journey.chat}")
         if counted is None or not texts:
             continue
