@@ -1,4 +1,4 @@
-"""``rasa run`` with two per-turn costs removed and a model swap that does not stop the
+"""``rasa run`` with per-turn costs removed and a model swap that does not stop the
 replica: ``python -m nlu.rasa_run`` takes the same arguments as ``rasa run``
 (minsheng/processes.py and the test harness start Rasa with it).
 
@@ -14,7 +14,8 @@ reply is still validated against the same schema and a bad one fails with the sa
 Nothing inside the virtualenv is edited: the method is replaced when this module starts Rasa.
 
 The policies' past states are worked out from where the tracker was last asked instead of
-from the session's first event: nlu/prior_states.py.
+from the session's first event (nlu/prior_states.py), and calls to the action server reuse
+their connections (nlu/kept_sessions.py).
 """
 from __future__ import annotations
 
@@ -57,11 +58,12 @@ def validate_action_reply(self, result: dict[str, Any]) -> bool:
 def install() -> None:
     from rasa.core.actions.action import RemoteAction
 
-    from nlu import model_loading, prior_states
+    from nlu import kept_sessions, model_loading, prior_states
 
     RemoteAction._validate_action_result = validate_action_reply
     model_loading.install()
     prior_states.install()
+    kept_sessions.install()
 
 
 def main(argv: list[str] | None = None) -> None:

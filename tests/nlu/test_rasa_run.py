@@ -41,12 +41,15 @@ def test_the_cached_validator_judges_a_reply_as_jsonschema_validate_does(reply, 
 def test_rasa_started_through_the_wrapper_uses_the_cached_validator():
     from rasa.core.actions.action import RemoteAction
     from rasa.shared.core.domain import Domain
+    from rasa.utils.endpoints import EndpointConfig
 
     original = RemoteAction._validate_action_result
     original_states = Domain.states_for_tracker_history
+    original_session = EndpointConfig.session
     try:
         rasa_run.install()
         assert Domain.states_for_tracker_history is not original_states  # nlu/prior_states.py
+        assert EndpointConfig.session is not original_session  # nlu/kept_sessions.py
         action = RemoteAction("action_open_case", None)
         assert action._validate_action_result(GOOD) is True
         with pytest.raises(jsonschema.ValidationError):
@@ -55,3 +58,4 @@ def test_rasa_started_through_the_wrapper_uses_the_cached_validator():
     finally:
         RemoteAction._validate_action_result = original
         Domain.states_for_tracker_history = original_states
+        EndpointConfig.session = original_session
