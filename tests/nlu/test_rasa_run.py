@@ -59,3 +59,46 @@ def test_rasa_started_through_the_wrapper_uses_the_cached_validator():
         RemoteAction._validate_action_result = original
         Domain.states_for_tracker_history = original_states
         EndpointConfig.session = original_session
+
+
+def reply_corpus() -> list:
+    """Replies with one event of every kind Rasa knows, and each of them broken in every key:
+    removed, or set to a number, None, a string, a list, an object."""
+    from datetime import datetime
+
+    from rasa.shared.core import events as e
+
+    samples = [
+        e.UserUttered("楼道灯坏了", {"name": "report_safety_hazard", "confidence": 0.9},
+                      [{"entity": "place", "value": "3号楼", "start": 0, "end": 3}]),
+        e.ActionExecuted("action_open_case", policy="RulePolicy", confidence=1.0),
+        e.SlotSet("place", "幸福里3号楼"), e.EntitiesAdded([{"entity": "phone", "value": "1"}]),
+        e.ReminderScheduled("rating_reminder", datetime(2026, 12, 7, 9, 0), name="r1"),
+        e.ReminderCancelled(name="r1"), e.ActionExecutionRejected("report_form"),
+        e.LoopInterrupted(True), e.ActiveLoop("report_form"), e.AllSlotsReset(),
+        e.ConversationResumed(), e.ConversationPaused(), e.FollowupAction("action_listen"),
+        e.StoryExported(), e.Restarted(), e.UserUtteranceReverted(), e.ActionReverted(),
+        e.BotUttered("已受理", {"buttons": [{"title": "好", "payload": "/affirm"}]}),
+        e.SessionStarted(), e.AgentUttered("hi"), e.DefinePrevUserUtteredFeaturization(True),
+    ]
+    replies = [{"events": [s.as_dict()], "responses": []} for s in samples]
+    replies.append({"events": [s.as_dict() for s in samples],
+                    "responses": [{"text": "好", "buttons": []}]})
+    for sample in samples:
+        event = sample.as_dict()
+        for key in event:
+            replies.append({"events": [{k: v for k, v in event.items() if k != key}]})
+            for value in (5, None, "x", [], {}, 0.5, True):
+                replies.append({"events": [{**event, key: value}]})
+    replies += [{}, {"events": None}, {"events": "slot"}, {"events": [None]}, {"events": [[]]},
+                {"events": [{"event": "form", "name": None}]}, {"responses": [1]}, [], None]
+    return replies
+
+
+def test_the_split_schema_judges_every_reply_as_the_whole_schema_does():
+    whole = rasa_run.action_reply_validator()
+    replies = reply_corpus()
+    verdicts = [whole.is_valid(reply) for reply in replies]
+    assert sum(verdicts) > 50 and verdicts.count(False) > 50  # both kinds, many of each
+    for reply, valid in zip(replies, verdicts):
+        assert rasa_run.fits_reply_schema(reply) == valid, reply
