@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from minsheng.enums import Channel
 from minsheng.models import NluMessage
@@ -83,6 +84,24 @@ def record_prediction(
     uow.session.add(message)
     uow.session.flush()
     return message
+
+
+def log_message(uow, channel: str | Channel | None, sender: str, text: str, label: str,
+                confidence: float, message_key: str) -> bool:
+    """Record the prediction of chat message ``message_key`` of ``sender`` unless it is
+    logged already; False when it was. Several Rasa replicas may log the same message at
+    once (a catch-up, nlu/message_log.py): the unique index on (sender, message_key) keeps
+    one row, and the insert that loses the race does nothing instead of failing its batch."""
+    if find_message(uow, sender, message_key) is not None:
+        return False  # the common repeat (a re-delivered update, a catch-up over logged rows)
+    dialect = uow.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = uow.session.execute(insert(NluMessage).values(
+        at=_now(), channel=Channel(channel) if channel else None, sender=sender,
+        text=redact(text), predicted_label=label, confidence=float(confidence),
+        message_key=message_key,
+    ).on_conflict_do_nothing())
+    return result.rowcount == 1
 
 
 def find_message(uow, sender: str, key: str) -> int | None:
