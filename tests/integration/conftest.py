@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from minsheng.db import Database
 from minsheng.migrate import upgrade
@@ -50,3 +51,43 @@ def db(request, tmp_path: Path):
     yield database
     _empty_postgres(database)
     database.dispose()
+
+
+# The tracker store's databases (nlu/tracker_store.py, nlu/message_log.py)
+DOMAIN_YAML = """
+version: "3.1"
+intents: [greet, report_clutter]
+slots:
+  place:
+    type: text
+    mappings: [{type: custom}]
+responses:
+  utter_greet: [{text: 你好}]
+"""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_keys(request, tmp_path) -> dict:
+    """The endpoints keys of one tracker database, as Rasa passes them to the store."""
+    if request.param == "sqlite":
+        return {"dialect": "sqlite", "db": str(tmp_path / "rasa_trackers.db")}
+    postgres_url = request.getfixturevalue("postgres_url")
+    url = urlparse(postgres_url)
+    _no_events(postgres_url)  # the session's database: a catch-up would read earlier tests'
+    return {"dialect": "postgresql", "host": url.hostname, "port": url.port or 5432,
+            "db": url.path.lstrip("/"), "username": url.username}
+
+
+def _no_events(url: str) -> None:
+    engine = create_engine(url, future=True)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS events"))
+    engine.dispose()
+
+
+@pytest.fixture
+def domain():
+    """A small Rasa domain for the tracker store tests."""
+    from rasa.shared.core.domain import Domain
+
+    return Domain.from_yaml(DOMAIN_YAML)
