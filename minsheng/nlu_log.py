@@ -5,6 +5,7 @@ Feeds NLU retraining: ``export_review`` picks the messages worth a human look
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -92,16 +93,25 @@ def log_message(uow, channel: str | Channel | None, sender: str, text: str, labe
     logged already; False when it was. Several Rasa replicas may log the same message at
     once (a catch-up, nlu/message_log.py): the unique index on (sender, message_key) keeps
     one row, and the insert that loses the race does nothing instead of failing its batch."""
-    if find_message(uow, sender, message_key) is not None:
-        return False  # the common repeat (a re-delivered update, a catch-up over logged rows)
     dialect = uow.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = uow.session.execute(insert(NluMessage).values(
-        at=_now(), channel=Channel(channel) if channel else None, sender=sender,
-        text=redact(text), predicted_label=label, confidence=float(confidence),
-        message_key=message_key,
-    ).on_conflict_do_nothing())
+    result = uow.session.execute(insert(NluMessage).on_conflict_do_nothing(), {
+        "at": _now(), "channel": Channel(channel) if channel else None, "sender": sender,
+        "text": redact(text), "predicted_label": label, "confidence": float(confidence),
+        "message_key": message_key})
     return result.rowcount == 1
+
+
+def logged_keys(uow, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Those of these (sender, message key) pairs that are logged: ``find_message`` for a
+    batch in one query (a catch-up checks thousands; one query each took 0.3 ms of CPU)."""
+    keys = set(keys)
+    if not keys:
+        return set()
+    rows = uow.session.execute(select(NluMessage.sender, NluMessage.message_key).where(
+        NluMessage.sender.in_({sender for sender, _ in keys}),
+        NluMessage.message_key.in_({key for _, key in keys})))
+    return {(sender, key) for sender, key in rows} & keys
 
 
 def find_message(uow, sender: str, key: str) -> int | None:

@@ -230,10 +230,13 @@ class NluLogWriter:
         from minsheng.enums import split_sender
 
         with self._db().uow() as uow:
+            # a message logged already: delivered again (e.g. a Telegram update), or read
+            # again by a catch-up
+            known = nlu_log.logged_keys(uow, ((e.sender, e.key) for e in batch))
             written = sum(
                 nlu_log.log_message(uow, split_sender(e.sender)[0], e.sender, e.text, e.label,
                                     e.confidence, e.key)
-                for e in batch)
+                for e in batch if (e.sender, e.key) not in known)
             uow.commit()
         return written
 
