@@ -212,7 +212,7 @@ class NluLogWriter:
                 raise
             except Exception:  # the conversation goes on; these rows wait in this thread
                 self.retries += 1
-                log.exception("could not write %d NLU log rows, trying again in %.0f s",
+                log.exception("could not write %d NLU log rows, trying again in %.1f s",
                               len(batch), wait)
                 # once the database answers: rows a full queue dropped meanwhile
                 if self._catch_up_due is None:

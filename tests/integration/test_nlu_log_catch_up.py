@@ -17,6 +17,7 @@ from minsheng.migrate import upgrade
 from minsheng.models import NluMessage
 from nlu.message_log import NluLogWriter
 from tests.conftest import PG_ADMIN_URL
+from tests.e2e.harness import wait_until
 from tests.integration.test_cached_tracker_store import nlu_rows, replica, turn
 
 
@@ -91,6 +92,31 @@ def test_a_catch_up_reads_the_last_day_or_back_to_the_newest_logged_row(domain, 
     assert writer.flush()
     assert sorted(r[1] for r in nlu_rows(db)) == sorted(
         ["在吗", "两天前：楼道堆物", "一小时前：垃圾没人收", "还在吗"])
+
+
+def rename_log_table(db, old: str, new: str) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+
+def test_messages_a_full_queue_dropped_in_an_outage_are_logged_when_the_database_answers(
+        domain, tmp_path, db):
+    writer = NluLogWriter(database=lambda: db, size=1, first_retry=0.05)
+    store = replica(domain, {"dialect": "sqlite", "db": str(tmp_path / "t.db")}, writer)
+    turn(store, "web:6401", "第一条")
+    assert writer.flush() and writer.recovered == 0  # started and caught up
+    texts = ["第二条", "第三条", "第四条", "第五条"]
+    rename_log_table(db, "nlu_messages", "nlu_messages_away")  # every write fails now
+    try:
+        for words in texts:
+            turn(store, "web:6401", words)
+        wait_until(lambda: writer.retries >= 2, 10, "the writer to try again")
+    finally:
+        rename_log_table(db, "nlu_messages_away", "nlu_messages")
+    assert writer.dropped >= 1  # one in the writer's hands, one in the queue
+    assert writer.flush()
+    assert sorted(r[1] for r in nlu_rows(db)) == sorted(["第一条", *texts])
+    assert writer.recovered >= writer.dropped
 
 
 @pytest.mark.parametrize("db", ["postgresql"], indirect=True)
