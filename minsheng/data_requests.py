@@ -8,7 +8,9 @@ person: their identities, phone, the case text and exact place, photos, comments
 notes, messages in the NLU log, the inbound store and the outbox. Both are audited.
 
 Not reached from here: the Rasa tracker store (a separate database holding the dialogue);
-erase it with Rasa's own tooling or by dropping the sender's rows.
+erase it with Rasa's own tooling or by dropping the sender's rows — at once: the NLU log's
+catch-up (nlu/message_log.py, at each Rasa start) logs again the typed messages of the
+last day that it finds there without a row.
 """
 from __future__ import annotations
 
