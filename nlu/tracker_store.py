@@ -102,8 +102,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         """(sender, event JSON) of the user events stamped ``since`` (a Unix time) or later,
         oldest first. Read backwards along the primary key, page by page, until a page ends
         before ``since``: the table has no index on the time, and a filter on it would scan
-        every event ever stored. Ids follow the save order, times the events' creation, a few
-        seconds apart at most: the caller's margin covers that."""
+        every event ever stored. Ids follow the save order, times the events' creation (a turn
+        saves its events at its end): the caller's margin covers the difference."""
         found: list[tuple[str, str]] = []
         before = None
         with self.session_scope() as session:
