@@ -1,4 +1,4 @@
-"""``rasa run`` with one per-turn cost removed and a model swap that does not stop the
+"""``rasa run`` with two per-turn costs removed and a model swap that does not stop the
 replica: ``python -m nlu.rasa_run`` takes the same arguments as ``rasa run``
 (minsheng/processes.py and the test harness start Rasa with it).
 
@@ -12,6 +12,9 @@ our machine, most of it for a schema that never changes (issue 15's profile: 18 
 Rasa process under load). Here the validator is built and the schema checked once; every
 reply is still validated against the same schema and a bad one fails with the same error.
 Nothing inside the virtualenv is edited: the method is replaced when this module starts Rasa.
+
+The policies' past states are worked out from where the tracker was last asked instead of
+from the session's first event: nlu/prior_states.py.
 """
 from __future__ import annotations
 
@@ -54,10 +57,11 @@ def validate_action_reply(self, result: dict[str, Any]) -> bool:
 def install() -> None:
     from rasa.core.actions.action import RemoteAction
 
-    from nlu import model_loading
+    from nlu import model_loading, prior_states
 
     RemoteAction._validate_action_result = validate_action_reply
     model_loading.install()
+    prior_states.install()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -73,6 +73,21 @@ def test_later_turns_come_from_the_cache_and_store_each_event_once(domain, store
     assert [e.as_dict() for e in tracker.events] == plain_read(domain, store_keys, "resident-1")
 
 
+def test_a_cached_turn_reads_the_database_once_and_writes_its_new_events(domain, store_keys):
+    from sqlalchemy import event
+
+    store = replica(domain, store_keys)
+    turn(store, "resident-5", "你好")
+    statements = []
+    event.listen(store.engine, "before_cursor_execute",
+                 lambda conn, cursor, sql, *rest: statements.append(sql.split()[0].upper()))
+    turn(store, "resident-5", "在吗", place="5号楼")
+    assert store.hits == 1
+    # the newest event id when the turn reads it, then the inserts: the lock Rasa holds from
+    # read to save means nobody wrote in between
+    assert statements.count("SELECT") == 1 and statements.count("INSERT") >= 1
+
+
 def test_a_turn_on_another_replica_is_seen_by_the_first(domain, store_keys):
     first, second = replica(domain, store_keys), replica(domain, store_keys)
     turn(first, "resident-2", "你好", place="1号楼")

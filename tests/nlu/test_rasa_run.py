@@ -40,10 +40,13 @@ def test_the_cached_validator_judges_a_reply_as_jsonschema_validate_does(reply, 
 
 def test_rasa_started_through_the_wrapper_uses_the_cached_validator():
     from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.domain import Domain
 
     original = RemoteAction._validate_action_result
+    original_states = Domain.states_for_tracker_history
     try:
         rasa_run.install()
+        assert Domain.states_for_tracker_history is not original_states  # nlu/prior_states.py
         action = RemoteAction("action_open_case", None)
         assert action._validate_action_result(GOOD) is True
         with pytest.raises(jsonschema.ValidationError):
@@ -51,3 +54,4 @@ def test_rasa_started_through_the_wrapper_uses_the_cached_validator():
         assert rasa_run.action_reply_validator.cache_info().currsize == 1
     finally:
         RemoteAction._validate_action_result = original
+        Domain.states_for_tracker_history = original_states

@@ -226,3 +226,24 @@ def test_length_buckets_add_one_column_per_bucket_only_when_asked(tmp_path):
         return features.fit_transform(documents).shape[1]
 
     assert width(True) == width(False) + len(LENGTH_BUCKETS) + 1
+
+
+def test_features_with_the_idf_as_an_array_equal_scikit_learns(tmp_path):
+    import numpy as np
+
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("tfidf")
+    config = {**TfidfIntentClassifier.get_default_config(), "char_min_df": 1,
+              "length_buckets": True}  # a step that is not TF-IDF keeps its own transform
+    classifier = TfidfIntentClassifier.create(config, storage, resource, _context())
+    training = [m for intent, texts in EXAMPLES.items() for m in _tokenised(texts, intent)]
+    classifier.train(TrainingData(training))
+    loaded = TfidfIntentClassifier.load(config, storage, resource, _context())
+
+    documents = [TfidfIntentClassifier._document(m) for m in _tokenised(
+        ["三号楼垃圾没人清运，垃圾站臭气熏天", "楼道堆满了杂物和纸箱", "你好啊", "完全没见过的话"])]
+    for component in (loaded, classifier):
+        ours = component.features.transform(documents).toarray()
+        sklearn = component.models["features"].transform(documents).toarray()
+        assert ours.shape == sklearn.shape and np.count_nonzero(ours) > 20
+        np.testing.assert_allclose(ours, sklearn, rtol=1e-12, atol=1e-15)
