@@ -14,8 +14,10 @@ go first, committed at once: were they left, the NLU log's catch-up (nlu/message
 each Rasa start) would log the last day's typed messages again, and once the identities are
 gone nothing here would know the resident's senders any more. A tracker store that is not
 SQL (or whose file is missing) is named in the output with the senders to remove by hand.
-A running Rasa's cache (nlu/tracker_store.py) keeps no erased conversation: it checks the
-newest event id, which is then gone, and reads the database again.
+A running Rasa's cache (nlu/tracker_store.py) serves no erased conversation: it checks the
+newest event id, which is then gone, and reads the database again. Not covered: a turn of
+the resident's in flight at that moment saves its tracker, old events included in memory,
+until that Rasa restarts — erase when they are not writing.
 """
 from __future__ import annotations
 
