@@ -5,10 +5,19 @@
 ``telegram:123456``) or ``phone:<number>``. Erasing keeps each case and its timeline of
 states, so that 受理, 办结 and 满意度 stay true, but removes what identifies or describes the
 person: their identities, phone, the case text and exact place, photos, comments, their own
-notes, messages in the NLU log, the inbound store and the outbox. Both are audited.
+notes, messages in the NLU log, the inbound store and the outbox — and their dialogue in
+Rasa's tracker store. Both are audited.
 
-Not reached from here: the Rasa tracker store (a separate database holding the dialogue);
-erase it with Rasa's own tooling or by dropping the sender's rows.
+The tracker store is a separate database, found from Rasa's endpoints file
+(``MINSHENG_RASA_ENDPOINTS``, default endpoints.yml; ``--endpoints`` overrides). Its rows
+go first, committed at once: were they left, the NLU log's catch-up (nlu/message_log.py, at
+each Rasa start) would log the last day's typed messages again, and once the identities are
+gone nothing here would know the resident's senders any more. A tracker store that is not
+SQL (or whose file is missing) is named in the output with the senders to remove by hand.
+A running Rasa's cache (nlu/tracker_store.py) serves no erased conversation: it checks the
+newest event id, which is then gone, and reads the database again. Not covered: a turn of
+the resident's in flight at that moment saves its tracker, old events included in memory,
+until that Rasa restarts — erase when they are not writing.
 """
 from __future__ import annotations
 
@@ -18,8 +27,9 @@ import sys
 from pathlib import Path
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
-from minsheng import audit
+from minsheng import audit, rasa_trackers
 from minsheng.clock import utcnow
 from minsheng.db import Database
 from minsheng.enums import ActorType, Channel
@@ -112,9 +122,12 @@ def _case(session, case: Case) -> dict:
     }
 
 
-def erase(uow, resident: Resident, photos_dir: Path | None = None) -> dict:
-    """Remove the person, keep the statistics; returns what was done. Caller commits."""
+def erase(uow, resident: Resident, photos_dir: Path | None = None,
+          endpoints: Path | None = None) -> dict:
+    """Remove the person, keep the statistics; returns what was done. Caller commits the
+    case database; the tracker store of Rasa's ``endpoints`` file is committed here, first."""
     session, senders = uow.session, _senders(uow, resident)
+    tracker_events, tracker_store = _erase_dialogue(senders, endpoints)
     cases = _their_cases(uow, resident)
     case_ids = [c.id for c in cases]
     removed_files = 0
@@ -144,7 +157,20 @@ def erase(uow, resident: Resident, photos_dir: Path | None = None) -> dict:
     resident.display_name, resident.phone = None, None
     session.flush()
     return {"cases": len(cases), "photos": removed_files, "nlu_messages": nlu,
-            "identities": len(senders)}
+            "identities": len(senders), "tracker_events": tracker_events,
+            "tracker_store": tracker_store}
+
+
+def _erase_dialogue(senders: list[str], endpoints: Path | None) -> tuple[int | None, str]:
+    """(events removed, where) — or (None, why not). A database that fails raises: the
+    case database is then not erased either, and the command can simply be run again."""
+    if endpoints is None:
+        return None, "未指定 endpoints 文件 / no endpoints file given"
+    try:
+        url = rasa_trackers.tracker_store_url(endpoints)
+    except rasa_trackers.NotErasable as why:
+        return None, str(why)
+    return rasa_trackers.erase_senders(url, senders), url.render_as_string(hide_password=True)
 
 
 def _remove_file(path: str, photos_dir: Path | None) -> int:
@@ -173,12 +199,16 @@ def main(argv: list[str] | None = None) -> int:
                              help="居民编号、渠道:账号（telegram:123）或 phone:手机号")
         if name == "export":
             command.add_argument("--out", help="写入文件（默认输出到屏幕）")
+        else:
+            command.add_argument("--endpoints", type=Path,
+                                 help="Rasa 的 endpoints 文件，对话记录所在（默认 "
+                                      "MINSHENG_RASA_ENDPOINTS，即 endpoints.yml）")
     args = parser.parse_args(argv)
     settings = load_settings()
     database = Database(settings.database_url)
     try:
         with database.uow() as uow:
-            resident = find_resident(uow, args.resident)
+            resident, detail = find_resident(uow, args.resident), None
             if args.command == "export":
                 text = json.dumps(export(uow, resident), ensure_ascii=False, indent=2)
                 if args.out:
@@ -186,15 +216,27 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     print(text)
             else:
-                done = erase(uow, resident, settings.photos_dir)
+                senders = _senders(uow, resident)
+                done = erase(uow, resident, settings.photos_dir,
+                             args.endpoints or settings.rasa_endpoints)
                 print(f"已删除居民 {resident.id} 的个人信息：工单 {done['cases']} 件（统计保留），"
                       f"照片 {done['photos']} 张，消息 {done['nlu_messages']} 条，"
                       f"账号 {done['identities']} 个。")
+                if done["tracker_events"] is None:
+                    print(f"注意：Rasa 对话记录未删除（{done['tracker_store']}）。请手工删除这些"
+                          f"会话的记录 / dialogue NOT erased, remove by hand: {', '.join(senders)}")
+                else:
+                    print(f"Rasa 对话记录 {done['tracker_events']} 条（{done['tracker_store']}）。")
+                detail = json.dumps(done, ensure_ascii=False)  # the counts, and where
             audit.record(uow, f"privacy_{args.command}", actor="cli",
-                         target=f"resident:{resident.id}")
+                         target=f"resident:{resident.id}", detail=detail)
             uow.commit()
     except NotFound as error:
         print(f"错误：{error}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as error:  # nothing committed in the case database: run it again
+        print(f"错误：数据库出错，未作更改 / a database failed, nothing changed: {error}",
+              file=sys.stderr)
         return 1
     finally:
         database.dispose()

@@ -385,10 +385,12 @@ class NluMessage(Base):
     case_id = Column(Integer, ForeignKey("cases.id"))
     exported_at = Column(DateTime)
     # minsheng.nlu_log.message_key of a resident's chat message: the report form finds the
-    # row of its description by (sender, key) to record the resident's category choice
+    # row of its description by (sender, key) to record the resident's category choice.
+    # Unique: Rasa replicas catching up on the same messages log each once (rows without a
+    # key — staff intake, rows logged before keys — never collide: NULLs are distinct)
     message_key = Column(String(200))
 
-    __table_args__ = (Index("ix_nlu_messages_sender_key", "sender", "message_key"),)
+    __table_args__ = (Index("uq_nlu_messages_sender_key", "sender", "message_key", unique=True),)
 
 
 class WebUser(Base):

@@ -5,10 +5,12 @@ Feeds NLU retraining: ``export_review`` picks the messages worth a human look
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from minsheng.enums import Channel
 from minsheng.models import NluMessage
@@ -83,6 +85,33 @@ def record_prediction(
     uow.session.add(message)
     uow.session.flush()
     return message
+
+
+def log_message(uow, channel: str | Channel | None, sender: str, text: str, label: str,
+                confidence: float, message_key: str) -> bool:
+    """Record the prediction of chat message ``message_key`` of ``sender`` unless it is
+    logged already; False when it was. Several Rasa replicas may log the same message at
+    once (a catch-up, nlu/message_log.py): the unique index on (sender, message_key) keeps
+    one row, and the insert that loses the race does nothing instead of failing its batch."""
+    dialect = uow.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = uow.session.execute(insert(NluMessage).on_conflict_do_nothing(), {
+        "at": _now(), "channel": Channel(channel) if channel else None, "sender": sender,
+        "text": redact(text), "predicted_label": label, "confidence": float(confidence),
+        "message_key": message_key})
+    return result.rowcount == 1
+
+
+def logged_keys(uow, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Those of these (sender, message key) pairs that are logged: ``find_message`` for a
+    batch in one query (a catch-up checks thousands; one query each took 0.3 ms of CPU)."""
+    keys = set(keys)
+    if not keys:
+        return set()
+    rows = uow.session.execute(select(NluMessage.sender, NluMessage.message_key).where(
+        NluMessage.sender.in_({sender for sender, _ in keys}),
+        NluMessage.message_key.in_({key for _, key in keys})))
+    return {(sender, key) for sender, key in rows} & keys
 
 
 def find_message(uow, sender: str, key: str) -> int | None:

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # rollback pushes the model to each in turn and reads back what each serves
     # (nlu/serving.py). Empty: rasa_url is the one replica.
     rasa_replica_urls: list[str] = []
+    # Rasa's endpoints file (as `rasa run --endpoints` gets it; the scale-out topology's is
+    # endpoints.scale-out.yml): `minsheng privacy erase` finds the tracker store there.
+    rasa_endpoints: Path = Path("endpoints.yml")
     # The three secrets: None here means "made on first run in secrets_dir" (load_settings).
     rasa_token: str | None = None
     action_token: str | None = None

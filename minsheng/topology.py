@@ -158,6 +158,8 @@ def environment(layout: Layout, backing: Backing, keys: Secrets,
         MINSHENG_ACTION_SERVER_URL=layout.actions_url,
         MINSHENG_PG_HOST=pg.hostname or "127.0.0.1", MINSHENG_PG_DB=backing.trackers_db,
         MINSHENG_REDIS_HOST=backing.redis_host,
+        # the file the Rasa replicas run with: `minsheng privacy erase` finds the trackers there
+        MINSHENG_RASA_ENDPOINTS=SCALE_OUT_ENDPOINTS,
     )
     env.update(extra or {})
     return env

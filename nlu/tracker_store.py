@@ -15,7 +15,8 @@ It also hands every saved user message to the NLU log (nlu/message_log.py), whic
 writes to the case database: the store already knows which events are new at save, where an
 event broker would be told them by Rasa's ``stream_events`` only after one more full
 ``retrieve`` of the conversation per save (and that retrieve would take this cache's tracker
-away from the turn). ``nlu_log: false`` in the endpoints turns it off.
+away from the turn). ``nlu_log: false`` in the endpoints turns it off. The log's thread also
+reads the recent user events from here (``user_events_since``) to catch up on rows it lost.
 
 A tracker is handed out at most once: ``retrieve`` takes it out of the cache and ``save``
 puts the saved object back. A turn that fails before saving, a read that never saves, a
@@ -79,6 +80,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         # True: the case database of the settings (the environment Rasa runs in); tests
         # give their own writer, or False
         self.nlu_log = NluLogWriter() if nlu_log is True else (nlu_log or None)
+        if self.nlu_log is not None:
+            self.nlu_log.tracker_events = self.user_events_since
         if self.engine.dialect.name == "sqlite":
             # SQLAlchemy 1.4 gives an SQLite file no pool: every read and save opened the
             # file, and closing its last connection checkpoints the WAL (an fsync). One
@@ -94,6 +97,29 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         # handed out by retrieve and not saved back yet (a read that never saves stays here)
         self._issued: OrderedDict[str, Known] = OrderedDict()
         self.hits = self.misses = 0
+
+    def user_events_since(self, since: float, page: int = 1000) -> list[tuple[str, str]]:
+        """(sender, event JSON) of the user events stamped ``since`` (a Unix time) or later,
+        oldest first. Read backwards along the primary key, page by page, until a page ends
+        before ``since``: the table has no index on the time, and a filter on it would scan
+        every event ever stored. Ids follow the save order, times the events' creation (a turn
+        saves its events at its end): the caller's margin covers the difference."""
+        found: list[tuple[str, str]] = []
+        before = None
+        with self.session_scope() as session:
+            while True:
+                query = select(self.SQLEvent.id, self.SQLEvent.sender_id,
+                               self.SQLEvent.timestamp, self.SQLEvent.data
+                               ).where(self.SQLEvent.type_name == "user")
+                if before is not None:
+                    query = query.where(self.SQLEvent.id < before)
+                rows = session.execute(query.order_by(self.SQLEvent.id.desc()).limit(page)).all()
+                found += [(r.sender_id, r.data) for r in rows if (r.timestamp or 0) >= since]
+                if len(rows) < page or (rows[-1].timestamp or 0) < since:
+                    break
+                before = rows[-1].id
+        found.reverse()
+        return found
 
     def _last_event_id(self, session, sender_id: str) -> int | None:
         return session.execute(select(func.max(self.SQLEvent.id))

@@ -3,49 +3,14 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from types import SimpleNamespace
 
-import pytest
 from sqlalchemy import select
 
-from minsheng import cli, nlu_log
-from minsheng.enums import Category, Channel, FeedbackRoute, Rating
+from minsheng import cli
 from minsheng.models import AuditEntry, CasePhoto, NluMessage, ResidentIdentity
-from minsheng.places import Place
 from minsheng.services import cases, stats
-from tests.factories import T0, build_world
 
 EVER = (date(2000, 1, 1), date(2100, 1, 1))
-
-
-@pytest.fixture
-def resolved_case(db, monkeypatch, tmp_path):
-    """A Telegram resident's case, with a photo, resolved and rated with a comment."""
-    monkeypatch.setenv("MINSHENG_DATABASE_URL", db.url)
-    monkeypatch.setenv("MINSHENG_PHOTOS_DIR", str(tmp_path / "photos"))
-    photo = tmp_path / "photos" / "p.jpg"
-    photo.parent.mkdir()
-    photo.write_bytes(b"jpeg")
-    build_world(db)
-    who = cases.ResidentRef(Channel.telegram, "777001", "张三")
-    with db.uow() as uow:
-        opened = cases.open_case(uow, cases.NewCase(
-            channel=Channel.telegram, idempotency_key="k1", description="3号楼楼道堆满纸箱",
-            category=Category.clutter, place=Place("幸福里小区", "3号楼", "2单元", "502"),
-            phone="13812345678", photos=[str(photo)], resident=who), now=T0)
-        nlu_log.record_prediction(uow, "telegram", "telegram:777001", "3号楼楼道堆满纸箱",
-                                  "clutter", 0.9)
-        uow.commit()
-    with db.uow() as uow:
-        worker = cases.get_case(uow, opened.case_no).assignee_id
-        cases.acknowledge(uow, opened.case_no, worker, now=T0)
-        # no 办结 photo rule here: the export is about the resident's own photo only
-        cases.resolve(uow, opened.case_no, worker, "已清理", now=T0,
-                      settings=SimpleNamespace(resolve_photo_categories=[]))
-        cases.rate(uow, opened.case_no, Rating.satisfied, FeedbackRoute.online,
-                   comment="张三很满意，电话13812345678", resident=who, now=T0)
-        uow.commit()
-    return opened.case_no, photo
 
 
 def test_export_shows_the_case_the_photo_the_phone_and_the_messages(resolved_case, capsys):

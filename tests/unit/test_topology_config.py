@@ -45,6 +45,7 @@ def test_every_program_reaches_rasa_and_actions_through_nginx_and_shares_redis(m
     assert env["MINSHENG_ACTION_SERVER_URL"] == f"http://127.0.0.1:{layout.actions}/webhook"
     assert env["MINSHENG_DATABASE_URL"] == "postgresql://postgres@db:5432/cases"
     assert env["MINSHENG_PG_HOST"] == "db" and env["MINSHENG_PG_DB"] == "trackers"
+    assert env["MINSHENG_RASA_ENDPOINTS"] == "endpoints.scale-out.yml"  # privacy erase's
     assert env["MINSHENG_SHARED_STATE_URL"] == "redis://127.0.0.1:6379/2"
     assert "MINSHENG_THROTTLE_URL" not in env  # renamed: the settings refuse the old name
     assert json.loads(env["MINSHENG_RASA_REPLICA_URLS"]) == [
