@@ -121,3 +121,17 @@ def test_a_grid_worker_typing_another_grids_case_url_sees_not_found(browser, db)
     browser.wait_text("main", "找不到该工单，或您无权查看")
     assert "路灯不亮" not in browser.find("main").text
     browser.screenshot("other-grid-404")
+
+
+def test_after_a_choice_pressed_by_keyboard_the_focus_goes_on_to_the_text_box(browser, rasa):
+    from selenium.webdriver.common.keys import Keys
+
+    browser.open("/chat")
+    browser.find("#chat-text").send_keys("幸福小区门口的垃圾三天没人清")
+    browser.find("#chat-send").click()
+    browser.wait_text("#chat", "确认提交吗？")
+    cancel = [b for b in browser.finds("#chat button.choice") if b.text == "取消"][0]
+    cancel.send_keys(Keys.ENTER)  # as a keyboard user presses it; the row is then disabled
+    browser.wait_text("#chat", "好的，已取消。")
+    focused = browser.driver.execute_script("return document.activeElement.id")
+    assert focused == "chat-text"  # not the page's top, where a disabled button leaves it

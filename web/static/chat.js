@@ -48,10 +48,18 @@
     box.querySelectorAll("button.choice").forEach(function (b) { b.disabled = true; });
   }
 
+  // A pressed choice is disabled with its row, which drops the keyboard focus to the page's
+  // top. Once the answer is in, focus goes to its first choice, or else to the text box.
+  function focusNext() {
+    var rows = box.querySelectorAll(".choices");
+    var next = rows.length ? rows[rows.length - 1].querySelector("button.choice:not([disabled])") : null;
+    (next || document.getElementById("chat-text")).focus();
+  }
+
   function press(b) {
     disableButtons();
     bubble("me", b.title);
-    post("/chat/send", JSON.stringify({ payload: b.payload }), true);
+    post("/chat/send", JSON.stringify({ payload: b.payload }), true).then(focusNext);
   }
 
   function drawBot(m, offered) {
