@@ -32,8 +32,11 @@ SAME_BUILDING = 0.05
 OTHER_BUILDING = -0.10
 NGRAMS = (1, 2)
 EARTH_RADIUS_M = 6_371_000.0
+# Numbers, with or without a unit (3号楼, 2单元, 501); Chinese numerals only with one (三号楼):
+# alone they are words (一直, 两家, 十分).
+_UNIT = r"(?:号楼|号院|号|栋|幢|座|单元|室|层|楼|期|区)"
 _PLACE_BITS = re.compile(
-    r"[0-9０-９A-Za-z一二三四五六七八九十两零〇百]+\s*(?:号楼|号院|号|栋|幢|座|单元|室|层|楼|期|区)?")
+    rf"[0-9０-９A-Za-z]+\s*{_UNIT}?|[一二三四五六七八九十两零〇百]+\s*{_UNIT}")
 _NOISE = re.compile(r"[\s，。,.!！？?、；;：:（）()“”\"'《》【】\-—~～…]+")
 
 

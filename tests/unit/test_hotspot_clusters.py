@@ -15,6 +15,11 @@ def test_place_words_and_numbers_are_left_out_of_the_wording():
     assert words == "楼道堆满杂物"
 
 
+def test_chinese_numerals_go_with_a_unit_only():
+    words = problem_words(Report(1, "clutter", "十二栋三号楼楼道一直堆杂物，两家邻居十分不满"))
+    assert words == "楼道一直堆杂物 两家邻居十分不满"
+
+
 def test_the_same_words_in_another_estate_or_category_are_another_hot_spot():
     reports = [Report(0, "clutter", JUNK, "幸福里"), Report(1, "clutter", JUNK, "幸福里小区"),
                Report(2, "clutter", JUNK, "阳光花园"), Report(3, "sanitation", JUNK, "幸福里")]
