@@ -54,8 +54,12 @@ class _Fold:
 
 
 class _Kept(dict):
-    """The folds of one tracker, by the question's arguments (``_key``). A copy of the
-    tracker starts without them: they describe this object's events."""
+    """The folds of one tracker, by the question's arguments (``_key``), and its applied
+    events as last worked out. A copy of the tracker starts without them: they describe this
+    object's events."""
+
+    applied: list[Event] | None = None
+    applied_for: tuple | None = None  # (number of events, the last event object)
 
     def __deepcopy__(self, memo) -> "_Kept":
         return _Kept()
@@ -71,6 +75,17 @@ def _key(omit_unset_slots: bool, ignore_rule_only_turns: bool, rule_only_data: A
     if ignore_rule_only_turns and rule_only_data:
         rule_only = tuple(sorted((kind, tuple(names)) for kind, names in rule_only_data.items()))
     return omit_unset_slots, ignore_rule_only_turns, rule_only
+
+
+def _applied_events(tracker: DialogueStateTracker, kept: _Kept) -> list[Event]:
+    """``tracker.applied_events()``, worked out again only when an event came since: the
+    policies ask several times per prediction, and each time Rasa walks the whole session
+    (0.24 ms at 240 events, two thirds of a repeated question)."""
+    events = tracker.events
+    now = (len(events), events[-1] if events else None)
+    if kept.applied is None or kept.applied_for[0] != now[0] or kept.applied_for[1] is not now[1]:
+        kept.applied, kept.applied_for = tracker.applied_events(), now
+    return kept.applied
 
 
 def _common_prefix(old: list[Event], new: list[Event]) -> int:
@@ -134,7 +149,7 @@ def states_for_tracker_history(domain: Domain, tracker: DialogueStateTracker,
     if fold is None or fold.domain is not domain:  # a new model brings a new domain
         fold = kept[key] = _Fold(domain)
 
-    events = tracker.applied_events()
+    events = _applied_events(tracker, kept)
     same = _common_prefix(fold.events, events)
     if same < len(fold.events) or fold.replay is None:
         # the steps of actions inside the unchanged prefix stand; the replayed tracker is

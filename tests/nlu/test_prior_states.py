@@ -159,3 +159,20 @@ def test_install_replaces_rasas_method_for_the_serving_process():
         assert Domain.states_for_tracker_history is prior_states.states_for_tracker_history
     finally:
         Domain.states_for_tracker_history = original
+
+
+def test_the_applied_events_are_worked_out_again_only_after_a_new_event(domain, monkeypatch):
+    tracker = DialogueStateTracker("applied", domain.slots)
+    calls = []
+    original = DialogueStateTracker.applied_events
+    monkeypatch.setattr(DialogueStateTracker, "applied_events",
+                        lambda self: calls.append(1) or original(self))
+    tracker.update(ActionExecuted("action_listen"))
+    tracker.update(UserUttered("你好", {"name": "greet", "confidence": 1.0}))
+    for omit, ignore in FLAGS:  # the questions of one prediction
+        prior_states.states_for_tracker_history(domain, tracker, omit, ignore)
+    assert len(calls) == 1
+    tracker.update(ActionExecuted("utter_greet"))
+    assert prior_states.states_for_tracker_history(domain, tracker) == \
+        prior_states._original(domain, tracker)
+    assert len(calls) == 3  # ours once more after the new event, and the original's
