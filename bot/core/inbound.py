@@ -253,20 +253,20 @@ class InboundStore:
 
     # -- reading ---------------------------------------------------------------------------
     def attempts(self, key: str) -> int:
-        with self._db.uow() as uow:
+        with self._db.uow(read_only=True) as uow:
             return uow.session.execute(select(InboundMessage.attempts).where(
                 InboundMessage.channel == self.channel,
                 InboundMessage.external_id == key)).scalar() or 0
 
     def has_unanswered(self, sender: str) -> bool:
-        with self._db.uow() as uow:
+        with self._db.uow(read_only=True) as uow:
             return uow.session.execute(select(InboundMessage.id).where(
                 InboundMessage.channel == self.channel, InboundMessage.sender == sender,
                 InboundMessage.processed_at.is_(None)).limit(1)).first() is not None
 
     def has_other_failures(self, sender: str, key: str) -> bool:
         """Whether ``sender`` has another message already waiting for a retry."""
-        with self._db.uow() as uow:
+        with self._db.uow(read_only=True) as uow:
             return uow.session.execute(select(InboundMessage.id).where(
                 InboundMessage.channel == self.channel, InboundMessage.sender == sender,
                 InboundMessage.processed_at.is_(None), InboundMessage.attempts > 0,
@@ -278,7 +278,7 @@ class InboundStore:
         lease ran out), or stored before ``stale_before`` and never taken; none that is
         held or backing off now. Oldest first."""
         now = utcnow()
-        with self._db.uow() as uow:
+        with self._db.uow(read_only=True) as uow:
             rows = uow.session.execute(select(InboundMessage).where(
                 InboundMessage.channel == self.channel,
                 InboundMessage.processed_at.is_(None),

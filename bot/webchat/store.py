@@ -110,12 +110,13 @@ class WebChatStore:
     # -- residents -------------------------------------------------------------------
     def resident_id(self, external_id: str, create: bool = False) -> int | None:
         """The resident behind a web-chat id; created on their first message."""
-        with self._db.uow() as uow:
+        with self._db.uow(read_only=True) as uow:  # most messages come from a known one
             found = uow.session.execute(select(ResidentIdentity.resident_id).where(
                 ResidentIdentity.channel == WEB,
                 ResidentIdentity.external_id == external_id)).scalar()
-            if found is not None or not create:
-                return found
+        if found is not None or not create:
+            return found
+        with self._db.uow() as uow:
             resident = ensure_resident(uow.session, ResidentRef(WEB, external_id), None)
             uow.commit()
             return resident.id
@@ -134,7 +135,7 @@ class WebChatStore:
 
     def web_id_of(self, resident_id: int) -> str | None:
         """The resident's first web-chat id (the conversation a new device rejoins)."""
-        with self._db.uow() as uow:
+        with self._db.uow(read_only=True) as uow:
             return first_web_id(uow.session, resident_id)
 
     def add_web_id(self, resident_id: int) -> str:
@@ -151,7 +152,7 @@ class WebChatStore:
         follows (a duplicate merged into it); None for any other photo."""
         theirs = or_(Case.resident_id == resident_id, Case.id.in_(
             select(CaseFollower.case_id).where(CaseFollower.resident_id == resident_id)))
-        with self._db.uow() as uow:
+        with self._db.uow(read_only=True) as uow:
             paths = uow.session.execute(select(CasePhoto.path).join(
                 Case, Case.id == CasePhoto.case_id).where(theirs)).scalars()
             return next((p for p in paths if Path(p).name == name), None)
@@ -198,7 +199,7 @@ class WebChatStore:
     def offered_to(self, external_id: str, payload: str) -> tuple[int | None, str | None]:
         """The resident behind a web-chat id and the title of ``payload`` if it is on offer
         to them (None, None: no such resident), in one read: a button press is most turns."""
-        with self._db.uow() as uow:
+        with self._db.uow(read_only=True) as uow:
             found = uow.session.execute(select(ResidentIdentity.resident_id, OfferedButton.title)
                                         .outerjoin(OfferedButton, and_(
                                             OfferedButton.channel == WEB,
@@ -211,7 +212,7 @@ class WebChatStore:
             return (found[0], found[1]) if found is not None else (None, None)
 
     def offers(self, resident_id: int) -> list[str]:
-        with self._db.uow() as uow:
+        with self._db.uow(read_only=True) as uow:
             return list(uow.session.execute(select(OfferedButton.payload).where(
                 OfferedButton.channel == WEB, OfferedButton.resident_id == resident_id)
                 .order_by(OfferedButton.id)).scalars())
