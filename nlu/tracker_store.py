@@ -34,7 +34,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, event, func, insert, select
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -168,10 +168,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 new_events = list(self._additional_events(session, tracker))
                 in_step = last_id is None  # we wrote the whole conversation
             rows = [self._row(sender_id, event) for event in new_events]
-            session.add_all(rows)
-            session.flush()  # gives the rows their ids
             if rows:
-                last_id = rows[-1].id
+                last_id = self._insert(session, rows)
             session.commit()
         if self.nlu_log is not None:
             # after the commit: a message is logged once its turn is stored (queued here,
@@ -192,10 +190,25 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         starts = [i for i, event in enumerate(tracker.events) if isinstance(event, SessionStarted)]
         return not starts or starts[-1] <= 1  # action_session_start may come first
 
-    def _row(self, sender_id: str, event) -> SQLTrackerStore.SQLEvent:
+    @staticmethod
+    def _row(sender_id: str, event) -> dict[str, Any]:
         # the columns SQLTrackerStore.save writes
         data = event.as_dict()
-        return self.SQLEvent(
-            sender_id=sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
-            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-            action_name=data.get("name"), data=json.dumps(data))
+        return {"sender_id": sender_id, "type_name": event.type_name,
+                "timestamp": data.get("timestamp"),
+                "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                "action_name": data.get("name"), "data": json.dumps(data)}
+
+    def _insert(self, session, rows: list[dict[str, Any]]) -> int:
+        """Insert ``rows`` in order; the last row's id.
+
+        Core statements rather than the ORM's unit of work (about 9 % of Rasa's web chat
+        turn flushed a turn's few events): all but the last row in one executemany, then
+        the last alone for its id (RETURNING on PostgreSQL, the row id on SQLite). Both
+        statements compile once; a multi-row VALUES would compile on every save."""
+        table = self.SQLEvent.__table__
+        if len(rows) > 1:
+            session.execute(insert(table), rows[:-1])
+        if self.engine.dialect.name == "sqlite":
+            return session.execute(insert(table), rows[-1]).lastrowid
+        return session.execute(insert(table).returning(table.c.id), rows[-1]).scalar_one()
