@@ -1,6 +1,7 @@
 """A resident's requests under PIPL: see everything we hold about them, or have it erased.
 
-``minsheng privacy export --resident R [--out FILE]`` and
+``minsheng privacy export --resident R [--out FILE]`` (their dialogue with the bot included,
+read from Rasa's tracker store) and
 ``minsheng privacy erase --resident R`` where R is a resident id, ``<channel>:<id>`` (e.g.
 ``telegram:123456``) or ``phone:<number>``. Erasing keeps each case and its timeline of
 states, so that 受理, 办结 and 满意度 stay true, but removes what identifies or describes the
@@ -81,9 +82,11 @@ def _their_cases(uow, resident: Resident) -> list[Case]:
                                     .order_by(Case.id)).scalars())
 
 
-def export(uow, resident: Resident) -> dict:
-    """Everything held about ``resident``, as plain JSON-ready data."""
+def export(uow, resident: Resident, endpoints: Path | None = None) -> dict:
+    """Everything held about ``resident``, as plain JSON-ready data; their dialogue from the
+    tracker store of Rasa's ``endpoints`` file (or why it could not be read)."""
     session, senders = uow.session, _senders(uow, resident)
+    url, why = _tracker_store(endpoints)
     cases = _their_cases(uow, resident)
     followed = list(session.execute(select(Case.case_no).join(
         CaseFollower, CaseFollower.case_id == Case.id).where(
@@ -103,6 +106,8 @@ def export(uow, resident: Resident) -> dict:
             for m in session.execute(select(OutboxMessage).where(
                 OutboxMessage.recipient == f"resident:{resident.id}")
                 .order_by(OutboxMessage.id)).scalars()],
+        "dialogue_with_the_bot": rasa_trackers.dialogue(url, senders) if url is not None
+        else {"not_read": why},
     }
 
 
@@ -161,16 +166,24 @@ def erase(uow, resident: Resident, photos_dir: Path | None = None,
             "tracker_store": tracker_store}
 
 
-def _erase_dialogue(senders: list[str], endpoints: Path | None) -> tuple[int | None, str]:
-    """(events removed, where) — or (None, why not). A database that fails raises: the
-    case database is then not erased either, and the command can simply be run again."""
+def _tracker_store(endpoints: Path | None):
+    """(URL of Rasa's tracker store, where) — or (None, why there is none to use)."""
     if endpoints is None:
         return None, "未指定 endpoints 文件 / no endpoints file given"
     try:
         url = rasa_trackers.tracker_store_url(endpoints)
     except rasa_trackers.NotErasable as why:
         return None, str(why)
-    return rasa_trackers.erase_senders(url, senders), url.render_as_string(hide_password=True)
+    return url, url.render_as_string(hide_password=True)
+
+
+def _erase_dialogue(senders: list[str], endpoints: Path | None) -> tuple[int | None, str]:
+    """(events removed, where) — or (None, why not). A database that fails raises: the
+    case database is then not erased either, and the command can simply be run again."""
+    url, where = _tracker_store(endpoints)
+    if url is None:
+        return None, where
+    return rasa_trackers.erase_senders(url, senders), where
 
 
 def _remove_file(path: str, photos_dir: Path | None) -> int:
@@ -199,10 +212,9 @@ def main(argv: list[str] | None = None) -> int:
                              help="居民编号、渠道:账号（telegram:123）或 phone:手机号")
         if name == "export":
             command.add_argument("--out", help="写入文件（默认输出到屏幕）")
-        else:
-            command.add_argument("--endpoints", type=Path,
-                                 help="Rasa 的 endpoints 文件，对话记录所在（默认 "
-                                      "MINSHENG_RASA_ENDPOINTS，即 endpoints.yml）")
+        command.add_argument("--endpoints", type=Path,
+                             help="Rasa 的 endpoints 文件，对话记录所在（默认 "
+                                  "MINSHENG_RASA_ENDPOINTS，即 endpoints.yml）")
     args = parser.parse_args(argv)
     settings = load_settings()
     database = Database(settings.database_url)
@@ -210,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         with database.uow() as uow:
             resident, detail = find_resident(uow, args.resident), None
             if args.command == "export":
-                text = json.dumps(export(uow, resident), ensure_ascii=False, indent=2)
+                text = json.dumps(export(uow, resident,
+                                         args.endpoints or settings.rasa_endpoints),
+                                  ensure_ascii=False, indent=2)
                 if args.out:
                     Path(args.out).write_text(text, encoding="utf-8")
                 else:

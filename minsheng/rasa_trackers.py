@@ -1,20 +1,36 @@
-"""Rasa's tracker store, found as Rasa finds it, for erasing a resident's dialogue.
+"""Rasa's tracker store, found as Rasa finds it, for showing or erasing a resident's
+dialogue.
 
 The tracker store is its own database, named by the endpoints file's ``tracker_store``
 section. minsheng never imports Rasa, so this reads the file as Rasa does (``${VAR}`` in
 plain scalars filled from the environment — here in that section only), builds the URL as
-``SQLTrackerStore.get_db_url`` does, and deletes with SQLAlchemy Core from Rasa's ``events``
-table (one row per event, ``sender_id`` the conversation: ``telegram:123``).
+``SQLTrackerStore.get_db_url`` does, and reads or deletes with SQLAlchemy Core in Rasa's
+``events`` table (one row per event, ``sender_id`` the conversation: ``telegram:123``, the
+event itself as JSON in ``data``).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
-from sqlalchemy import Column, MetaData, String, Table, create_engine, delete, inspect
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    inspect,
+    select,
+)
 from sqlalchemy.engine import URL, make_url
 
 # Rasa's own SQL store, and ours built on it (nlu/tracker_store.py): both keep Rasa's tables
@@ -22,7 +38,10 @@ SQL_TYPES = {"sql", "nlu.tracker_store.cachedsqltrackerstore"}
 # Rasa's pattern (rasa.shared.utils.io.replace_environment_variables)
 ENV_VAR = re.compile(r"^(.*)\$\{(.*)\}(.*)$")
 
-events = Table("events", MetaData(), Column("sender_id", String(255)))
+events = Table("events", MetaData(), Column("id", Integer, primary_key=True),
+               Column("sender_id", String(255)), Column("type_name", String(255)),
+               Column("timestamp", Float), Column("data", Text))
+SPOKEN = {"user": "resident", "bot": "bot"}  # the events that are the dialogue, and who spoke
 
 
 class NotErasable(Exception):
@@ -99,3 +118,31 @@ def erase_senders(url: URL, senders: list[str]) -> int:
             return conn.execute(delete(events).where(events.c.sender_id.in_(senders))).rowcount
     finally:
         engine.dispose()
+
+
+def dialogue(url: URL, senders: list[str]) -> list[dict]:
+    """What the resident and the bot said in these conversations, oldest first: ``at``
+    (ISO time), ``conversation`` (the sender id), ``from`` (resident or bot), ``text``."""
+    if not senders:
+        return []
+    engine = create_engine(url, future=True)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("events"):
+                return []
+            rows = conn.execute(select(events.c.sender_id, events.c.type_name,
+                                       events.c.timestamp, events.c.data)
+                                .where(events.c.sender_id.in_(senders),
+                                       events.c.type_name.in_(list(SPOKEN)))
+                                .order_by(events.c.id)).all()
+    finally:
+        engine.dispose()
+    said = []
+    for row in rows:
+        text = (json.loads(row.data or "{}") or {}).get("text")
+        if text:  # a button's payload alone, or an image without words, says nothing here
+            at = datetime.fromtimestamp(row.timestamp, timezone.utc).isoformat() \
+                if row.timestamp else None
+            said.append({"at": at, "conversation": row.sender_id,
+                         "from": SPOKEN[row.type_name], "text": text})
+    return said

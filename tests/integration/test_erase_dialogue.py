@@ -66,6 +66,34 @@ def test_erase_removes_the_residents_events_and_leaves_the_others(
     assert [e.text for e in tracker.events if e.type_name == "user"] == ["你好"]
 
 
+def test_export_shows_what_the_resident_and_the_bot_said_and_no_one_elses_words(
+        resolved_case, domain, store_keys, tmp_path, monkeypatch, capsys):
+    from rasa.shared.core.events import BotUttered
+
+    running = replica(domain, store_keys)
+    tracker = turn(running, ERASED, "3号楼楼道堆满纸箱")
+    tracker.update(BotUttered("已记录，请问具体在几单元？"))
+    asyncio.run(running.save(tracker))
+    turn(running, ERASED, "2单元")
+    turn(running, OTHER, "路灯坏了")
+    capsys.readouterr()
+
+    endpoints = endpoints_file(tmp_path, store_keys, monkeypatch)
+    assert cli.main(["privacy", "export", "--resident", ERASED,
+                     "--endpoints", str(endpoints)]) == 0
+    said = json.loads(capsys.readouterr().out)["dialogue_with_the_bot"]
+    assert [(s["from"], s["text"]) for s in said] == [
+        ("resident", "3号楼楼道堆满纸箱"), ("bot", "已记录，请问具体在几单元？"),
+        ("resident", "2单元")]
+    assert {s["conversation"] for s in said} == {ERASED} and all(s["at"] for s in said)
+
+    (tmp_path / "endpoints.yml").write_text("tracker_store:\n  type: redis\n", encoding="utf-8")
+    assert cli.main(["privacy", "export", "--resident", ERASED,
+                     "--endpoints", str(endpoints)]) == 0
+    assert "not an SQL tracker store" in json.loads(
+        capsys.readouterr().out)["dialogue_with_the_bot"]["not_read"]
+
+
 def test_after_an_erase_the_nlu_log_catch_up_does_not_log_their_messages_again(
         resolved_case, db, domain, store_keys, tmp_path, monkeypatch):
     killed = replica(domain, store_keys, stuck_writer())  # queued, never written: only the
