@@ -100,11 +100,19 @@ def validate_action_reply(self, result: dict[str, Any]) -> bool:
 def install() -> None:
     from rasa.core.actions.action import RemoteAction
 
-    from nlu import event_types, kept_sessions, model_loading, prior_states, slot_copies
+    from nlu import (
+        event_types,
+        graph_runner,
+        kept_sessions,
+        model_loading,
+        prior_states,
+        slot_copies,
+    )
 
     RemoteAction._validate_action_result = validate_action_reply
     event_types.install()
     slot_copies.install()
+    graph_runner.install()
     model_loading.install()
     prior_states.install()
     kept_sessions.install()
