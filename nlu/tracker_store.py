@@ -18,6 +18,10 @@ event broker would be told them by Rasa's ``stream_events`` only after one more 
 away from the turn). ``nlu_log: false`` in the endpoints turns it off. The log's thread also
 reads the recent user events from here (``user_events_since``) to catch up on rows it lost.
 
+A conversation with no event stored (a new resident) is not read at all: the max-id query
+already says there is nothing, and its first save writes every event without asking the
+database which are new (3.1-4.3 -> 0.8 ms for a new conversation's read and first save).
+
 A tracker is handed out at most once: ``retrieve`` takes it out of the cache and ``save``
 puts the saved object back. A turn that fails before saving, a read that never saves, a
 second read while a turn runs: each simply finds no cached tracker and reads the database.
@@ -34,7 +38,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from sqlalchemy import create_engine, event, func, insert, select
+from sqlalchemy import bindparam, create_engine, event, func, insert, select
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -60,9 +64,10 @@ def _sqlite_wal(dbapi_connection, _record) -> None:
 
 @dataclass
 class Known:
-    """A tracker whose events up to ``stored`` are the database's, up to event ``last_id``."""
+    """A tracker whose events up to ``stored`` are the database's, up to event ``last_id``;
+    ``tracker`` None: the conversation had no event stored when it was read."""
 
-    tracker: DialogueStateTracker
+    tracker: DialogueStateTracker | None
     stored: int
     last_id: int | None
 
@@ -92,6 +97,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                                         connect_args={"check_same_thread": False})
             event.listen(self.engine, "connect", _sqlite_wal)
             self.sessionmaker = sessionmaker(bind=self.engine)
+        self._max_id = select(func.max(self.SQLEvent.id)).where(
+            self.SQLEvent.sender_id == bindparam("sender"))
         self.cache_size = int(cache_size)
         self._cached: OrderedDict[str, Known] = OrderedDict()  # least recently saved first
         # handed out by retrieve and not saved back yet (a read that never saves stays here)
@@ -122,13 +129,21 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         return found
 
     def _last_event_id(self, session, sender_id: str) -> int | None:
-        return session.execute(select(func.max(self.SQLEvent.id))
-                               .where(self.SQLEvent.sender_id == sender_id)).scalar()
+        # built once: a statement made per call cost more than the indexed query itself
+        return session.execute(self._max_id, {"sender": sender_id}).scalar()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         with self.session_scope() as session:
             last_id = self._last_event_id(session, sender_id)
         known = self._cached.pop(sender_id, None)
+        if last_id is None:
+            # Nothing stored (a new resident, or one erased): what Rasa's read would find
+            # too, without reading. Rasa creates the conversation and saves it next, and the
+            # save then knows that every event is new.
+            self.misses += 1
+            self._issued[sender_id] = Known(None, 0, None)
+            self._trim(self._issued)
+            return None
         if known is not None and known.last_id == last_id and known.untouched():
             self.hits += 1
             tracker = known.tracker
@@ -148,10 +163,13 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         # the record of this very object: handed out by retrieve, or saved before and saved
         # again (Rasa's create_tracker saves a new conversation, then the turn saves it)
         issued = self._issued.pop(sender_id, None) or self._cached.pop(sender_id, None)
+        empty = issued is not None and issued.tracker is None  # read as empty, under the lock
         if issued is not None and issued.tracker is not tracker:
             issued = None
         with self.session_scope() as session:
-            if issued is not None:
+            if empty:
+                last_id, new_events, in_step = None, list(tracker.events), True
+            elif issued is not None:
                 # Ours, read at event ``issued.last_id``; nobody wrote since, so the new events
                 # are the appended ones. Rasa holds the conversation's lock from retrieve to
                 # save on every path that writes (a message, a trigger, an appended or

@@ -88,6 +88,21 @@ def test_a_cached_turn_reads_the_database_once_and_writes_its_new_events(domain,
     assert statements.count("SELECT") == 1 and statements.count("INSERT") >= 1
 
 
+def test_a_new_conversation_is_looked_up_once_and_stored_whole(domain, store_keys):
+    from sqlalchemy import event
+
+    store = replica(domain, store_keys)
+    statements = []
+    event.listen(store.engine, "before_cursor_execute",
+                 lambda conn, cursor, sql, *rest: statements.append(sql.split()[0].upper()))
+    tracker = turn(store, "resident-6", "你好")
+    # the newest event id (none), then only inserts: nothing stored is read or counted
+    assert statements.count("SELECT") == 1 and statements.count("INSERT") >= 1
+    assert [e.as_dict() for e in tracker.events] == plain_read(domain, store_keys, "resident-6")
+    turn(store, "resident-6", "在吗")
+    assert store.hits == 1  # the stored conversation is the cached one
+
+
 def test_a_turn_on_another_replica_is_seen_by_the_first(domain, store_keys):
     first, second = replica(domain, store_keys), replica(domain, store_keys)
     turn(first, "resident-2", "你好", place="1号楼")
