@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from minsheng.clock import utcnow
@@ -39,6 +39,35 @@ RASA_UNAVAILABLE = "RasaUnavailable: "
 # channel (with the back-off below, about a minute of the action server being down).
 EMPTY_ATTEMPTS = 6
 LEASE = 15.0  # seconds; renewed every third of it while the turn runs
+
+# A web chat turn runs these statements; built once with bound parameters, each compiles
+# once (SQLAlchemy builds and cache-keys a statement made on every call: most of the
+# turn's database CPU). Core on the table, so an UPDATE does not also synchronise the
+# session's objects. Bound names differ from column names (reserved for VALUES / SET).
+_T = InboundMessage.__table__
+_VIEW = (_T.c.external_id, _T.c.payload, _T.c.processed_at, _T.c.attempts, _T.c.sender)
+_OF_CHANNEL = _T.c.channel == bindparam("b_channel")
+_KEY = _T.c.external_id == bindparam("b_key")
+_UNANSWERED = _T.c.processed_at.is_(None)
+_STORED = select(*_VIEW).where(_OF_CHANNEL, _T.c.external_id.in_(
+    bindparam("b_keys", expanding=True)))
+_INSERT = insert(_T)
+_CLAIMABLE = (_T.c.id, *_VIEW, _T.c.claimed_until)
+_BY_KEY = select(*_CLAIMABLE).where(_OF_CHANNEL, _KEY)
+_OLDEST_UNANSWERED = (select(*_CLAIMABLE)
+                      .where(_OF_CHANNEL, _T.c.sender == bindparam("b_sender"), _UNANSWERED)
+                      .order_by(_T.c.id).limit(1))
+# compare-and-set: of two processes that read the same row, one wins
+_TAKE_FREE = (update(_T).where(_T.c.id == bindparam("b_id"), _UNANSWERED,
+                               _T.c.claimed_until.is_(None))
+              .values(claimed_until=bindparam("b_until")))
+_TAKE_RUN_OUT = (update(_T).where(_T.c.id == bindparam("b_id"), _UNANSWERED,
+                                  _T.c.claimed_until == bindparam("b_before"))
+                 .values(claimed_until=bindparam("b_until")))
+_ANSWER = (update(_T).where(_OF_CHANNEL, _KEY, _UNANSWERED)
+           .values(processed_at=bindparam("b_now"), attempts=_T.c.attempts + 1,
+                   last_error=None, claimed_until=None))
+_ANSWERED = select(_T.c.id).where(_OF_CHANNEL, _KEY, _T.c.processed_at.is_not(None))
 
 
 @dataclass(frozen=True)
@@ -95,12 +124,11 @@ class InboundStore:
                 return [stored[k] for k in keys]
             now = utcnow()
             until = now + timedelta(seconds=self.lease) if claim else None
-            uow.session.add_all([
-                InboundMessage(channel=self.channel, external_id=i.key, sender=i.sender,
-                               payload=i.payload, received_at=now, attempts=0,
-                               claimed_until=until) for i in fresh.values()])
             try:
-                uow.session.flush()
+                uow.session.execute(_INSERT, [
+                    {"channel": self.channel, "external_id": i.key, "sender": i.sender,
+                     "payload": i.payload, "received_at": now, "attempts": 0,
+                     "claimed_until": until} for i in fresh.values()])
                 if also is not None:
                     also(uow)
                 uow.commit()
@@ -112,9 +140,7 @@ class InboundStore:
             return [stored[k] for k in keys]
 
     def _stored(self, uow, keys: list[str]) -> dict[str, Stored]:
-        rows = uow.session.execute(select(InboundMessage).where(
-            InboundMessage.channel == self.channel,
-            InboundMessage.external_id.in_(keys))).scalars().all()
+        rows = uow.session.execute(_STORED, {"b_channel": self.channel, "b_keys": keys})
         return {r.external_id: _view(r) for r in rows}
 
     # -- claims ----------------------------------------------------------------------------
@@ -122,20 +148,19 @@ class InboundStore:
         """Take the message for ``lease`` seconds; None if it is answered, or held by a
         live turn, or waiting out its back-off."""
         with self._db.uow() as uow:
-            row = uow.session.execute(self._row(key)).scalar_one_or_none()
+            row = uow.session.execute(_BY_KEY, {"b_channel": self.channel,
+                                                "b_key": key}).one_or_none()
             return self._take(uow, row, lease)
 
     def claim_next(self, sender: str, lease: float | None = None) -> Stored | None:
         """Take ``sender``'s oldest unanswered message, in order: None if there is none,
         or if it is held or backing off (a later one never overtakes it)."""
         with self._db.uow() as uow:
-            row = uow.session.execute(select(InboundMessage).where(
-                InboundMessage.channel == self.channel, InboundMessage.sender == sender,
-                InboundMessage.processed_at.is_(None)).order_by(InboundMessage.id)
-                .limit(1)).scalar_one_or_none()
+            row = uow.session.execute(_OLDEST_UNANSWERED, {
+                "b_channel": self.channel, "b_sender": sender}).one_or_none()
             return self._take(uow, row, lease)
 
-    def _take(self, uow, row: InboundMessage | None, lease: float | None) -> Stored | None:
+    def _take(self, uow, row, lease: float | None) -> Stored | None:
         now = utcnow()
         if row is None or row.processed_at is not None:
             return None
@@ -143,12 +168,9 @@ class InboundStore:
         if before is not None and before > now:
             return None
         until = now + timedelta(seconds=lease or self.lease)
-        # compare-and-set: of two processes that read the same row, one wins
-        taken = uow.session.execute(update(InboundMessage).where(
-            InboundMessage.id == row.id, InboundMessage.processed_at.is_(None),
-            InboundMessage.claimed_until.is_(None) if before is None
-            else InboundMessage.claimed_until == before,
-        ).values(claimed_until=until)).rowcount
+        taken = uow.session.execute(
+            _TAKE_FREE if before is None else _TAKE_RUN_OUT,
+            {"b_id": row.id, "b_before": before, "b_until": until}).rowcount
         uow.commit()
         if not taken:
             return None
@@ -208,20 +230,16 @@ class InboundStore:
         """``also`` for ``bot.core.outbox.keep``: the message answered in the same
         transaction as its kept replies (the answering attempt counted there too)."""
         def mark(uow, now: datetime) -> None:
-            uow.session.execute(update(InboundMessage).where(
-                InboundMessage.channel == self.channel, InboundMessage.external_id == key,
-                InboundMessage.processed_at.is_(None)).values(
-                processed_at=now, attempts=InboundMessage.attempts + 1, last_error=None,
-                claimed_until=None))
+            uow.session.execute(_ANSWER, {"b_channel": self.channel, "b_key": key,
+                                          "b_now": now})
         return mark
 
     def answered_already(self, key: str) -> Callable[[object], bool]:
         """``unless`` for ``bot.core.outbox.keep``: True when another process answered
         the message first (checked in the transaction that would answer it)."""
         def check(uow) -> bool:
-            return uow.session.execute(select(InboundMessage.id).where(
-                InboundMessage.channel == self.channel, InboundMessage.external_id == key,
-                InboundMessage.processed_at.is_not(None))).first() is not None
+            return uow.session.execute(_ANSWERED, {"b_channel": self.channel,
+                                                   "b_key": key}).first() is not None
         return check
 
     def mark_processed(self, key: str) -> None:
@@ -289,10 +307,6 @@ class InboundStore:
                 InboundMessage.claimed_until.is_(None) | (InboundMessage.claimed_until <= now),
             ).order_by(InboundMessage.id).limit(limit)).scalars().all()
             return [_view(r) for r in rows]
-
-    def _row(self, key: str):
-        return select(InboundMessage).where(InboundMessage.channel == self.channel,
-                                            InboundMessage.external_id == key)
 
 
 def _view(row: InboundMessage) -> Stored:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, bindparam, delete, insert, or_, select
 
 from bot.core.outbox import RATING_REQUEST
 from minsheng.clock import utcnow
@@ -33,6 +33,22 @@ WEB = Channel.web
 MAX_BUTTONS = 20
 HISTORY_LIMIT = 300  # messages redrawn when the page opens
 PHOTOS_URL = "/chat/photos/"  # web/chat.py serves a case's photo there, to its resident only
+
+# A turn's statements, built once with bound parameters: each compiles once, where one
+# built on every call is built and cache-keyed again (bot.core.inbound says the same).
+_IDENTITY = ResidentIdentity.__table__
+_OFFERS = OfferedButton.__table__
+_RESIDENT = select(_IDENTITY.c.resident_id).where(
+    _IDENTITY.c.channel == WEB, _IDENTITY.c.external_id == bindparam("b_external_id"))
+_OFFERED_TO = (select(_IDENTITY.c.resident_id, _OFFERS.c.title)
+               .outerjoin(_OFFERS, and_(_OFFERS.c.channel == WEB,
+                                        _OFFERS.c.resident_id == _IDENTITY.c.resident_id,
+                                        _OFFERS.c.payload == bindparam("b_payload")))
+               .where(_IDENTITY.c.channel == WEB,
+                      _IDENTITY.c.external_id == bindparam("b_external_id")))
+_WITHDRAW_OFFERS = delete(_OFFERS).where(_OFFERS.c.channel == WEB,
+                                         _OFFERS.c.resident_id == bindparam("b_resident"))
+_OFFER = insert(_OFFERS)
 
 
 @dataclass(frozen=True)
@@ -111,9 +127,7 @@ class WebChatStore:
     def resident_id(self, external_id: str, create: bool = False) -> int | None:
         """The resident behind a web-chat id; created on their first message."""
         with self._db.uow(read_only=True) as uow:  # most messages come from a known one
-            found = uow.session.execute(select(ResidentIdentity.resident_id).where(
-                ResidentIdentity.channel == WEB,
-                ResidentIdentity.external_id == external_id)).scalar()
+            found = uow.session.execute(_RESIDENT, {"b_external_id": external_id}).scalar()
         if found is not None or not create:
             return found
         with self._db.uow() as uow:
@@ -169,27 +183,25 @@ class WebChatStore:
         except after a photo (keep_offers).
         """
         now = utcnow()
+        shown = []
+        for reply in replies:
+            text = str(reply.get("text") or "")
+            payload = {"buttons": clean_buttons(reply.get("buttons")),
+                       "image": str(reply.get("image") or "")}
+            if text or payload["buttons"] or payload["image"]:
+                shown.append((text, payload))
+        offered = [b for _, payload in shown for b in payload["buttons"]]
         with self._db.uow() as uow:
             if unless is not None and unless(uow):
                 return []
-            rows, offered = [], []
-            for reply in replies:
-                buttons = clean_buttons(reply.get("buttons"))
-                text = str(reply.get("text") or "")
-                image = str(reply.get("image") or "")
-                if not (text or buttons or image):
-                    continue
-                row = outbox.enqueue(uow, WEB, recipient_of(resident_id), kind, text,
-                                     payload={"buttons": buttons, "image": image}, now=now)
-                row.sent_at = now
-                rows.append(row)
-                offered += buttons
+            ids = outbox.delivered(uow, WEB, recipient_of(resident_id), kind, shown, now)
             if answered is not None:
                 answered(uow, now)
             if offered or not keep_offers:
                 self._replace_offers(uow, resident_id, offered, now)
             uow.commit()
-            return [_message(r) for r in rows]
+        return [ChatMessage(i, text, payload["buttons"], page_image(payload["image"]), at=now)
+                for i, (text, payload) in zip(ids, shown)]
 
     def tell(self, resident_id: int, text: str, kind: str = "system") -> ChatMessage:
         """A message from the channel itself (e.g. "the robot cannot answer now")."""
@@ -200,15 +212,8 @@ class WebChatStore:
         """The resident behind a web-chat id and the title of ``payload`` if it is on offer
         to them (None, None: no such resident), in one read: a button press is most turns."""
         with self._db.uow(read_only=True) as uow:
-            found = uow.session.execute(select(ResidentIdentity.resident_id, OfferedButton.title)
-                                        .outerjoin(OfferedButton, and_(
-                                            OfferedButton.channel == WEB,
-                                            OfferedButton.resident_id
-                                            == ResidentIdentity.resident_id,
-                                            OfferedButton.payload == payload))
-                                        .where(ResidentIdentity.channel == WEB,
-                                               ResidentIdentity.external_id == external_id)
-                                        ).first()
+            found = uow.session.execute(_OFFERED_TO, {"b_external_id": external_id,
+                                                      "b_payload": payload}).first()
             return (found[0], found[1]) if found is not None else (None, None)
 
     def offers(self, resident_id: int) -> list[str]:
@@ -218,14 +223,15 @@ class WebChatStore:
                 .order_by(OfferedButton.id)).scalars())
 
     def _replace_offers(self, uow, resident_id: int, buttons: list[dict], now) -> None:
-        uow.session.execute(delete(OfferedButton).where(
-            OfferedButton.channel == WEB, OfferedButton.resident_id == resident_id))
+        uow.session.execute(_WITHDRAW_OFFERS, {"b_resident": resident_id})
         # none is left to look up (as _add_offers does): each payload once, the first title
         unique = {}
         for button in buttons:
             unique.setdefault(button["payload"][:500], button["title"][:200])
-        uow.session.add_all([OfferedButton(channel=WEB, resident_id=resident_id, payload=p,
-                                           title=t, offered_at=now) for p, t in unique.items()])
+        if unique:
+            uow.session.execute(_OFFER, [
+                {"channel": WEB, "resident_id": resident_id, "payload": p, "title": t,
+                 "offered_at": now} for p, t in unique.items()])
 
     @staticmethod
     def _add_offers(uow, resident_id: int, buttons: list[dict], now) -> None:
