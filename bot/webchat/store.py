@@ -250,6 +250,12 @@ class WebChatStore:
     def messages_after(self, resident_id: int, after: int) -> list[ChatMessage]:
         """Every bot message after ``after``; those never delivered are marked sent now and
         their buttons (a notice's rating buttons) go on offer."""
+        # An open page asks every second, mostly for nothing new: read first, and take
+        # the write lock only when there is something to mark delivered.
+        with self._db.uow(read_only=True) as uow:
+            rows = _visible(outbox.conversation(uow, WEB, recipient_of(resident_id), after))
+            if all(r.sent_at is not None for r in rows):
+                return [_message(r) for r in rows]
         now = utcnow()
         with self._db.uow() as uow:
             rows = _visible(outbox.conversation(uow, WEB, recipient_of(resident_id), after))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session, aliased
 
 from minsheng.clock import utcnow
@@ -54,6 +54,10 @@ def enqueue(uow, channel: Channel, recipient: str, kind: str, text: str,
     return message
 
 
+_CONVERSATION = select(OutboxMessage).where(
+    OutboxMessage.channel == bindparam("b_channel"),
+    OutboxMessage.recipient == bindparam("b_recipient"),
+    OutboxMessage.id > bindparam("b_after")).order_by(OutboxMessage.id)
 _INSERT = insert(OutboxMessage.__table__)  # built once: compiled once (see delivered)
 
 
@@ -155,14 +159,8 @@ def pending(uow) -> list[OutboxMessage]:
         OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id)).scalars())
 
 
-def conversation(uow, channel: Channel, recipient: str, after: int = 0,
-                 hidden_kinds: Iterable[str] = ()) -> list[OutboxMessage]:
+def conversation(uow, channel: Channel, recipient: str, after: int = 0) -> list[OutboxMessage]:
     """A recipient's rows on a pulled channel (the web chat) with ids above ``after``, in
-    order; ``hidden_kinds`` are instructions to the channel, not messages to show."""
-    query = select(OutboxMessage).where(
-        OutboxMessage.channel == Channel(channel), OutboxMessage.recipient == recipient,
-        OutboxMessage.id > after)
-    hidden = list(hidden_kinds)
-    if hidden:
-        query = query.where(OutboxMessage.kind.not_in(hidden))
-    return list(_session(uow).execute(query.order_by(OutboxMessage.id)).scalars())
+    order (an open page asks every second: the statement is built once)."""
+    return list(_session(uow).execute(_CONVERSATION, {
+        "b_channel": Channel(channel), "b_recipient": recipient, "b_after": after}).scalars())
