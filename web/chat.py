@@ -132,9 +132,11 @@ def remember(request: Request, response: Response, external_id: str) -> None:
                         samesite="lax", secure=request.url.scheme == "https")
 
 
-def web_resident(request: Request, response: Response) -> str:
+async def web_resident(request: Request, response: Response) -> str:
     """The stable web-chat id of this browser's resident; a new one (and its cookie) if
-    there is none. A conversation from before the cookie (the session's id) is kept."""
+    there is none. A conversation from before the cookie (the session's id) is kept.
+    ``async`` though it never waits: FastAPI runs a plain ``def`` dependency in a worker
+    thread, a hop per request for a cookie check."""
     raw = request.cookies.get(RESIDENT_COOKIE)
     if raw:
         try:
@@ -176,7 +178,7 @@ async def _running(app: FastAPI):
         await chat.close()
 
 
-def webchat(request: Request) -> WebChat:
+async def webchat(request: Request) -> WebChat:  # async: no worker thread (web_resident)
     return request.app.state.webchat
 
 
