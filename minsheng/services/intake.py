@@ -16,7 +16,7 @@ from minsheng.enums import (
     Channel,
 )
 from minsheng.errors import InvalidInput, QuotaExceeded
-from minsheng.models import Case, CaseFollower, CasePhoto, Grid, Resident, Staff
+from minsheng.models import Case, CaseEvent, CaseFollower, CasePhoto, Grid, Resident, Staff
 from minsheng.places import Place, normalize_building, normalize_xiaoqu
 
 from . import limits, notify, routing
@@ -67,8 +67,11 @@ def find_duplicate(session: Session, category: Category, place: Place | None) ->
 def _attach(uow, target: Case, report: NewCase, resident: Resident | None, now) -> bool:
     """Attach a duplicate report to ``target``; False if this report was attached before."""
     session = uow.session
-    already = any(e.action == "follow" and (e.data or {}).get("key") == report.idempotency_key
-                  for e in target.events) if report.idempotency_key else False
+    # one indexed look, not every event of the case: a problem many report has many
+    already = bool(report.idempotency_key) and session.execute(
+        select(CaseEvent.id).where(
+            CaseEvent.case_id == target.id, CaseEvent.action == "follow",
+            CaseEvent.data["key"].as_string() == report.idempotency_key)).first() is not None
     if resident is not None and resident.id != target.resident_id:
         exists = session.execute(select(CaseFollower.id).where(
             CaseFollower.case_id == target.id, CaseFollower.resident_id == resident.id)).first()

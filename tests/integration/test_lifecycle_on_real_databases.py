@@ -50,3 +50,18 @@ def test_scans_and_outbox_on_real_databases(db):
         uow.commit()
         assert uow.session.execute(select(OutboxMessage).where(
             OutboxMessage.sent_at.is_(None))).first() is None
+
+
+def test_a_follow_up_delivered_twice_is_attached_once(db):
+    """The reporter writes about the same problem again (no new follower to record): only
+    the follow event's key, looked up in the database, keeps the replay from a second one."""
+    build_world(db)
+    with db.uow() as uow:
+        first = cases.open_case(uow, report("a"), now=T0)
+    for _ in range(2):
+        with db.uow() as uow:
+            again = cases.open_case(uow, report("b"), now=T0)
+        assert again.merged_into == first.case_no
+    with db.uow() as uow:
+        follows = select(CaseEvent.data).where(CaseEvent.action == "follow")
+        assert [data["key"] for data in uow.session.execute(follows).scalars()] == ["b"]
