@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.core.inbound import InboundStore, Incoming  # noqa: E402
-from bot.webchat.store import WebChatStore, sender_of  # noqa: E402
-from minsheng.db import Database  # noqa: E402
-from minsheng.enums import Channel  # noqa: E402
-from minsheng.models import Base  # noqa: E402
+from bot.core.inbound import InboundStore, Incoming
+from bot.webchat.store import WebChatStore, sender_of
+from minsheng.db import Database
+from minsheng.enums import Channel
+from minsheng.models import Base
 
 REPLIES = [{"text": "好的，请问问题发生在哪里？",
             "buttons": [{"title": "跳过", "payload": "/skip"},
