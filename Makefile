@@ -7,7 +7,7 @@ VENV := .venv/bin
 .DEFAULT_GOAL := help
 
 .PHONY: help install run test lint bench-cases bench-nlu bench-bot bench-web bench-notices bench-vs-rasa \
-	bench-scale-out
+	bench-scale-out bench-webchat-db
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ bench-web: install ## dashboard and case desk render times (median/p95) with 100
 
 bench-notices: install ## staff action → notice on an open web chat (SSE), p50/p95 over 20 residents; target p95 ≤ 2 s
 	@$(VENV)/python scripts/bench_notices.py --residents 20
+
+bench-webchat-db: install ## a web chat turn's database work in-process, CPU ms per turn; ARGS=--url URL for PostgreSQL
+	@$(VENV)/python scripts/bench_webchat_db.py $(ARGS)
 
 bench-vs-rasa: install ## bare `rasa init` bot vs our stack (REST, web chat) at 1/20/50 clients; ARGS=--quick
 	@$(VENV)/python scripts/bench_vs_rasa.py $(ARGS)
