@@ -127,8 +127,11 @@ def open_case(uow, report: NewCase, *, now=None, settings=None) -> OpenResult:
     duplicate = None if report.urgent else find_duplicate(session, category, place)
     if duplicate is not None:
         _attach(uow, duplicate, report, resident, now)
+        # the answer read before the commit: after it, its reads would begin a second
+        # transaction (on SQLite a writer's, BEGIN IMMEDIATE) for six SELECTs
+        result = _result(session, duplicate, created=False, merged=True)
         uow.commit()
-        return _result(session, duplicate, created=False, merged=True)
+        return result
     ack_deadline, resolve_deadline = limits.deadlines(session, category, report.urgent, now, tz)
     case = Case(
         case_no=next_case_no(session, now, tz), idempotency_key=report.idempotency_key,
@@ -152,8 +155,9 @@ def open_case(uow, report: NewCase, *, now=None, settings=None) -> OpenResult:
             raise
         return _result(session, twin, created=False)
     _route_and_assign(uow, case, report, place, now)
+    result = _result(session, case, created=True)  # before the commit, as above
     uow.commit()
-    return _result(session, case, created=True)
+    return result
 
 
 def _check_quota(session, resident_id: int, channel: Channel, now, tz: str, quota: int) -> None:
