@@ -14,6 +14,8 @@ is what ships. Scores, on the eight labels:
 - ``dev_letters_hard``: tests/nlu/dev_letters_hard.tsv, longer and noisier letters written blind
   (without reading data/nlu or the other sets), weighted on the weak boundaries — the one that
   still separates variants when the other two score alike;
+- ``dev_letters_board``: tests/nlu/dev_letters_board.tsv, 240 message-board posts (subject line
+  + body, formulas, complaint histories, a minor second grievance) also written blind;
 - ``own``: tests/nlu/own_messages.tsv.
 
 The shared benchmark is deliberately not read here: settings are chosen on these scores only.
@@ -37,6 +39,7 @@ CACHE = Path("/tmp") / "minsheng-nlu-experiments.pickle"
 DEV_SETS = {"dev_letters": ROOT / "tests/nlu/dev_letters.tsv",
             "dev_chat": ROOT / "tests/nlu/dev_chat.tsv",
             "dev_letters_hard": ROOT / "tests/nlu/dev_letters_hard.tsv",
+            "dev_letters_board": ROOT / "tests/nlu/dev_letters_board.tsv",
             "own": ROOT / "tests/nlu/own_messages.tsv"}
 
 # Variants: overrides of the classifier's settings in config.yml (BASE).
