@@ -8,7 +8,6 @@ import threading
 import time
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from bot.core.inbound import InboundStore, Incoming
@@ -18,22 +17,6 @@ from minsheng.enums import Channel
 from minsheng.models import InboundMessage
 
 SENDER = "web:resident-a"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    from minsheng.migrate import upgrade
-
-    url = (f"sqlite:///{tmp_path / 'inbound.db'}" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_url"))
-    upgrade(url)
-    db = Database(url)
-    if request.param == "postgresql":  # the session's database is shared: start empty
-        with db.uow() as uow:
-            uow.session.execute(InboundMessage.__table__.delete())
-            uow.commit()
-    yield db
-    db.dispose()
 
 
 def message(key: str, sender: str = SENDER) -> Incoming:

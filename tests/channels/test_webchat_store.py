@@ -3,7 +3,6 @@ delivered outbox rows with the ids the page draws them by, the message marked an
 the same transaction, the offer replaced, and nothing kept when another process answered."""
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from bot.core.inbound import InboundStore, Incoming
@@ -16,18 +15,6 @@ REPLIES = [{"text": "请问在哪里？", "buttons": [{"title": "跳过", "paylo
                                               {"title": "取消", "payload": "/cancel"}]},
            {"text": ""},  # nothing to show: no row
            {"text": "也可以发位置。", "image": "https://example.org/map.png"}]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    from minsheng.migrate import upgrade
-
-    url = (f"sqlite:///{tmp_path / 'chat.db'}" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_url"))
-    upgrade(url)
-    db = Database(url)
-    yield db
-    db.dispose()
 
 
 def turn(db: Database, external_id: str, text: str):
