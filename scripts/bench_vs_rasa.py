@@ -39,8 +39,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import httpx
+import aiohttp
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,6 +228,7 @@ class Point:
     errors: int = 0
     latencies: list[float] = field(default_factory=list, repr=False)
     cpu_s: dict[str, float] = field(default_factory=dict)  # per process, over the point
+    client_cpu_s: float = 0.0  # the load client's own, on the same cores (not in cpu_s)
 
     def row(self) -> dict:
         ordered = sorted(self.latencies)
@@ -245,18 +247,49 @@ class Point:
                                     if self.turns else None),
                 "cpu_ms_per_turn_by_process": {
                     name: round(cpu * 1000 / self.turns, 1) if self.turns else None
-                    for name, cpu in self.cpu_s.items()}}
+                    for name, cpu in self.cpu_s.items()},
+                "client_cpu_ms_per_turn": (round(self.client_cpu_s * 1000 / self.turns, 1)
+                                           if self.turns else None)}
 
 
-async def timed(point: Point, call) -> httpx.Response | None:
+@dataclass
+class Reply:
+    status: int
+    body: Any
+
+    def json(self) -> Any:
+        return self.body
+
+
+def client_session(**kwargs) -> aiohttp.ClientSession:
+    """The load client's HTTP session. aiohttp, not httpx: the client runs on the same two
+    cores as the stack it loads, and httpx spent about 11 ms of CPU per web chat turn there
+    (a quarter of the machine under load), which the bare bot, one process on one core,
+    hardly feels and our three processes do. Cookies are kept for an IP address host too
+    (``unsafe``), as a browser keeps them for 127.0.0.1."""
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                 timeout=aiohttp.ClientTimeout(total=60), **kwargs)
+
+
+async def post(http: aiohttp.ClientSession, url: str, body: dict, **kwargs) -> Reply:
+    async with http.post(url, json=body, **kwargs) as response:
+        return Reply(response.status, await response.json(content_type=None))
+
+
+def csrf(http: aiohttp.ClientSession) -> dict[str, str]:
+    token = next((c.value for c in http.cookie_jar if c.key == "csrftoken"), "")
+    return {"X-CSRFToken": token}
+
+
+async def timed(point: Point, call) -> Reply | None:
     """One turn: its latency when it answered 200, an error otherwise."""
     started = time.monotonic()
     try:
         response = await call()
-    except httpx.HTTPError:
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
         point.errors += 1
         return None
-    if response.status_code != 200:
+    if response.status != 200:
         point.errors += 1
         return None
     point.latencies.append(time.monotonic() - started)
@@ -269,12 +302,12 @@ async def rest_client(point: Point, url: str, texts: list[str], deadline: float,
     """A distinct sender sending its texts in turn over Rasa's REST channel."""
     sender = f"bench-{uuid.uuid4().hex[:12]}"
     await arrive(think)
-    async with httpx.AsyncClient(timeout=60) as http:
+    async with client_session() as http:
         for text in itertools.cycle(texts):
             if time.monotonic() >= deadline:
                 return
             body = {"sender": sender, "message": text}
-            await timed(point, lambda b=body: http.post(f"{url}/webhooks/rest/webhook", json=b))
+            await timed(point, lambda b=body: post(http, f"{url}/webhooks/rest/webhook", b))
             await pause(think)
 
 
@@ -307,18 +340,19 @@ async def web_journey(point: Point, base: str, deadline: float, think: float) ->
     # which uvicorn trusts from 127.0.0.1), as many residents are — the per-resident and
     # per-address rate limits of web/chat.py are not what is measured here.
     address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
-    async with httpx.AsyncClient(base_url=base, timeout=60,
-                                 headers={"X-Forwarded-For": address}) as http:
+    async with client_session(headers={"X-Forwarded-For": address}) as http:
         try:
-            (await http.get("/chat")).raise_for_status()
-        except httpx.HTTPError:
+            async with http.get(f"{base}/chat") as page:
+                page.raise_for_status()
+                await page.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError):
             point.errors += 1
             return
-        headers = {"X-CSRFToken": http.cookies.get("csrftoken", "")}
+        headers = csrf(http)
         body: dict = {"text": random.choice(REPORTS)}
         for _ in range(10):
-            response = await timed(point, lambda b=body: http.post("/chat/send", json=b,
-                                                                   headers=headers))
+            response = await timed(point, lambda b=body: post(http, f"{base}/chat/send", b,
+                                                              headers=headers))
             if response is None:
                 return
             messages = response.json()["messages"]
@@ -339,10 +373,12 @@ async def web_journey(point: Point, base: str, deadline: float, think: float) ->
 async def run_point(point: Point, make_client, duration: float, procs: list[Proc]) -> Point:
     """N clients for ``duration`` seconds; the CPU each process of the stack spent meanwhile."""
     cpu_before = {proc.name: tree_cpu_s(proc.popen.pid) for proc in procs}
+    client_before = time.process_time()
     started = time.monotonic()
     deadline = started + duration
     await asyncio.gather(*(make_client(point, deadline) for _ in range(point.clients)))
     point.seconds = time.monotonic() - started
+    point.client_cpu_s = time.process_time() - client_before
     point.cpu_s = {proc.name: tree_cpu_s(proc.popen.pid) - cpu_before[proc.name]
                    for proc in procs}
     show(point)
@@ -363,35 +399,35 @@ async def run_plan(stack: str, load: str, plan: list[tuple[int, float]], client,
 
 async def first_answer(call, proc: Proc, started: float, timeout: float = 600) -> float:
     """Seconds from ``started`` (the spawn) to the first non-empty answer of ``call``."""
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with client_session() as http:
         while time.monotonic() - started < timeout:
             if proc.popen.poll() is not None:
                 raise SystemExit(f"{proc.name} exited while starting; see its log")
             try:
                 if await call(http):
                     return time.monotonic() - started
-            except (httpx.HTTPError, ValueError, KeyError):
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError):
                 pass
             await asyncio.sleep(0.2)
     raise SystemExit(f"no answer within {timeout:.0f} s")
 
 
 def rest_answers(url: str, text: str):
-    async def call(http: httpx.AsyncClient) -> bool:
-        response = await http.post(f"{url}/webhooks/rest/webhook",
-                                   json={"sender": f"first-{uuid.uuid4().hex[:8]}",
-                                         "message": text})
-        return response.status_code == 200 and bool(response.json())
+    async def call(http: aiohttp.ClientSession) -> bool:
+        response = await post(http, f"{url}/webhooks/rest/webhook",
+                              {"sender": f"first-{uuid.uuid4().hex[:8]}", "message": text})
+        return response.status == 200 and bool(response.json())
     return call
 
 
 def web_answers(base: str):
-    async def call(http: httpx.AsyncClient) -> bool:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as page:
-            (await page.get("/chat")).raise_for_status()
-            response = await page.post("/chat/send", json={"text": "你好"}, headers={
-                "X-CSRFToken": page.cookies.get("csrftoken", "")})
-            return response.status_code == 200 and bool(response.json()["messages"])
+    async def call(_: aiohttp.ClientSession) -> bool:
+        async with client_session() as page:
+            async with page.get(f"{base}/chat") as first:
+                first.raise_for_status()
+            response = await post(page, f"{base}/chat/send", {"text": "你好"},
+                                   headers=csrf(page))
+            return response.status == 200 and bool(response.json()["messages"])
     return call
 
 
@@ -506,7 +542,8 @@ def show(point: Point) -> None:
           f"{' think ' + str(row['think_s']) + ' s' if row['think_s'] else ''}: "
           f"{row['turns_per_s']:7.2f} turns/s  p50 {row['p50_ms']} ms  p95 {row['p95_ms']} ms"
           f"  p99 {row['p99_ms']} ms  errors {row['errors']}  CPU {row['cpu_ms_per_turn']} ms/turn "
-          f"{row['cpu_ms_per_turn_by_process']}", flush=True)
+          f"{row['cpu_ms_per_turn_by_process']}  (load client {row['client_cpu_ms_per_turn']})",
+          flush=True)
 
 
 def table(rows: list[dict]) -> str:
