@@ -15,7 +15,8 @@ reply is checked against the schema split at its events' ``oneOf`` (``fits_reply
 schema judges it, and a bad one fails with the same error.
 Nothing inside the virtualenv is edited: the method is replaced when this module starts Rasa.
 
-The policies' past states are worked out from where the tracker was last asked instead of
+A tracker's state for the action server does not deep-copy its form's trigger message
+(nlu/tracker_state.py). The policies' past states are worked out from where the tracker was last asked instead of
 from the session's first event (nlu/prior_states.py), and calls to the action server reuse
 their connections (nlu/kept_sessions.py).
 """
@@ -107,11 +108,13 @@ def install() -> None:
         model_loading,
         prior_states,
         slot_copies,
+        tracker_state,
     )
 
     RemoteAction._validate_action_result = validate_action_reply
     event_types.install()
     slot_copies.install()
+    tracker_state.install()
     graph_runner.install()
     model_loading.install()
     prior_states.install()
