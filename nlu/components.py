@@ -230,25 +230,57 @@ class IdfArrayFeatures:
             self.steps.append((step, np.asarray(tfidf.idf_, dtype=np.float64) if fast else None))
 
     def transform(self, documents: list[str]) -> Any:
-        import numpy as np
         import scipy.sparse as sp
-        from sklearn.feature_extraction.text import CountVectorizer
-        from sklearn.preprocessing import normalize
 
         if len(self.steps) == 1 and self.steps[0][1] is None:
             return self.steps[0][0].transform(documents)
-        blocks = []
-        for step, idf in self.steps:
-            if idf is None:
-                blocks.append(step.transform(documents))
-                continue
-            counts = CountVectorizer.transform(step, documents).astype(np.float64)
-            if step.sublinear_tf:
-                np.log(counts.data, counts.data)
-                counts.data += 1
-            counts.data *= idf[counts.indices]
-            blocks.append(normalize(counts, norm=step.norm, copy=False) if step.norm else counts)
+        blocks = [self._block(step, idf, documents) for step, idf in self.steps]
+        if len(documents) == 1:
+            return self._one_row(blocks)
         return sp.hstack(blocks).tocsr()  # as FeatureUnion joins its parts
+
+    @staticmethod
+    def _block(step: Any, idf: Any, documents: list[str]) -> Any:
+        """One step's rows: counts, sublinear, times the idf, each row scaled to unit length
+        — scikit-learn's arithmetic on the CSR arrays themselves, without its per-call
+        checks and copies (a third of a parse, stop 19)."""
+        import numpy as np
+        from sklearn.feature_extraction.text import CountVectorizer
+        from sklearn.preprocessing import normalize
+
+        if idf is None:
+            return step.transform(documents).tocsr()
+        counts = CountVectorizer.transform(step, documents)
+        data = counts.data.astype(np.float64)
+        if step.sublinear_tf:
+            np.log(data, out=data)
+            data += 1
+        data *= idf[counts.indices]
+        counts.data = data
+        if step.norm == "l2":
+            rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+            norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=counts.shape[0]))
+            norms[norms == 0.0] = 1.0
+            data /= norms[rows]
+        elif step.norm:
+            counts = normalize(counts, norm=step.norm, copy=False)
+        return counts
+
+    @staticmethod
+    def _one_row(blocks: list[Any]) -> Any:
+        """The blocks of one message side by side: ``hstack`` without scipy's general
+        block assembly (its ``bmat`` was a sixth of a parse)."""
+        import numpy as np
+        import scipy.sparse as sp
+
+        offsets = np.cumsum([0] + [block.shape[1] for block in blocks])
+        data = np.concatenate([block.data for block in blocks])
+        indices = np.concatenate([block.indices.astype(np.int64) + offset
+                                  for block, offset in zip(blocks, offsets)])
+        width = int(offsets[-1])
+        index_type = np.int32 if width < np.iinfo(np.int32).max else np.int64
+        return sp.csr_matrix((data, indices.astype(index_type),
+                              np.array([0, len(data)], dtype=index_type)), shape=(1, width))
 
 
 @DefaultV1Recipe.register(

@@ -247,3 +247,7 @@ def test_features_with_the_idf_as_an_array_equal_scikit_learns(tmp_path):
         sklearn = component.models["features"].transform(documents).toarray()
         assert ours.shape == sklearn.shape and np.count_nonzero(ours) > 20
         np.testing.assert_allclose(ours, sklearn, rtol=1e-12, atol=1e-15)
+        for document, row in zip(documents, sklearn):  # one message: the path of a parse
+            one = component.features.transform([document])
+            assert one.shape == (1, len(row)) and one.has_sorted_indices
+            np.testing.assert_allclose(one.toarray()[0], row, rtol=1e-12, atol=1e-15)
