@@ -16,9 +16,10 @@ schema judges it, and a bad one fails with the same error.
 Nothing inside the virtualenv is edited: the method is replaced when this module starts Rasa.
 
 A tracker's state for the action server does not deep-copy its form's trigger message
-(nlu/tracker_state.py). The policies' past states are worked out from where the tracker was last asked instead of
-from the session's first event (nlu/prior_states.py), and calls to the action server reuse
-their connections (nlu/kept_sessions.py).
+(nlu/tracker_state.py); the rules that apply to a conversation's states are remembered
+(nlu/rule_keys.py). The policies' past states are worked out from where the tracker was last
+asked instead of from the session's first event (nlu/prior_states.py), and calls to the
+action server reuse their connections (nlu/kept_sessions.py).
 """
 from __future__ import annotations
 
@@ -107,6 +108,7 @@ def install() -> None:
         kept_sessions,
         model_loading,
         prior_states,
+        rule_keys,
         slot_copies,
         tracker_state,
     )
@@ -118,6 +120,7 @@ def install() -> None:
     graph_runner.install()
     model_loading.install()
     prior_states.install()
+    rule_keys.install()
     kept_sessions.install()
 
 
