@@ -132,9 +132,14 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         # built once: a statement made per call cost more than the indexed query itself
         return session.execute(self._max_id, {"sender": sender_id}).scalar()
 
+    def _stored_last_id(self, sender_id: str) -> int | None:
+        """The conversation's largest event id, on a pooled connection of its own: one
+        SELECT, without an ORM session made and closed around it for every turn."""
+        with self.engine.connect() as connection:
+            return connection.execute(self._max_id, {"sender": sender_id}).scalar()
+
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
-        with self.session_scope() as session:
-            last_id = self._last_event_id(session, sender_id)
+        last_id = self._stored_last_id(sender_id)
         known = self._cached.pop(sender_id, None)
         if last_id is None:
             # Nothing stored (a new resident, or one erased): what Rasa's read would find
