@@ -12,10 +12,11 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from minsheng.enums import split_sender
+from nlu.decision import REPORT_PREFIX
 
 log = logging.getLogger(__name__)
 
-REPORT_INTENT_PREFIX = "report_"
+REPORT_INTENT_PREFIX = REPORT_PREFIX  # the one in nlu.decision
 SKIPPED = "-"  # value of an optional slot the resident chose to skip
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 

@@ -20,7 +20,7 @@ from actions.split import (
     SplitSlots,
     added_to_description,
     pending_from_message,
-    split_message,
+    problems_of_message,
 )
 from minsheng.enums import ANONYMOUS_CATEGORIES, Category
 
@@ -146,7 +146,7 @@ class ValidateReportForm(SplitSlots, FormValidationAction):
                                  "description_key": common.message_key(tracker)}
         if tracker.get_slot("category") is None:
             slots.update(category_slots(tracker))
-        slots.update({"problems": await split_message(value.strip()), "split_confirm": None})
+        slots.update({"problems": problems_of_message(tracker), "split_confirm": None})
         return slots
 
     # --- category ----------------------------------------------------------------

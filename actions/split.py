@@ -1,9 +1,9 @@
 """Several problems in one report: the offer to file them apart, and a new problem typed
 while a report is still being filled in.
 
-The parts are classified by the running Rasa server (``POST /model/parse``, the model that
-answers every message), through the one Rasa client of ``bot.core.rasa``. When it does not
-answer, the message is filed as one report, as before.
+The Rasa server splits a message into its problems while it parses it, with the model that
+answers every message (nlu/split_at_parse.py); the problems come with the message's parse
+data. A message it did not split is filed as one report.
 
 ``problems`` holds the parts as plain dicts — ``text``, ``category``, and the place parts
 the part names itself (``xiaoqu``, ``building``, ``unit``, ``room``); a part that names no
@@ -19,8 +19,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import common
 from actions.common import entity, latest_intent, latest_text
 from minsheng.enums import Category
+from nlu.split import PLACE_PARTS, PROBLEMS, problem_of
 
-PLACE_PARTS = ("xiaoqu", "building", "unit", "room")
 SPLIT_INTENT = "choose_split"  # buttons only: /choose_split{"choice": …}
 SEPARATE, TOGETHER, SAME, NEW = "separate", "together", "same", "new"
 # Typed answers: "分别登记" / "作为一件登记", "是新问题" / "补充到刚才那件".
@@ -35,11 +35,6 @@ NUMBERS = "一二三四五六七八九十"
 
 def label(category: str | None) -> str:
     return Category(category).label if category in Category.__members__ else "未分类"
-
-
-def problem_of(text: str, category: str | None, place) -> dict[str, Any]:
-    return {"text": text, "category": category,
-            **{part: getattr(place, part, None) for part in PLACE_PARTS}}
 
 
 def own_place(problem: dict[str, Any], tracker: Tracker) -> dict[str, Any] | None:
@@ -58,30 +53,13 @@ def place_text(problem: dict[str, Any], tracker: Tracker) -> str:
     return Place(**own).text() if own else (tracker.get_slot("place") or "未填")
 
 
-async def split_message(text: str) -> list[dict[str, Any]] | None:
-    """The problems of ``text`` when it names several, else None (also when Rasa is away)."""
-    from nlu.split import cut, split_problems
+def problems_of_message(tracker: Tracker) -> list[dict[str, Any]] | None:
+    """The problems of the resident's latest message when it names several, else None.
 
-    if len(cut(text)) < 2:  # one sentence, no connective: nothing to ask Rasa about
-        return None
-    from bot.core.rasa import RasaClient
-
-    settings = common.settings()
-    async with RasaClient(settings.rasa_url, settings.rasa_token or "") as client:
-        async def classify(part: str) -> list[dict]:
-            result = await client.parse(part)
-            if result is None:
-                raise LookupError("Rasa did not parse")
-            return result.get("intent_ranking") or []
-
-        try:
-            result = await split_problems(text, classify)
-        except LookupError:
-            common.log.warning("could not split a report: Rasa's /model/parse did not answer")
-            return None
-    if not result.several:
-        return None
-    return [problem_of(p.text, p.category, p.place) for p in result.problems]
+    The Rasa server split it while parsing it (nlu/split_at_parse.py): a message it did not
+    split, or one parsed by a server without the split, is one report."""
+    problems = tracker.latest_message.get(PROBLEMS)
+    return problems if isinstance(problems, list) and len(problems) > 1 else None
 
 
 def pending_from_message(tracker: Tracker) -> dict[str, Any] | None:

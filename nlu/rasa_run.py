@@ -110,6 +110,7 @@ def install() -> None:
         prior_states,
         rule_keys,
         slot_copies,
+        split_at_parse,
         tracker_state,
     )
 
@@ -122,6 +123,7 @@ def install() -> None:
     prior_states.install()
     rule_keys.install()
     kept_sessions.install()
+    split_at_parse.install()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,15 +9,17 @@ several sentences — and not the category and place of the problem before it. P
 say nothing on their own ("已经三天了", "希望尽快处理") stay with the problem they follow.
 Parts of the same category are one problem unless they name different places.
 
-The classifier is passed in (``Classify``: text → Rasa's ``intent_ranking``), so the action
-server can ask the running Rasa server and the evaluation can load the model in-process.
-No Rasa import.
+The classifier is passed in (``Classify``: text → Rasa's ``intent_ranking``): the Rasa
+server splits a message while it parses it (nlu/split_at_parse.py) and the evaluation with
+a model loaded in-process. ``problem_dicts`` is the result as the message's parse data
+carries it (``PROBLEMS``) to the action server. No Rasa import.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from minsheng.places import Place, parse_place
 from nlu.decision import OUT_OF_SCOPE, label_of_intent
@@ -38,6 +40,8 @@ CLAUSE_END = SENTENCE_END + "，,、：: "
 # before it: a resident who writes 另外 or 2. is announcing another thing; a comma rarely is.
 MIN_CONFIDENCE = {"connective": 0.45, "enumeration": 0.45, "sentence": 0.6, "comma": 0.8}
 MIN_CHARS = 5  # "也很臭", "堆在门口" are remarks about the problem before, not problems
+PROBLEMS = "problems"  # the key of a message's parse data that holds its problems
+PLACE_PARTS = ("xiaoqu", "building", "unit", "room")
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,19 @@ async def split_problems(text: str, classify: Classify) -> SplitResult:
     if len(problems) < 2 or any(p.category is None for p in problems):
         return SplitResult([await _whole(text, classify)])
     return SplitResult(problems)
+
+
+def problem_of(text: str, category: str | None, place: Place | None) -> dict[str, Any]:
+    """A problem as plain data: its text, category and the place parts it names itself."""
+    return {"text": text, "category": category,
+            **{part: getattr(place, part, None) for part in PLACE_PARTS}}
+
+
+def problem_dicts(result: SplitResult) -> list[dict[str, Any]] | None:
+    """The problems of a message that names several, as plain data; None for one problem."""
+    if not result.several:
+        return None
+    return [problem_of(p.text, p.category, p.place) for p in result.problems]
 
 
 async def _whole(text: str, classify: Classify) -> Problem:

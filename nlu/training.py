@@ -107,6 +107,11 @@ class Parser:
     def parse(self, text: str) -> dict:
         return self._loop.run_until_complete(self._agent.parse_message(text))
 
+    @property
+    def processor(self):
+        """The loaded model's Rasa message processor (rasa.core.processor)."""
+        return self._agent.processor
+
     def close(self) -> None:
         self._loop.close()
 

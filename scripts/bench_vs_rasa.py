@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from minsheng import processes
 from nlu.registry import current_model_path
+from nlu.split import cut
 
 CASE_NO = re.compile(r"MS-\d{8}-\d{4,6}")
 BARE_TEXTS = ["hello", "I am feeling great", "hi there", "I am sad", "yes", "goodbye"]
@@ -227,6 +228,9 @@ class Point:
     turns: int = 0
     errors: int = 0
     latencies: list[float] = field(default_factory=list, repr=False)
+    # a web chat journey's latencies by step (the report text, then the button pressed), to
+    # see which turns make the tail
+    by_step: dict[str, list[float]] = field(default_factory=dict, repr=False)
     cpu_s: dict[str, float] = field(default_factory=dict)  # per process, over the point
     client_cpu_s: float = 0.0  # the load client's own, on the same cores (not in cpu_s)
 
@@ -234,10 +238,11 @@ class Point:
         ordered = sorted(self.latencies)
 
         def pct(q: float) -> float | None:
-            if not ordered:
-                return None
-            return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000, 1)
+            return percentile(ordered, q, is_sorted=True)
 
+        steps = {step: {"turns": len(values), "p50_ms": percentile(values, 0.50),
+                        "p95_ms": percentile(values, 0.95)}
+                 for step, values in self.by_step.items()}
         return {"stack": self.stack, "load": self.load, "clients": self.clients,
                 "think_s": self.think_s, "seconds": round(self.seconds, 1),
                 "turns": self.turns, "errors": self.errors,
@@ -249,7 +254,16 @@ class Point:
                     name: round(cpu * 1000 / self.turns, 1) if self.turns else None
                     for name, cpu in self.cpu_s.items()},
                 "client_cpu_ms_per_turn": (round(self.client_cpu_s * 1000 / self.turns, 1)
-                                           if self.turns else None)}
+                                           if self.turns else None),
+                **({"by_step": steps} if steps else {})}
+
+
+def percentile(values: list[float], q: float, is_sorted: bool = False) -> float | None:
+    """The q-quantile of latencies in seconds, in milliseconds (None for no values)."""
+    ordered = values if is_sorted else sorted(values)
+    if not ordered:
+        return None
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000, 1)
 
 
 @dataclass
@@ -281,7 +295,7 @@ def csrf(http: aiohttp.ClientSession) -> dict[str, str]:
     return {"X-CSRFToken": token}
 
 
-async def timed(point: Point, call) -> Reply | None:
+async def timed(point: Point, call, step: str | None = None) -> Reply | None:
     """One turn: its latency when it answered 200, an error otherwise."""
     started = time.monotonic()
     try:
@@ -292,7 +306,10 @@ async def timed(point: Point, call) -> Reply | None:
     if response.status != 200:
         point.errors += 1
         return None
-    point.latencies.append(time.monotonic() - started)
+    latency = time.monotonic() - started
+    point.latencies.append(latency)
+    if step:
+        point.by_step.setdefault(step, []).append(latency)
     point.turns += 1
     return response
 
@@ -350,9 +367,11 @@ async def web_journey(point: Point, base: str, deadline: float, think: float) ->
             return
         headers = csrf(http)
         body: dict = {"text": random.choice(REPORTS)}
+        # a text in pieces is also split into its problems (nlu/split_at_parse.py)
+        step = "report text" + (" in pieces" if len(cut(body["text"])) > 1 else "")
         for _ in range(10):
             response = await timed(point, lambda b=body: post(http, f"{base}/chat/send", b,
-                                                              headers=headers))
+                                                              headers=headers), step)
             if response is None:
                 return
             messages = response.json()["messages"]
@@ -366,7 +385,7 @@ async def web_journey(point: Point, base: str, deadline: float, think: float) ->
                     point.errors += 1  # a question the journey does not know how to answer
                 return
             await pause(think)
-            body = {"payload": choice["payload"]}
+            body, step = {"payload": choice["payload"]}, choice["title"]
         point.errors += 1  # no case number after 10 turns
 
 
@@ -544,6 +563,9 @@ def show(point: Point) -> None:
           f"  p99 {row['p99_ms']} ms  errors {row['errors']}  CPU {row['cpu_ms_per_turn']} ms/turn "
           f"{row['cpu_ms_per_turn_by_process']}  (load client {row['client_cpu_ms_per_turn']})",
           flush=True)
+    for step, figures in row.get("by_step", {}).items():
+        print(f"      {step}: {figures['turns']} turns, p50 {figures['p50_ms']} ms, "
+              f"p95 {figures['p95_ms']} ms", flush=True)
 
 
 def table(rows: list[dict]) -> str:

@@ -4,7 +4,7 @@ from actions import common
 from minsheng.enums import GridLevel, StaffRole
 from minsheng.models import Grid, Staff
 
-NO_RASA = "http://127.0.0.1:9"
+NO_RASA = "http://127.0.0.1:9"  # the actions never need Rasa's HTTP API
 
 
 @pytest.fixture
@@ -17,8 +17,6 @@ def database(tmp_path):
     url = f"sqlite:///{tmp_path / 'minsheng.db'}"
     upgrade(url)
     db = Database(url)
-    # No Rasa server unless a test starts one (rasa_parse_server): a report is never split
-    # by whatever happens to listen on the default port.
     common.configure(settings=load_settings(database_url=url, rasa_url=NO_RASA, _env_file=None),
                      database=db)
     yield db
@@ -61,59 +59,18 @@ def grid(database):
 # The trained model of the NLU suite (one training per session, cached by fingerprint).
 from tests.nlu.conftest import parser, served_lexicon_path, trained_model_path  # noqa: F401
 
-RASA_TOKEN = "split-test-token-0123456789"
-
-
-@pytest.fixture(scope="session")
-def parse_server(parser):  # noqa: F811 - the fixture imported above
-    """Rasa's ``POST /model/parse`` over real HTTP, answered by the real trained model.
-
-    A thin server around the in-process model instead of ``rasa run``: it loads the model
-    the NLU suite already holds (no second minute-long start) and answers exactly what
-    Rasa's endpoint answers — the parse of the text, refusing calls without the token.
-    """
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-    from urllib.parse import parse_qs, urlparse
-
-    calls: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            url = urlparse(self.path)
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if url.path != "/model/parse" or parse_qs(url.query).get("token") != [RASA_TOKEN]:
-                self.send_response(401)
-                self.end_headers()
-                return
-            calls.append(body["text"])
-            answer = json.dumps(parser.parse(body["text"]), default=float).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.calls = calls
-    server.url = f"http://127.0.0.1:{server.server_port}"
-    yield server
-    server.shutdown()
-
 
 @pytest.fixture
-def rasa_parse_server(database, parse_server):
-    """The actions' settings point at the parse server, with its token."""
-    from minsheng.settings import load_settings
+def rasa_parse(parser):  # noqa: F811 - the fixture imported above
+    """How our Rasa server parses a resident's message in a conversation with no form
+    running: the real trained model, and the split into problems of nlu/split_at_parse.py."""
+    from rasa.core.channels.channel import UserMessage
+    from rasa.shared.core.trackers import DialogueStateTracker
 
-    settings = load_settings(database_url=database.url, rasa_url=parse_server.url,
-                             rasa_token=RASA_TOKEN, _env_file=None)
-    common.configure(settings=settings, database=database)
-    parse_server.calls.clear()
-    return parse_server
+    from nlu import split_at_parse
+
+    async def parse(text: str) -> dict:
+        tracker = DialogueStateTracker.from_events("telegram:4242", [])
+        return await split_at_parse.parse_message(parser.processor, UserMessage(text), tracker)
+
+    return parse

@@ -32,9 +32,11 @@ def make_tracker(
     sender_id: str = "telegram:4242",
     metadata: dict[str, Any] | None = None,
     message_id: str = "m-1",
+    parse_data: dict[str, Any] | None = None,
 ) -> Tracker:
-    """A tracker whose latest event is one resident message (text or button payload)."""
-    latest = {
+    """A tracker whose latest event is one resident message (text or button payload);
+    ``parse_data``: how Rasa parsed it, when the test had the model parse it."""
+    latest = parse_data or {
         "text": text,
         "intent": {"name": intent, "confidence": confidence},
         "intent_ranking": intent_ranking if intent_ranking is not None

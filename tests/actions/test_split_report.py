@@ -1,6 +1,6 @@
 """Several problems in one message become several cases; a new report typed in the middle
-of another is asked about, not added to it. The parts are classified by the real trained
-model over HTTP (the parse server of tests/actions/conftest.py)."""
+of another is asked about, not added to it. A message is split while Rasa parses it: here by
+the real trained model with nlu/split_at_parse.py (``rasa_parse`` of tests/actions/conftest.py)."""
 from __future__ import annotations
 
 import pytest
@@ -11,6 +11,7 @@ from actions.report_form import ValidateReportForm
 from actions.split import ActionAskNewProblem, ActionAskSplitConfirm
 from minsheng.enums import GridLevel, StaffRole
 from minsheng.models import Case, Grid, Staff
+from nlu.split import PROBLEMS
 from tests.actions.factories import DOMAIN, make_tracker, ranking, slot_events, texts
 
 TWO = "小区门口的垃圾三天没人清了，另外3号楼的路灯也坏了"
@@ -26,19 +27,25 @@ def start(text: str, intent: str = "report_sanitation", confidence: float = 0.9)
     return make_tracker(text, intent, confidence)
 
 
+async def parsed_start(rasa_parse, text: str):
+    """The first message of a report, as our Rasa server parsed it."""
+    parse_data = await rasa_parse(text)
+    return make_tracker(text, parse_data=parse_data), parse_data
+
+
 @pytest.mark.slow
 async def test_a_message_with_two_problems_is_offered_as_two_with_their_categories(
-    rasa_parse_server, dispatcher
+    rasa_parse, dispatcher
 ):
-    events = await run_form(dispatcher, start(TWO))
-    slots = slot_events(events)
+    tracker, parse_data = await parsed_start(rasa_parse, TWO)
+    assert len(parse_data[PROBLEMS]) == 2  # Rasa split it while parsing it
+    slots = slot_events(await run_form(dispatcher, tracker))
     problems = slots["problems"]
     assert [p["category"] for p in problems] == ["sanitation", "livelihood"]
     assert problems[0]["text"].startswith("小区门口的垃圾")
     assert problems[1]["text"].startswith("另外3号楼的路灯")
     assert problems[1]["building"] == "3号楼" and problems[0]["building"] is None
     assert slots["requested_slot"] == "split_confirm"
-    assert len(rasa_parse_server.calls) >= 3  # the whole message's parts, one by one, over HTTP
 
 
 async def test_the_offer_names_both_problems_with_their_categories_and_two_buttons(dispatcher):
@@ -54,24 +61,26 @@ async def test_the_offer_names_both_problems_with_their_categories_and_two_butto
 
 @pytest.mark.slow
 async def test_a_long_single_problem_and_a_one_sentence_report_are_not_split(
-    rasa_parse_server, dispatcher
+    rasa_parse, dispatcher
 ):
-    slots = slot_events(await run_form(dispatcher, start(ONE_LONG, "report_clutter")))
+    tracker, parse_data = await parsed_start(rasa_parse, ONE_LONG)
+    assert parse_data[PROBLEMS] is None  # cut and classified piece by piece: one problem
+    slots = slot_events(await run_form(dispatcher, tracker))
     assert slots["problems"] is None and slots["category"] == "clutter"
     assert slots.get("requested_slot") != "split_confirm"  # Rasa asks the next one itself
-    rasa_parse_server.calls.clear()
-    slots = slot_events(await run_form(dispatcher, start("楼下垃圾好几天没人清了")))
+    tracker, parse_data = await parsed_start(rasa_parse, "楼下垃圾好几天没人清了")
+    assert PROBLEMS not in parse_data  # nothing to cut, nothing classified
+    slots = slot_events(await run_form(dispatcher, tracker))
     assert slots["problems"] is None
-    assert rasa_parse_server.calls == []  # nothing to cut, nothing asked
 
 
-async def test_without_an_answer_from_rasa_the_message_stays_one_report(database, dispatcher):
+async def test_a_message_rasa_did_not_split_stays_one_report(database, dispatcher):
     slots = slot_events(await run_form(dispatcher, start(TWO)))
     assert slots["problems"] is None and slots["category"] == "sanitation"
     assert slots["description"] == TWO
 
 
-PROBLEMS = [
+PARTS = [
     {"text": "幸福里小区门口的垃圾三天没人清了", "category": "sanitation", "xiaoqu": "幸福里小区",
      "building": None, "unit": None, "room": None},
     {"text": "另外阳光花园5号楼的路灯也坏了", "category": "livelihood", "xiaoqu": "阳光花园",
@@ -85,7 +94,7 @@ def at_split_question(text: str, intent: str, **entities):
     return make_tracker(text, intent, entities=ents(**entities) if entities else None,
                         form="report_form", requested="split_confirm",
                         slots={"description": "…", "category": "sanitation",
-                               "problems": PROBLEMS})
+                               "problems": PARTS})
 
 
 async def test_pressing_separately_keeps_the_parts_and_typing_one_case_drops_them(dispatcher):
@@ -129,7 +138,7 @@ def confirmed(problems, **slots):
 async def test_confirming_two_problems_opens_two_cases_each_routed_on_its_own(
     two_grids, dispatcher
 ):
-    events = await ActionOpenCase().run(dispatcher, confirmed(PROBLEMS), DOMAIN)
+    events = await ActionOpenCase().run(dispatcher, confirmed(PARTS), DOMAIN)
     with two_grids.uow() as uow:
         rows = uow.session.execute(select(Case).order_by(Case.id)).scalars().all()
         opened = [(c.category.value, c.xiaoqu, c.building, c.assignee.public_name,
@@ -149,8 +158,8 @@ async def test_confirming_two_problems_opens_two_cases_each_routed_on_its_own(
 async def test_a_part_naming_only_a_building_takes_the_estate_of_the_report(
     two_grids, dispatcher
 ):
-    problems = [{**PROBLEMS[0], "xiaoqu": None},
-                {**PROBLEMS[1], "xiaoqu": None, "building": "3号楼"}]
+    problems = [{**PARTS[0], "xiaoqu": None},
+                {**PARTS[1], "xiaoqu": None, "building": "3号楼"}]
     await ActionOpenCase().run(dispatcher, confirmed(problems), DOMAIN)
     with two_grids.uow() as uow:
         rows = uow.session.execute(select(Case).order_by(Case.id)).scalars().all()
@@ -159,14 +168,14 @@ async def test_a_part_naming_only_a_building_takes_the_estate_of_the_report(
 
 
 async def test_a_retried_confirmation_opens_no_third_case(two_grids, dispatcher):
-    await ActionOpenCase().run(dispatcher, confirmed(PROBLEMS), DOMAIN)
-    await ActionOpenCase().run(dispatcher, confirmed(PROBLEMS), DOMAIN)
+    await ActionOpenCase().run(dispatcher, confirmed(PARTS), DOMAIN)
+    await ActionOpenCase().run(dispatcher, confirmed(PARTS), DOMAIN)
     with two_grids.uow() as uow:
         assert len(uow.session.execute(select(Case)).scalars().all()) == 2
 
 
 async def test_the_summary_lists_each_problem_with_its_category_and_place(dispatcher):
-    tracker = confirmed(PROBLEMS, confirm=None)
+    tracker = confirmed(PARTS, confirm=None)
     await ActionAskConfirm().run(dispatcher, tracker, DOMAIN)
     message = dispatcher.messages[0]
     assert "1. 幸福里小区门口的垃圾三天没人清了（环境卫生）地点：幸福里小区" in message["text"]

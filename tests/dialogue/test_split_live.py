@@ -1,6 +1,6 @@
-"""Several problems in one message with the real processes: Rasa serving the trained model
-and the action server, which asks that same Rasa over HTTP (``POST /model/parse``) about
-each part. Two problems become two cases, each in its own grid; a report typed while
+"""Several problems in one message with the real processes: Rasa serving the trained model,
+which splits the message into its problems while it parses it (nlu/split_at_parse.py), and
+the action server, which offers them. Two problems become two cases, each in its own grid; a report typed while
 another is being filled in is asked about and becomes a second case."""
 from __future__ import annotations
 

@@ -40,16 +40,21 @@ def test_the_cached_validator_judges_a_reply_as_jsonschema_validate_does(reply, 
 
 def test_rasa_started_through_the_wrapper_uses_the_cached_validator():
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.processor import MessageProcessor
     from rasa.shared.core.domain import Domain
     from rasa.utils.endpoints import EndpointConfig
 
+    from nlu import split_at_parse
+
     original = RemoteAction._validate_action_result
+    original_parse = MessageProcessor.parse_message
     original_states = Domain.states_for_tracker_history
     original_session = EndpointConfig.session
     try:
         rasa_run.install()
         assert Domain.states_for_tracker_history is not original_states  # nlu/prior_states.py
         assert EndpointConfig.session is not original_session  # nlu/kept_sessions.py
+        assert MessageProcessor.parse_message is split_at_parse.parse_message
         action = RemoteAction("action_open_case", None)
         assert action._validate_action_result(GOOD) is True
         with pytest.raises(jsonschema.ValidationError):
@@ -59,6 +64,7 @@ def test_rasa_started_through_the_wrapper_uses_the_cached_validator():
         RemoteAction._validate_action_result = original
         Domain.states_for_tracker_history = original_states
         EndpointConfig.session = original_session
+        MessageProcessor.parse_message = original_parse
 
 
 def reply_corpus() -> list:
