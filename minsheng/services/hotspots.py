@@ -22,8 +22,10 @@ from sqlalchemy import func, or_, select
 from minsheng.clock import DEFAULT_TIMEZONE, format_local
 from minsheng.enums import CATEGORY_LABELS, CaseState, Category
 from minsheng.models import Case, CaseEvent, Grid
+from minsheng.places import normalize_xiaoqu
 
 from .hotspot_clusters import DEFAULT_THRESHOLD, Report, cluster, metres
+from .routing import estate_of_alias
 
 TRENDS = {"up": "上升", "down": "下降", "flat": "持平", "new": "新出现"}
 
@@ -99,7 +101,20 @@ _COLUMNS = (Case.id, Case.case_no, Case.category, Case.description, Case.xiaoqu,
             Case.lat, Case.lon, Case.grid_id, Case.accepted_at, Case.address)
 
 
-def _items(session, start: datetime, end: datetime, grid_ids) -> list[_Item]:
+class _Aliases:
+    """The estates that the grid table's aliases name ('老纺织宿舍=幸福里小区'): a report at
+    an alias is at that estate, as routing has it (routing.estate_of_alias)."""
+
+    def __init__(self, grids: dict[int, Grid]) -> None:
+        self._estates = estate_of_alias(list(grids.values()))
+
+    def report(self, key: int, category: str, text: str, xiaoqu: str | None,
+               building: str | None, lat=None, lon=None, grid_id=None) -> Report:
+        alias_of = self._estates.get(normalize_xiaoqu(xiaoqu)) if xiaoqu else None
+        return Report(key, category, text, xiaoqu, building, lat, lon, grid_id, alias_of)
+
+
+def _items(session, start: datetime, end: datetime, grid_ids, aliases: _Aliases) -> list[_Item]:
     """The cases accepted in the window, and older ones reported again in it (follow-ups);
     two indexed queries rather than one OR that would scan every case."""
     where = _scope(grid_ids)
@@ -117,7 +132,8 @@ def _items(session, start: datetime, end: datetime, grid_ids) -> list[_Item]:
     items = {}
     for (case_id, case_no, category, text, xiaoqu, building, lat, lon, grid_id, accepted,
          address) in rows:
-        report = Report(case_id, str(category), text, xiaoqu, building, lat, lon, grid_id)
+        report = aliases.report(case_id, str(category), text, xiaoqu, building, lat, lon,
+                                grid_id)
         times = [accepted] if start <= accepted < end else []
         items[case_id] = _Item(report, case_no, address, times)
     for case_id, at in follows:
@@ -130,7 +146,8 @@ class _Previous:
     Counted in SQL by category and 小区/楼栋 (or grid); only map locations come back one
     by one, to measure distances."""
 
-    def __init__(self, session, start: datetime, end: datetime, grid_ids, distance_m: float):
+    def __init__(self, session, start: datetime, end: datetime, grid_ids, distance_m: float,
+                 aliases: _Aliases):
         self.distance_m = distance_m
         self.by_estate: Counter = Counter()
         self.by_grid: Counter = Counter()
@@ -141,7 +158,7 @@ class _Previous:
             .where(*where, Case.xiaoqu.is_not(None), Case.xiaoqu != "")
             .group_by(Case.category, Case.xiaoqu, Case.building))
         for category, xiaoqu, building, count in placed:
-            r = Report(0, str(category), "", xiaoqu, building)
+            r = aliases.report(0, str(category), "", xiaoqu, building)
             self.by_estate[r.category, r.estate, None] += count
             if r.building_key:
                 self.by_estate[r.category, r.estate, r.building_key] += count
@@ -172,7 +189,9 @@ def _place(members: list[_Item], grids: dict[int, Grid]) -> tuple[str, str, str 
     seed = min(reports, key=lambda r: r.key)
     estates = [r for r in reports if r.estate]
     if estates:
-        name = Counter(r.xiaoqu for r in estates).most_common(1)[0][0]
+        # named as most reports name it, an estate's own name before its aliases
+        named = [r for r in estates if not r.alias_of] or estates
+        name = Counter(r.xiaoqu for r in named).most_common(1)[0][0]
         buildings = {r.building_key for r in estates}
         building = buildings.pop() if len(buildings) == 1 else None
         return f"{name}{building or ''}", f"estate:{estates[0].estate}", building
@@ -218,15 +237,16 @@ def find(uow, now: datetime, params: Params = Params(),
     limits the cases to those grid nodes (a login's part of the tree; None = all)."""
     session = uow.session
     start = now - timedelta(days=params.window_days)
-    items = [i for i in _items(session, start, now, grid_ids) if i.times]
+    grids = {g.id: g for g in session.execute(select(Grid)).scalars()}
+    aliases = _Aliases(grids)
+    items = [i for i in _items(session, start, now, grid_ids, aliases) if i.times]
     groups = cluster([i.report for i in items], params.threshold, params.distance_m)
     groups = [[items[x] for x in g] for g in groups
               if sum(len(items[x].times) for x in g) >= params.min_reports]
     if not groups:
         return []
-    grids = {g.id: g for g in session.execute(select(Grid)).scalars()}
     previous = _Previous(session, start - timedelta(days=params.window_days), start,
-                         grid_ids, params.distance_m)
+                         grid_ids, params.distance_m, aliases)
     found = [_hotspot(g, grids, previous, now, params.window_days) for g in groups]
     return sorted(found, key=lambda h: (-h.reports, -h.last_at.timestamp(), h.seed_case_id))
 

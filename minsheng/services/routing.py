@@ -95,7 +95,7 @@ def _deepest(grids: list[Grid]) -> Grid | None:
     return max(grids, key=lambda g: (DEPTH[GridLevel(g.level)], -g.id), default=None)
 
 
-def _estate_of_alias(grids: list[Grid]) -> dict[str, str]:
+def estate_of_alias(grids: list[Grid]) -> dict[str, str]:
     """normal alias → normal estate, from every grid's '别名=小区' entries."""
     estates = {}
     for grid in grids:
@@ -157,7 +157,7 @@ def match_place(grids: list[Grid], place: Place | None) -> tuple[Grid | None, st
     if place is None or place.is_empty:
         return None, "desk"
     xiaoqu = normalize_xiaoqu(place.xiaoqu) if place.xiaoqu else None
-    xiaoqu = _estate_of_alias(grids).get(xiaoqu, xiaoqu) if xiaoqu else None
+    xiaoqu = estate_of_alias(grids).get(xiaoqu, xiaoqu) if xiaoqu else None
     building = (normalize_building(place.building) or place.building) if place.building else None
     if building:
         hits = []

@@ -65,6 +65,21 @@ def test_similar_reports_at_one_estate_make_one_hot_spot_with_its_cases(db, worl
     assert spot.weekly[-1] == 3 and sum(spot.weekly) == 3 and len(spot.weekly) == 5
 
 
+def test_an_estate_named_by_its_alias_from_the_grid_table_is_the_same_place(db, world):
+    from minsheng.models import Grid
+
+    with db.uow() as uow:
+        grid = uow.session.execute(select(Grid).where(Grid.code == "G2")).scalar_one()
+        grid.aliases = ["老纺织宿舍=阳光花园"]
+        uow.commit()
+    numbers = lights(db, 2)
+    numbers.append(open_at(db, 60, LIGHTS[2], T0 + timedelta(hours=3),
+                           place=Place("老纺织宿舍")))
+    [spot] = find(db, T0 + timedelta(days=1))
+    assert spot.reports == 3 and sorted(spot.case_nos) == sorted(numbers)
+    assert spot.place == "阳光花园"  # the estate's own name, not its alias
+
+
 def test_reports_outside_the_window_are_not_counted_and_feed_the_trend(db, world):
     lights(db, 2, when=T0)
     later = T0 + timedelta(days=35)
