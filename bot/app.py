@@ -183,7 +183,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if chat and chat.type == "private" and gateway.is_first_failure(update):
             try:
                 await context.bot.send_message(chat.id, render.BUSY)
-            except Exception:  # the error handler must not raise
+            except Exception:  # noqa: BLE001 - the error handler must not raise
                 log.warning("could not tell chat %s about the error", chat.id)
 
 

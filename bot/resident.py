@@ -9,7 +9,6 @@ import asyncio
 import logging
 import re
 import uuid
-from datetime import datetime
 from pathlib import Path
 
 from telegram import InputFile, Message, Update
@@ -21,6 +20,7 @@ from bot.core import replay
 from bot.core.inbound import RASA_UNAVAILABLE
 from bot.core.rasa import RasaUnavailable, intent_message, neutralise
 from bot.gateway import Gateway, gateway_of
+from minsheng.clock import utcnow
 from minsheng.images import UploadError, check_image
 
 log = logging.getLogger(__name__)
@@ -291,7 +291,7 @@ async def save_photo(update: Update, context: ContextTypes.DEFAULT_TYPE,
     if attachment.file_size and attachment.file_size > limit:
         await message.reply_text(too_large)
         return None
-    day = (message.date or datetime.utcnow()).strftime("%Y%m%d")
+    day = (message.date or utcnow()).strftime("%Y%m%d")
     name = uuid.uuid5(uuid.NAMESPACE_URL, f"telegram:{attachment.file_unique_id}")
     path = gateway.photos_dir / day / f"{name}.jpg"
     if path.exists():

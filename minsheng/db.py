@@ -109,7 +109,7 @@ class UnitOfWork:
         self.read_only = read_only
         self.session: Session | None = None
 
-    def __enter__(self) -> UnitOfWork:
+    def __enter__(self) -> UnitOfWork:  # noqa: PYI034 - not subclassed
         self.session = self._factory()
         return self
 

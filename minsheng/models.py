@@ -27,8 +27,8 @@ from sqlalchemy.orm import declarative_base, relationship
 
 from minsheng.enums import (
     ActorType,
-    Category,
     CaseState,
+    Category,
     Channel,
     EscalationLevel,
     FeedbackRoute,
@@ -169,7 +169,7 @@ class Case(Base):
     next_urge_at = Column(DateTime, index=True)
     version = Column(Integer, nullable=False, default=1)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it
 
     grid = relationship("Grid")
     assignee = relationship("Staff")

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from minsheng.clock import utcnow
 from minsheng.enums import Channel
 from minsheng.models import NluMessage
 from minsheng.privacy import redact
@@ -58,10 +58,6 @@ def message_key(event: dict) -> str:
     return str(event.get("message_id") or event.get("timestamp") or "")
 
 
-def _now() -> datetime:
-    return datetime.utcnow()
-
-
 def record_prediction(
     uow,
     channel: str | Channel | None,
@@ -73,7 +69,7 @@ def record_prediction(
     message_key: str | None = None,
 ) -> NluMessage:
     message = NluMessage(
-        at=_now(),
+        at=utcnow(),
         channel=Channel(channel) if channel else None,
         sender=sender,
         text=redact(text),  # phone and ID numbers never reach the review queue
@@ -96,7 +92,7 @@ def log_message(uow, channel: str | Channel | None, sender: str, text: str, labe
     dialect = uow.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = uow.session.execute(insert(NluMessage).on_conflict_do_nothing(), {
-        "at": _now(), "channel": Channel(channel) if channel else None, "sender": sender,
+        "at": utcnow(), "channel": Channel(channel) if channel else None, "sender": sender,
         "text": redact(text), "predicted_label": label, "confidence": float(confidence),
         "message_key": message_key})
     return result.rowcount == 1
@@ -142,7 +138,7 @@ def record_correction(
     result = uow.session.execute(
         update(NluMessage)
         .where(condition)
-        .values(corrected_label=label, corrected_by=by, corrected_at=_now(), exported_at=None)
+        .values(corrected_label=label, corrected_by=by, corrected_at=utcnow(), exported_at=None)
     )
     return result.rowcount or 0
 
@@ -163,7 +159,7 @@ def export_review(uow, threshold: float, *, mark_exported: bool = True) -> list[
     ).scalars().all()
     rows = [r for r in rows if not is_button_payload(r.text)]
     if mark_exported and rows:
-        now = _now()
+        now = utcnow()
         for row in rows:
             row.exported_at = now
     return [

@@ -40,7 +40,7 @@ class _Kept:
 
 
 # per event loop (a session belongs to the loop it was made in), per endpoint object
-_sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = (
+_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict] = (
     weakref.WeakKeyDictionary())
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from nlu import registry
 from nlu.decision import CATEGORIES, OUT_OF_SCOPE, REPORT_PREFIX

@@ -61,10 +61,10 @@ class _Kept(dict):
     applied: list[Event] | None = None
     applied_for: tuple | None = None  # (number of events, the last event object)
 
-    def __deepcopy__(self, memo) -> "_Kept":
+    def __deepcopy__(self, memo) -> _Kept:
         return _Kept()
 
-    def __copy__(self) -> "_Kept":
+    def __copy__(self) -> _Kept:
         return _Kept()
 
 
@@ -111,7 +111,7 @@ def _state(domain: Domain, replay: DialogueStateTracker, hide: bool, last: _Step
     if ignore_rule_only_turns:
         if not turn_was_hidden:
             last_ml_action = domain._get_prev_action_sub_state(replay)
-        if not replay.followup_action and not replay.latest_action_name == replay.active_loop_name:
+        if not replay.followup_action and replay.latest_action_name != replay.active_loop_name:
             turn_was_hidden = hide
         if turn_was_hidden:
             return _Step(position, None, last_ml_action, turn_was_hidden)

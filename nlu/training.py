@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
-import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime

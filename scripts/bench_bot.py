@@ -92,7 +92,8 @@ async def bench(args: argparse.Namespace) -> None:
            "MINSHENG_RASA_TOKEN": rasa_token,
            "MINSHENG_DATABASE_URL": database_url,
            "MINSHENG_PHOTOS_DIR": str(workdir / "photos")}
-    gateway = subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=env,
+    # started once, before the load: Popen returns at once, the gateway runs apart
+    gateway = subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=env,  # noqa: ASYNC220
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         await server.wait_for(lambda calls: any(c.method == "getMe" for c in calls), 30)

@@ -21,13 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy import create_engine, insert, text
 
-from minsheng.clock import utcnow  # noqa: E402
-from minsheng.db import Database  # noqa: E402
-from minsheng.enums import Category, GridLevel  # noqa: E402
-from minsheng.models import Base, Case, Grid  # noqa: E402
-from minsheng.services import hotspots  # noqa: E402
+from minsheng.clock import utcnow
+from minsheng.db import Database
+from minsheng.enums import Category, GridLevel
+from minsheng.models import Base, Case, Grid
+from minsheng.services import hotspots
 
 # Generated wording: a problem, and the words a resident wraps around it.
 PROBLEMS = {

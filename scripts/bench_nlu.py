@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nlu.evaluation import default_eval_sets, read_eval_tsv  # noqa: E402
-from nlu.training import Parser, quiet_rasa_logging, train_model  # noqa: E402
+from nlu.evaluation import default_eval_sets, read_eval_tsv
+from nlu.training import Parser, quiet_rasa_logging, train_model
 
 CONCURRENCY = (1, 8, 32)
 
@@ -84,18 +84,19 @@ def start_rasa_server(model: Path, port: int, token: str) -> tuple[subprocess.Po
     import httpx
 
     rasa = Path(sys.executable).with_name("rasa")
-    log = open(Path(tempfile.gettempdir()) / f"bench-nlu-rasa-{port}.log", "w")
+    log = Path(tempfile.gettempdir()) / f"bench-nlu-rasa-{port}.log"
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [str(rasa), "run", "--enable-api", "--auth-token", token, "--port", str(port),
-         "--model", str(model), "--interface", "127.0.0.1"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "LOG_LEVEL": "WARNING"},
-    )
+    with log.open("w") as output:  # the server writes to its own copy of the file
+        process = subprocess.Popen(
+            [str(rasa), "run", "--enable-api", "--auth-token", token, "--port", str(port),
+             "--model", str(model), "--interface", "127.0.0.1"],
+            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "LOG_LEVEL": "WARNING"},
+        )
     deadline = started + 180
     while time.perf_counter() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"rasa run exited with {process.returncode}; see {log.name}")
+            raise RuntimeError(f"rasa run exited with {process.returncode}; see {log}")
         try:
             status = httpx.get(f"http://127.0.0.1:{port}/status", params={"token": token}, timeout=2)
             if status.status_code == 200 and status.json().get("model_file"):

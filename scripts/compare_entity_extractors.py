@@ -18,7 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nlu.entities import extract_entities  # noqa: E402
+from nlu.entities import extract_entities
 
 CASES = ROOT / "tests" / "nlu" / "entity_cases.yml"
 _CN = "零〇一二两三四五六七八九十百"

@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
-from minsheng import processes  # noqa: E402
-from minsheng.settings import load_settings  # noqa: E402
-from nlu.registry import current_model_path  # noqa: E402
+from minsheng import processes
+from minsheng.settings import load_settings
+from nlu.registry import current_model_path
 
 
 def main(name: str) -> None:

@@ -84,7 +84,7 @@ class RasaClient:
             self._http = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
         return self._http
 
-    async def __aenter__(self) -> RasaClient:
+    async def __aenter__(self) -> RasaClient:  # noqa: PYI034 - not subclassed
         return self
 
     async def __aexit__(self, *exc) -> None:

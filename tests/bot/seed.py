@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+from minsheng.clock import utcnow
 from minsheng.db import Database
 from minsheng.enums import CaseState, Category, Channel, GridLevel, StaffRole
 from minsheng.models import Case, Grid, Resident, ResidentIdentity, Staff
@@ -23,7 +24,7 @@ class Seeded:
 
 
 def seed_cases(db: Database) -> Seeded:
-    now = datetime.utcnow()
+    now = utcnow()
     with db.uow() as uow:
         s = uow.session
         community = Grid(code="130102001", name="幸福社区", level=GridLevel.community,

@@ -4,10 +4,10 @@ now is sent later from the outbox, and an edited message is not a new turn."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 from sqlalchemy import select, update
 
+from minsheng.clock import utcnow
 from minsheng.enums import Channel
 from minsheng.models import OutboxMessage, ResidentIdentity
 from minsheng.services import notify
@@ -83,7 +83,7 @@ async def test_a_reply_that_cannot_be_sent_now_is_sent_later_from_the_outbox_onc
     await bot_api.push(updates.message_update(RESIDENT, "楼道堆满杂物"))
     await wait_until(lambda: [r for r in replies(db) if r.last_error])
     with db.uow() as uow:  # the back-off would wait; bring the retry forward
-        uow.session.execute(update(OutboxMessage).values(next_attempt_at=datetime.utcnow()))
+        uow.session.execute(update(OutboxMessage).values(next_attempt_at=utcnow()))
         uow.commit()
     await bot_api.wait_for_messages(RESIDENT)
     await wait_until(lambda: all(r.sent_at for r in replies(db)))

@@ -2,11 +2,10 @@
 the same database lose nothing; rows stored under the old keys are adopted."""
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select
 
 from bot.inbound import TelegramInbox
+from minsheng.clock import utcnow
 from minsheng.enums import Channel
 from minsheng.models import InboundMessage
 from tests.botapi import updates
@@ -54,11 +53,11 @@ def test_unanswered_rows_stored_by_update_id_are_adopted_once(db):
         for update in (waiting, answered_again):
             uow.session.add(InboundMessage(channel=Channel.telegram,
                                            external_id=str(update["update_id"]),
-                                           payload=update, received_at=datetime.utcnow()))
+                                           payload=update, received_at=utcnow()))
         uow.commit()
     store.mark_processed(store.save(answered_again).key)
     assert store.adopt_legacy_keys() == 1
-    pending = store.unprocessed(datetime.utcnow(), max_attempts=20)
+    pending = store.unprocessed(utcnow(), max_attempts=20)
     assert [p.key for p in pending] == [store.key(waiting)]
     with db.uow() as uow:
         legacy = uow.session.execute(select(InboundMessage).where(

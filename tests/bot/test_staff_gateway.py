@@ -3,12 +3,12 @@ notes by ForceReply, the rating started through Rasa, and the outbox retrying.""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select, update
 
+from minsheng.clock import utcnow
 from minsheng.enums import Channel
 from minsheng.models import CaseEvent, OutboxMessage
 from tests.bot.seed import (
@@ -214,7 +214,7 @@ async def test_a_failed_outbox_send_is_retried_and_delivered_once(
     # more failures in a row than a send retries by itself: the outbox's back-off takes over
     bot_api.fail("sendMessage", times=NETWORK_ATTEMPTS, error_code=502,
                  description="Bad Gateway")
-    now = datetime.utcnow()
+    now = utcnow()
     with db.uow() as uow:
         uow.session.add(OutboxMessage(
             channel=Channel.telegram, recipient=f"staff:{seeded.worker_id}",
@@ -225,7 +225,7 @@ async def test_a_failed_outbox_send_is_retried_and_delivered_once(
     assert failed.sent_at is None and failed.attempts >= 1
     # the retry would come after a back-off; bring it forward instead of sleeping
     with db.uow() as uow:
-        uow.session.execute(update(OutboxMessage).values(next_attempt_at=datetime.utcnow()))
+        uow.session.execute(update(OutboxMessage).values(next_attempt_at=utcnow()))
         uow.commit()
     await wait_until(lambda: [r for r in outbox_rows(db) if r.sent_at])
     [card] = await bot_api.wait_for_messages(WORKER_TG)

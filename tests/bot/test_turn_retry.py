@@ -10,9 +10,9 @@ from sqlalchemy import update as sql_update
 from telegram import Update
 
 from bot import render
+from bot.core.replay import TURN_KEY, find_turn, undo_events
 from bot.gateway import Gateway
 from bot.inbound import TelegramInbox
-from bot.core.replay import TURN_KEY, find_turn, undo_events
 from minsheng.clock import utcnow
 from minsheng.models import InboundMessage
 from tests.bot.test_resident_gateway import inbound_rows, wait_until

@@ -171,7 +171,7 @@ def test_rasa_down_the_resident_is_told_and_the_kept_message_is_answered(stack, 
     answer = api.wait_sent(chat, 1, TURN, what="the answer to the kept message")
     assert answer.text != render.BUSY
     # The gateway marks the message processed just after the reply went out.
-    processed_at, attempts, _error = wait_until(
+    _processed_at, attempts, _error = wait_until(
         lambda: (row := stack.inbound(update_id)) and row[0] is not None and row, 10,
         "the kept message marked processed")
     assert attempts >= 2

@@ -43,7 +43,7 @@ def test_it_trains_persists_loads_and_ranks_every_intent(tmp_path):
     assert [m.get("intent")["name"] for m in messages] == [
         "report_sanitation", "report_clutter", "greet"]
     ranking = messages[0].get("intent_ranking")
-    assert [r["name"] for r in ranking][0] == "report_sanitation"
+    assert ranking[0]["name"] == "report_sanitation"
     assert len(ranking) == 3 and abs(sum(r["confidence"] for r in ranking) - 1.0) < 1e-6
     assert ranking == sorted(ranking, key=lambda r: -r["confidence"])
 

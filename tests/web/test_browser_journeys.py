@@ -130,7 +130,7 @@ def test_after_a_choice_pressed_by_keyboard_the_focus_goes_on_to_the_text_box(br
     browser.find("#chat-text").send_keys("幸福小区门口的垃圾三天没人清")
     browser.find("#chat-send").click()
     browser.wait_text("#chat", "确认提交吗？")
-    cancel = [b for b in browser.finds("#chat button.choice") if b.text == "取消"][0]
+    cancel = next(b for b in browser.finds("#chat button.choice") if b.text == "取消")
     cancel.send_keys(Keys.ENTER)  # as a keyboard user presses it; the row is then disabled
     browser.wait_text("#chat", "好的，已取消。")
     focused = browser.driver.execute_script("return document.activeElement.id")

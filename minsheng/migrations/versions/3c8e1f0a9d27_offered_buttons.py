@@ -7,9 +7,8 @@ Create Date: 2026-12-06 14:10:00
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '3c8e1f0a9d27'

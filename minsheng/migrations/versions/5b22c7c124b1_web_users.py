@@ -7,9 +7,8 @@ Create Date: 2026-11-23 09:39:58.017584
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '5b22c7c124b1'

@@ -7,9 +7,8 @@ Create Date: 2026-12-06 14:20:00.000000
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '9c3e1a7d2f40'
