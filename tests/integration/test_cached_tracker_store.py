@@ -144,6 +144,35 @@ def test_a_new_session_is_read_as_rasa_reads_it(domain, store_keys):
     assert [e.as_dict() for e in tracker.events] == plain_read(domain, store_keys, "resident-4")
 
 
+def test_a_conversation_started_with_metadata_is_cached_and_read_as_rasa_reads_it(
+        domain, store_keys):
+    """A web chat, WeChat or Telegram message carries metadata: Rasa's processor writes it
+    to its slot, then action_session_start and SessionStarted (stamped in that order)."""
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet
+
+    store = replica(domain, store_keys)
+    metadata = {"channel": "web", "message_id": "m-1"}
+
+    async def first_turn():
+        tracker = await store.get_or_create_tracker("web:abc", append_action_listen=False)
+        for event in (SlotSet("session_started_metadata", metadata),
+                      ActionExecuted("action_session_start"), SessionStarted(),
+                      SlotSet("session_started_metadata", metadata),
+                      ActionExecuted("action_listen")):
+            tracker.update(event)
+        await store.save(tracker)
+    asyncio.run(first_turn())
+    turn(store, "web:abc", "你好", place="1号楼")
+    tracker = turn(store, "web:abc", "在吗")
+    assert store.hits == 2  # both turns from the cache, not read again every turn
+    read = plain_read(domain, store_keys, "web:abc")
+    # Rasa's read starts at SessionStarted; what came before it changes nothing after it
+    start = next(i for i, e in enumerate(tracker.events) if isinstance(e, SessionStarted))
+    assert [e.as_dict() for e in list(tracker.events)[start:]] == read
+    assert tracker.get_slot("place") == "1号楼"
+    assert tracker.get_slot("session_started_metadata") == metadata
+
+
 @pytest.mark.parametrize("endpoints", ["endpoints.yml", "endpoints.scale-out.yml"])
 def test_the_shipped_endpoints_make_rasa_load_this_store(endpoints, domain, tmp_path,
                                                          monkeypatch):
