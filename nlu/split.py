@@ -42,6 +42,7 @@ MIN_CONFIDENCE = {"connective": 0.45, "enumeration": 0.45, "sentence": 0.6, "com
 MIN_CHARS = 5  # "也很臭", "堆在门口" are remarks about the problem before, not problems
 PROBLEMS = "problems"  # the key of a message's parse data that holds its problems
 PLACE_PARTS = ("xiaoqu", "building", "unit", "room")
+PART_TRAILING = "，,、；;：: "  # what a part's text does not end with (。！？ it may)
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,9 @@ def problem_dicts(result: SplitResult) -> list[dict[str, Any]] | None:
     """The problems of a message that names several, as plain data; None for one problem."""
     if not result.several:
         return None
-    return [problem_of(p.text, p.category, p.place) for p in result.problems]
+    # a part cut before 另外 or a number keeps the comma it ended with: not in its text
+    return [problem_of(p.text.rstrip(PART_TRAILING), p.category, p.place)
+            for p in result.problems]
 
 
 async def _whole(text: str, classify: Classify) -> Problem:

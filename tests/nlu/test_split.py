@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from nlu.split import cut, split_problems
+from nlu.split import cut, problem_dicts, split_problems
 from nlu.split_eval import load_set, measure
 
 # Floors on tests/nlu/multi_problem.tsv (all 80 + 80 messages; the splitter was tuned on
@@ -67,6 +67,14 @@ async def test_a_weak_cut_needs_a_surer_classifier_than_a_connective():
     unsure = table(垃圾=("report_sanitation", 0.95), 门禁=("report_livelihood", 0.6))
     assert not (await split_problems("垃圾没人收，门禁也坏了", unsure)).several
     assert (await split_problems("垃圾没人收，另外门禁也坏了", unsure)).several
+
+
+async def test_a_part_is_filed_without_the_comma_it_was_cut_before():
+    classify = table(垃圾=("report_sanitation", 0.95), 路灯=("report_livelihood", 0.9))
+    result = await split_problems("垃圾三天没人收了，另外路灯也坏了；", classify)
+    assert [p["text"] for p in problem_dicts(result)] == ["垃圾三天没人收了", "另外路灯也坏了"]
+    result = await split_problems("垃圾三天没人收了！另外路灯也坏了。", classify)
+    assert [p["text"] for p in problem_dicts(result)] == ["垃圾三天没人收了！", "另外路灯也坏了。"]
 
 
 @pytest.fixture(scope="module")
