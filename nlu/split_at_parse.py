@@ -42,12 +42,15 @@ async def problems_in(processor: MessageProcessor, text: str,
                       ranking: list[dict]) -> list[dict[str, Any]] | None:
     """The problems of ``text`` whose own parse ranked ``ranking`` (None: one problem)."""
     alone = DialogueStateTracker.from_events("split", [])  # as /model/parse parses
+    # the splitter asks again about a part that is one piece (and about the whole message):
+    # each text goes through the graph once
+    rankings = {text: ranking}
 
     async def classify(piece: str) -> list[dict]:
-        if piece == text:
-            return ranking
-        parsed = processor._parse_message_with_graph(UserMessage(piece), alone)
-        return parsed.get("intent_ranking") or []
+        if piece not in rankings:
+            parsed = processor._parse_message_with_graph(UserMessage(piece), alone)
+            rankings[piece] = parsed.get("intent_ranking") or []
+        return rankings[piece]
 
     return problem_dicts(await split_problems(text, classify))
 

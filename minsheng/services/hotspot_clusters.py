@@ -4,7 +4,8 @@ Plain data in, groups out (no database), so that the service, the evaluation scr
 (scripts/eval_hotspots.py) and the tests run the very same code.
 
 1. Blocks: within a category, reports share a block when they name the same estate
-   (小区, normalised; an alias from the grid table counts as its estate), lie within ``distance_m`` of each other (map locations), or —
+   (小区, normalised; an alias from the grid table counts as its estate), lie within
+   ``distance_m`` of each other (map locations), or —
    having neither — were routed to the same grid.
 2. Inside a block, the descriptions are compared as TF-IDF vectors of character 1–2-grams
    (place words and numbers removed first: the estate is already known, and "3号楼" in
